@@ -1,0 +1,107 @@
+package frame
+
+import (
+	"fmt"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+func arrowType(t Type) arrow.DataType {
+	switch t {
+	case Int:
+		return arrow.PrimitiveTypes.Int64
+	case Float:
+		return arrow.PrimitiveTypes.Float64
+	case Bool:
+		return arrow.FixedWidthTypes.Boolean
+	default:
+		return arrow.BinaryTypes.String
+	}
+}
+
+// ToRecord converts the frame to an Arrow record batch. Every field is nullable: a non-nullable
+// Parquet column silently reads nulls back as zero values. The caller releases the record.
+func (f *Frame) ToRecord(mem memory.Allocator) arrow.RecordBatch {
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	fields := make([]arrow.Field, len(f.cols))
+	arrs := make([]arrow.Array, len(f.cols))
+	for i, c := range f.cols {
+		fields[i] = arrow.Field{Name: c.Name, Type: arrowType(c.Type), Nullable: true}
+		arrs[i] = c.toArray(mem)
+	}
+	rec := array.NewRecordBatch(arrow.NewSchema(fields, nil), arrs, int64(f.n))
+	for _, a := range arrs {
+		a.Release()
+	}
+	return rec
+}
+
+func (c *Column) toArray(mem memory.Allocator) arrow.Array {
+	switch c.Type {
+	case Int:
+		b := array.NewInt64Builder(mem)
+		defer b.Release()
+		b.AppendValues(c.Ints, c.Valid)
+		return b.NewArray()
+	case Float:
+		b := array.NewFloat64Builder(mem)
+		defer b.Release()
+		b.AppendValues(c.Floats, c.Valid)
+		return b.NewArray()
+	case Bool:
+		b := array.NewBooleanBuilder(mem)
+		defer b.Release()
+		b.AppendValues(c.Bools, c.Valid)
+		return b.NewArray()
+	default:
+		b := array.NewStringBuilder(mem)
+		defer b.Release()
+		b.AppendValues(c.Strings, c.Valid)
+		return b.NewArray()
+	}
+}
+
+// FromRecord copies an Arrow record batch into a frame. It accepts exactly the types ToRecord
+// writes and names the column of any other.
+func FromRecord(rec arrow.RecordBatch) (*Frame, error) {
+	n := int(rec.NumRows())
+	f := New(n)
+	for i, field := range rec.Schema().Fields() {
+		arr := rec.Column(i)
+		var c *Column
+		switch a := arr.(type) {
+		case *array.String:
+			c = NewColumn(field.Name, String, n)
+			for j := range n {
+				c.Strings[j] = a.Value(j)
+			}
+		case *array.Int64:
+			c = NewColumn(field.Name, Int, n)
+			copy(c.Ints, a.Int64Values())
+		case *array.Float64:
+			c = NewColumn(field.Name, Float, n)
+			copy(c.Floats, a.Float64Values())
+		case *array.Boolean:
+			c = NewColumn(field.Name, Bool, n)
+			for j := range n {
+				c.Bools[j] = a.Value(j)
+			}
+		default:
+			return nil, fmt.Errorf("column %q: unsupported arrow type %s", field.Name, arr.DataType())
+		}
+		if arr.NullN() > 0 {
+			c.Valid = make([]bool, n)
+			for j := range n {
+				c.Valid[j] = arr.IsValid(j)
+			}
+		}
+		if err := f.Put(c); err != nil {
+			return nil, err
+		}
+	}
+	return f, nil
+}
