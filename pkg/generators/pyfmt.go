@@ -1,0 +1,234 @@
+package generators
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+)
+
+// pyStr is Python's str() of a sampler or template value.
+func pyStr(v any) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case float64:
+		return pyFloat(x)
+	case bool:
+		if x {
+			return "True"
+		}
+		return "False"
+	case nil:
+		return "None"
+	}
+	return fmt.Sprint(v)
+}
+
+// pyFloat is Python's repr()/str() of a float: the shortest digits that round-trip, in fixed
+// notation for exponents in [-4, 16) (always with a fractional part, "3.0"), otherwise in
+// scientific notation with at least two exponent digits ("1e+16", "1.5e-05").
+func pyFloat(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	}
+	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
+		return strconv.FormatFloat(f, 'e', -1, 64)
+	}
+	s := strconv.FormatFloat(f, 'f', -1, 64)
+	if !strings.ContainsRune(s, '.') {
+		s += ".0"
+	}
+	return s
+}
+
+var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
+
+// pyRound is Python's round(x, n) for a float: the decimal rounding of the exact binary value,
+// ties to even, read back as the nearest float.
+func pyRound(x float64, n int) float64 {
+	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return x
+	}
+	if n < 0 {
+		if n < -308 {
+			return math.Copysign(0, x)
+		}
+		p := math.Pow(10, float64(-n))
+		return math.RoundToEven(x/p) * p
+	}
+	if n < len(pow10) {
+		// Fast path: when x·10ⁿ is small and clearly not near a tie, the product's rounding
+		// error cannot change the nearest integer, and r/10ⁿ (both exact) is correctly rounded.
+		p := pow10[n]
+		y := x * p
+		if a := math.Abs(y); a < 1e8 {
+			if frac := a - math.Floor(a); math.Abs(frac-0.5) > 1e-6 {
+				return math.Round(y) / p
+			}
+		}
+	}
+	if n > 400 { // more digits than any float's exact expansion: nothing to round
+		return x
+	}
+	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', n, 64), 64)
+	if err != nil {
+		return x
+	}
+	return r
+}
+
+// roundToInt64 rounds half to even and converts, as numpy's round().astype(int64) does, failing
+// for NaN, infinities and values outside int64.
+func roundToInt64(f float64) (int64, error) {
+	r := math.RoundToEven(f)
+	if math.IsNaN(r) || r < -(1<<63) || r >= 1<<63 {
+		return 0, fmt.Errorf("cannot convert %s to int", pyFloat(f))
+	}
+	return int64(r), nil
+}
+
+// isoLayout is how datetime and timedelta values are written without convert_to.
+const isoLayout = "2006-01-02T15:04:05"
+
+// strftime is a compiled Python strftime format.
+type strftime []strftimeOp
+
+type strftimeOp struct {
+	lit string // written as is when dir == 0
+	dir byte
+}
+
+var (
+	shortMonths = [...]string{"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"}
+	longMonths  = [...]string{"January", "February", "March", "April", "May", "June", "July",
+		"August", "September", "October", "November", "December"}
+	shortDays = [...]string{"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"}
+	longDays  = [...]string{"Sunday", "Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday"}
+)
+
+// compileStrftime parses a Python strftime format. Supported directives: %Y %m %d %H %M %S %y
+// %b %B %a %A %j %p %I %f %F %T %%, and %z %Z, which write nothing because sampled datetimes are
+// naive, as in Python. Anything else is an error naming the directive.
+func compileStrftime(format string) (strftime, error) {
+	var ops strftime
+	lit := 0
+	for i := 0; i < len(format); i++ {
+		if format[i] != '%' {
+			continue
+		}
+		if i > lit {
+			ops = append(ops, strftimeOp{lit: format[lit:i]})
+		}
+		if i+1 >= len(format) {
+			return nil, fmt.Errorf("strftime format %q ends with a lone %%", format)
+		}
+		d := format[i+1]
+		switch d {
+		case 'Y', 'm', 'd', 'H', 'M', 'S', 'y', 'b', 'B', 'a', 'A', 'j', 'p', 'I', 'f', 'F', 'T', 'z', 'Z':
+			ops = append(ops, strftimeOp{dir: d})
+		case '%':
+			ops = append(ops, strftimeOp{lit: "%"})
+		default:
+			r, _ := utf8.DecodeRuneInString(format[i+1:])
+			return nil, fmt.Errorf("strftime format %q: unsupported directive %%%c", format, r)
+		}
+		i++
+		lit = i + 1
+	}
+	if lit < len(format) {
+		ops = append(ops, strftimeOp{lit: format[lit:]})
+	}
+	return ops, nil
+}
+
+func appendPadded(b []byte, v, width int) []byte {
+	if v < 0 {
+		b = append(b, '-')
+		v = -v
+	}
+	var tmp [20]byte
+	s := strconv.AppendInt(tmp[:0], int64(v), 10)
+	for i := len(s); i < width; i++ {
+		b = append(b, '0')
+	}
+	return append(b, s...)
+}
+
+// append writes t formatted.
+func (f strftime) append(b []byte, t time.Time) []byte {
+	for _, op := range f {
+		switch op.dir {
+		case 0:
+			b = append(b, op.lit...)
+		case 'Y':
+			b = appendPadded(b, t.Year(), 4)
+		case 'm':
+			b = appendPadded(b, int(t.Month()), 2)
+		case 'd':
+			b = appendPadded(b, t.Day(), 2)
+		case 'H':
+			b = appendPadded(b, t.Hour(), 2)
+		case 'M':
+			b = appendPadded(b, t.Minute(), 2)
+		case 'S':
+			b = appendPadded(b, t.Second(), 2)
+		case 'y':
+			y := t.Year() % 100
+			if y < 0 {
+				y += 100
+			}
+			b = appendPadded(b, y, 2)
+		case 'b':
+			b = append(b, shortMonths[t.Month()-1]...)
+		case 'B':
+			b = append(b, longMonths[t.Month()-1]...)
+		case 'a':
+			b = append(b, shortDays[t.Weekday()]...)
+		case 'A':
+			b = append(b, longDays[t.Weekday()]...)
+		case 'j':
+			b = appendPadded(b, t.YearDay(), 3)
+		case 'p':
+			if t.Hour() < 12 {
+				b = append(b, "AM"...)
+			} else {
+				b = append(b, "PM"...)
+			}
+		case 'I':
+			h := t.Hour() % 12
+			if h == 0 {
+				h = 12
+			}
+			b = appendPadded(b, h, 2)
+		case 'f':
+			b = appendPadded(b, t.Nanosecond()/1000, 6)
+		case 'F':
+			b = appendPadded(b, t.Year(), 4)
+			b = append(b, '-')
+			b = appendPadded(b, int(t.Month()), 2)
+			b = append(b, '-')
+			b = appendPadded(b, t.Day(), 2)
+		case 'T':
+			b = appendPadded(b, t.Hour(), 2)
+			b = append(b, ':')
+			b = appendPadded(b, t.Minute(), 2)
+			b = append(b, ':')
+			b = appendPadded(b, t.Second(), 2)
+		case 'z', 'Z':
+			// naive datetime: Python writes nothing
+		}
+	}
+	return b
+}

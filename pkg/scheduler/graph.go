@@ -1,0 +1,82 @@
+package scheduler
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Graph is the static dependency graph of the generated columns of a run. Seed columns arrive
+// materialized with the group, so they are inputs only.
+type Graph struct {
+	seeds  map[string]bool
+	gens   []*Generator // topological order
+	byName map[string]*Generator
+	down   map[string][]*Generator // column → generators that read it
+}
+
+// NewGraph checks that every input is a seed column or another generator and that there is no
+// cycle. The config package reports these problems to users first; here they are programming
+// errors, but the graph must not trust its caller.
+func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
+	g := &Graph{seeds: map[string]bool{}, byName: map[string]*Generator{}, down: map[string][]*Generator{}}
+	for _, s := range seedColumns {
+		g.seeds[s] = true
+	}
+	for _, gen := range gens {
+		if (gen.Cell == nil) == (gen.Column == nil) {
+			return nil, fmt.Errorf("generator %q: exactly one of Cell and Column must be set", gen.Name)
+		}
+		if g.seeds[gen.Name] || g.byName[gen.Name] != nil {
+			return nil, fmt.Errorf("generator %q: duplicate column", gen.Name)
+		}
+		g.byName[gen.Name] = gen
+	}
+	for _, gen := range gens {
+		for _, in := range gen.Inputs {
+			if !g.seeds[in] && g.byName[in] == nil {
+				return nil, fmt.Errorf("generator %q: unknown input %q", gen.Name, in)
+			}
+			g.down[in] = append(g.down[in], gen)
+		}
+	}
+	// Kahn's algorithm, stable in the given order.
+	indeg := map[string]int{}
+	for _, gen := range gens {
+		for _, in := range gen.Inputs {
+			if !g.seeds[in] {
+				indeg[gen.Name]++
+			}
+		}
+	}
+	done := map[string]bool{}
+	for len(g.gens) < len(gens) {
+		progressed := false
+		for _, gen := range gens {
+			if done[gen.Name] || indeg[gen.Name] > 0 {
+				continue
+			}
+			done[gen.Name] = true
+			g.gens = append(g.gens, gen)
+			for _, d := range g.down[gen.Name] {
+				indeg[d.Name]--
+			}
+			progressed = true
+		}
+		if !progressed {
+			var left []string
+			for _, gen := range gens {
+				if !done[gen.Name] {
+					left = append(left, gen.Name)
+				}
+			}
+			return nil, fmt.Errorf("dependency cycle among %s", strings.Join(left, ", "))
+		}
+	}
+	return g, nil
+}
+
+// Generators returns the generators in a dependency order.
+func (g *Graph) Generators() []*Generator { return g.gens }
+
+// IsSeed reports whether name is a seed column.
+func (g *Graph) IsSeed(name string) bool { return g.seeds[name] }

@@ -1,0 +1,158 @@
+package wire
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Headers rowforge sets on its messages.
+const (
+	HeaderRun     = "Rf-Run"
+	HeaderGroup   = "Rf-Group"
+	HeaderStatus  = "Rf-Status"  // outcome status
+	HeaderError   = "Rf-Error"   // the failure of a failed outcome
+	HeaderWorker  = "Rf-Worker"  // who produced an outcome
+	HeaderPayload = "Rf-Payload" // object-store name of an offloaded body
+	HeaderDigest  = "Rf-Digest"  // SHA-256 of an offloaded body, hex
+)
+
+// Run states kept in the rf_runs bucket. The bucket is the truth; the control broadcast is only
+// the fast path.
+const (
+	RunRunning   = "running"
+	RunAborting  = "aborting"
+	RunAborted   = "aborted"
+	RunFailed    = "failed"
+	RunCompleted = "completed"
+)
+
+// Run modes: what the sink does with finalized groups.
+const (
+	ModeBuild   = "build"
+	ModePreview = "preview"
+)
+
+// RunRecord is a run's entry in rf_runs: its state and everything a worker or sink needs to
+// take part (the config travels as JSON, which is valid YAML).
+type RunRecord struct {
+	ID          string          `json:"id"`
+	State       string          `json:"state"`
+	Mode        string          `json:"mode"`
+	Config      json.RawMessage `json:"config"`
+	NumRecords  int             `json:"num_records"`
+	BufferSize  int             `json:"buffer_size"`
+	Seed        uint64          `json:"seed"`
+	DatasetName string          `json:"dataset_name"`
+	Reason      string          `json:"reason,omitempty"`
+	CreatedAt   time.Time       `json:"created_at"`
+}
+
+// Active reports whether work for the run should still be done.
+func (r *RunRecord) Active() bool { return r.State == RunRunning }
+
+// DecodeRunRecord parses a run record and checks the fields every reader depends on.
+func DecodeRunRecord(b []byte) (*RunRecord, error) {
+	var r RunRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("run record: %w", err)
+	}
+	switch {
+	case r.ID == "":
+		return nil, errors.New("run record: no id")
+	case r.Mode != ModeBuild && r.Mode != ModePreview:
+		return nil, fmt.Errorf("run record %s: unknown mode %q", r.ID, r.Mode)
+	case r.BufferSize <= 0 || r.NumRecords < 0:
+		return nil, fmt.Errorf("run record %s: bad sizes (num_records %d, buffer_size %d)", r.ID, r.NumRecords, r.BufferSize)
+	}
+	return &r, nil
+}
+
+// Control is a message on rf.control.<run>, typed by operators:
+//
+//	nats pub rf.control.<run> '{"op":"abort","reason":"wrong config"}'
+type Control struct {
+	Op     string `json:"op"`
+	Reason string `json:"reason,omitempty"`
+}
+
+// OpAbort is the only control operation so far.
+const OpAbort = "abort"
+
+// DecodeControl parses a control message; an unknown op is an error naming it.
+func DecodeControl(b []byte) (*Control, error) {
+	var c Control
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("control message: %w", err)
+	}
+	if c.Op != OpAbort {
+		return nil, fmt.Errorf("control message: unknown op %q (want %q)", c.Op, OpAbort)
+	}
+	return &c, nil
+}
+
+// GroupStats travel with an outcome: the counts of the group's rows and per-column tasks.
+type GroupStats struct {
+	Rows    int                    `json:"rows"`
+	Dropped int                    `json:"dropped"`
+	Columns map[string]ColumnStats `json:"columns,omitempty"`
+}
+
+// ColumnStats mirrors scheduler.ColumnStats on the wire.
+type ColumnStats struct {
+	Generated int `json:"generated"`
+	Failed    int `json:"failed"`
+	Retried   int `json:"retried"`
+}
+
+// DecodeStats parses the stats of an outcome.
+func DecodeStats(b []byte) (*GroupStats, error) {
+	var s GroupStats
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, fmt.Errorf("group stats: %w", err)
+	}
+	if s.Rows < 0 || s.Dropped < 0 {
+		return nil, fmt.Errorf("group stats: negative counts")
+	}
+	return &s, nil
+}
+
+// Finalize is the body of a sink's finalize message.
+type Finalize struct {
+	Metadata      Metadata        `json:"metadata"`
+	BuilderConfig json.RawMessage `json:"builder_config"`
+}
+
+// DecodeFinalize parses a finalize message.
+func DecodeFinalize(b []byte) (*Finalize, error) {
+	var f Finalize
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("finalize message: %w", err)
+	}
+	if f.Metadata.RunID == "" {
+		return nil, errors.New("finalize message: no run_id")
+	}
+	f.Metadata.BuilderConfig = f.BuilderConfig
+	return &f, nil
+}
+
+// SinkCommit is a sink's reply to a group or finalize message: the commit, or the error that
+// prevented it (a full disk fails the run instead of hanging it).
+type SinkCommit struct {
+	Commit
+	Dir   string `json:"dir,omitempty"` // the dataset folder, for the CLI to print
+	Error string `json:"error,omitempty"`
+}
+
+// DecodeSinkCommit parses a sink commit.
+func DecodeSinkCommit(b []byte) (*SinkCommit, error) {
+	var c SinkCommit
+	if err := json.Unmarshal(b, &c); err != nil {
+		return nil, fmt.Errorf("sink commit: %w", err)
+	}
+	if c.Group < 0 || c.Rows < 0 {
+		return nil, errors.New("sink commit: negative group or rows")
+	}
+	return &c, nil
+}
