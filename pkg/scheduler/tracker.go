@@ -17,8 +17,8 @@ type Tracker struct {
 	cellDone   map[string][]bool
 	cellIssued map[string][]bool // handed out; each cell task is issued once
 	cellLeft   map[string]int
-	complete map[string]bool // column complete for every live row
-	started  map[string]bool // full-column task handed out
+	complete   map[string]bool // column complete for every live row
+	started    map[string]bool // full-column task handed out
 }
 
 // NewTracker starts a tracker for a group of size rows whose seed columns are complete.

@@ -66,6 +66,9 @@ func (l Layout) GroupSubject(run string, group int) string {
 	return fmt.Sprintf("%s.groups.%s.%d", l.Prefix, run, group)
 }
 
+// GroupsOfRun matches every prepared group of a run.
+func (l Layout) GroupsOfRun(run string) string { return fmt.Sprintf("%s.groups.%s.>", l.Prefix, run) }
+
 // OutcomeSubject is where outcomes of a run go; id is a group index or a worker's id.
 func (l Layout) OutcomeSubject(run, kind, id string) string {
 	return fmt.Sprintf("%s.outcomes.%s.%s.%s", l.Prefix, run, kind, id)
@@ -170,7 +173,7 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	var res Resources
 	var err error
 	if res.Runs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.RunsBucket(), Storage: jetstream.FileStorage, Replicas: l.Replicas, History: 1,
+		Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.RunsBucket(), err)
 	}

@@ -1,0 +1,276 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+type common struct {
+	file     string
+	natsURL  string
+	logLevel string
+}
+
+func (c *common) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVarP(&c.file, "file", "f", "", "dataset config (YAML, Data Designer's shape) (required)")
+	cmd.Flags().StringVar(&c.natsURL, "nats-url", "", "NATS server of a deployment (default $NATS_URL; neither: local mode)")
+	cmd.Flags().StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "controller",
+		Short: "Generate synthetic datasets from a declarative config",
+		Long: `controller runs rowforge datasets. A config lists columns and their generators (samplers,
+Jinja expressions); controller plans row groups, hands them to workers over NATS JetStream and
+has sinkd write the result as Parquet.
+
+Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
+workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+	}
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
+	root.AddCommand(runCmd(), previewCmd(), validateCmd())
+	return root
+}
+
+type runFlags struct {
+	common
+	n, bufferSize, window, workers int
+	out, name                      string
+	seed                           uint64
+}
+
+func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
+	f.common.bind(cmd)
+	cmd.Flags().IntVarP(&f.n, "num-records", "n", 0, "number of records to generate (required)")
+	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of every random choice: the same seed, config, N and buffer size give the same dataset (default: random, printed)")
+	cmd.Flags().IntVar(&f.workers, "workers", 2, "in-process workers (local mode)")
+	cmd.Flags().IntVar(&f.window, "max-concurrent-row-groups", 4, "row groups in flight at once; bounds the controller's memory")
+	if !preview {
+		cmd.Flags().IntVar(&f.bufferSize, "buffer-size", 1000, "rows per row group, and per Parquet file")
+		cmd.Flags().StringVar(&f.out, "out", "artifacts", "folder the dataset is written under (local mode; sinkd has its own --out)")
+		cmd.Flags().StringVar(&f.name, "name", "", "dataset name, the folder under --out (default: the config file's name)")
+	}
+}
+
+func (f *runFlags) check(cmd *cobra.Command) error {
+	if f.file == "" {
+		return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
+	}
+	if f.n <= 0 {
+		return &runner.UsageError{Err: fmt.Errorf("-n/--num-records must be a positive number")}
+	}
+	if cmd.Flags().Lookup("buffer-size") != nil && f.bufferSize <= 0 {
+		return &runner.UsageError{Err: fmt.Errorf("--buffer-size must be positive")}
+	}
+	if f.window <= 0 || f.workers <= 0 {
+		return &runner.UsageError{Err: fmt.Errorf("--max-concurrent-row-groups and --workers must be positive")}
+	}
+	if !cmd.Flags().Changed("seed") {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		f.seed = binary.LittleEndian.Uint64(b[:]) >> 1 // JSON-safe in every reader
+	}
+	return nil
+}
+
+func runCmd() *cobra.Command {
+	var f runFlags
+	cmd := &cobra.Command{
+		Use:   "run -f CONFIG -n N",
+		Short: "Generate a dataset and write it as Parquet",
+		Example: `  controller run -f examples/quickstart.yaml -n 1000 --seed 42
+  controller run -f config.yaml -n 100000 --buffer-size 10000 --nats-url nats://nats:4222`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(cmd); err != nil {
+				return err
+			}
+			cfg, err := config.Load(f.file)
+			if err != nil {
+				return err
+			}
+			name := f.name
+			if name == "" {
+				name = strings.TrimSuffix(baseName(f.file), extOf(f.file))
+			}
+			return execute(cmd, &f, cfg, lifecycle.Options{Mode: wire.ModeBuild, NumRecords: f.n,
+				BufferSize: f.bufferSize, MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: name}, showNothing)
+		},
+	}
+	f.bind(cmd, false)
+	return cmd
+}
+
+func previewCmd() *cobra.Command {
+	var f runFlags
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "preview -f CONFIG -n N",
+		Short: "Generate a few records and print them; writes no files",
+		Long: `preview generates N records through the same controller, workers and sink as run, keeps them
+in the rf_preview bucket (in memory, with a TTL) instead of Parquet, and prints them. As in
+Data Designer, a preview is one row group of N rows.`,
+		Args: noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := f.check(cmd); err != nil {
+				return err
+			}
+			cfg, err := config.Load(f.file)
+			if err != nil {
+				return err
+			}
+			show := showTable
+			if asJSON {
+				show = showJSON
+			}
+			return execute(cmd, &f, cfg, lifecycle.Options{Mode: wire.ModePreview, NumRecords: f.n,
+				BufferSize: f.n, MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: "preview"}, show)
+		},
+	}
+	f.bind(cmd, true)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON lines instead of a table")
+	return cmd
+}
+
+// show says how a preview's records are printed; a build prints none.
+type show int
+
+const (
+	showNothing show = iota
+	showTable
+	showJSON
+)
+
+func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle.Options, how show) error {
+	log, err := runner.Logger(f.logLevel)
+	if err != nil {
+		return err
+	}
+	stderr := cmd.ErrOrStderr()
+	prog := newProgress(stderr)
+	start := time.Now()
+	sum, err := runner.Run(cmd.Context(), runner.Params{
+		Config: cfg, NatsURL: runner.NatsURL(f.natsURL), Workers: f.workers, Out: f.out, Run: opts, Logger: log,
+		OnStart: func(id, url string) {
+			fmt.Fprintf(stderr, "run %s started: %d records, seed %d, server %s\n", id, opts.NumRecords, opts.Seed, url)
+			fmt.Fprintf(stderr, "  abort with: nats pub --server %s rf.control.%s '{\"op\":\"abort\",\"reason\":\"...\"}'\n", url, id)
+		},
+		OnProgress: prog.update,
+	})
+	prog.done()
+	if err != nil {
+		return err
+	}
+	defer func() {
+		for _, r := range sum.Records {
+			r.Release()
+		}
+	}()
+	res := sum.Result
+	if how != showNothing {
+		out := cmd.OutOrStdout()
+		if how == showJSON {
+			err = runner.WriteJSONLines(out, sum.Records)
+		} else {
+			err = runner.WriteTable(out, sum.Records, 40)
+		}
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stderr, "run %s completed: %d records previewed (%d groups dropped) in %s\n",
+			res.RunID, res.Rows, res.Dropped, time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	fmt.Fprintf(stderr, "run %s completed: %d of %d records in %d groups (%d groups dropped) in %s; dataset %s\n",
+		res.RunID, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond), sum.Dir)
+	return nil
+}
+
+func validateCmd() *cobra.Command {
+	var file string
+	cmd := &cobra.Command{
+		Use:   "validate -f CONFIG",
+		Short: "Check a config and print its columns in dependency order",
+		Args:  noArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				return err
+			}
+			return writeColumns(cmd.OutOrStdout(), cfg)
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "dataset config (required)")
+	return cmd
+}
+
+func noArgs(_ *cobra.Command, args []string) error {
+	if len(args) > 0 {
+		return &runner.UsageError{Err: fmt.Errorf("unexpected argument %q (give the config with -f)", args[0])}
+	}
+	return nil
+}
+
+// progress prints groups and rows done: one line redrawn on a terminal, a line per tenth of the
+// run otherwise.
+type progress struct {
+	mu   sync.Mutex
+	w    interface{ Write([]byte) (int, error) }
+	tty  bool
+	last int
+	any  bool
+}
+
+func newProgress(w interface{ Write([]byte) (int, error) }) *progress {
+	p := &progress{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) update(pr lifecycle.Progress) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	line := fmt.Sprintf("  %d/%d groups, %d/%d rows", pr.GroupsDone, pr.Groups, pr.Rows, pr.TargetRows)
+	if pr.GroupsDropped > 0 {
+		line += fmt.Sprintf(", %d groups dropped", pr.GroupsDropped)
+	}
+	if p.tty {
+		fmt.Fprintf(p.w, "\r%s\033[K", line)
+		p.any = true
+		return
+	}
+	if tenth := pr.GroupsDone * 10 / max(pr.Groups, 1); tenth > p.last || pr.GroupsDone == pr.Groups {
+		p.last = tenth
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.any {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,59 @@
+// Command sinkd writes the finalized row groups of rowforge runs: Parquet files for a build,
+// the in-memory rf_preview bucket for a preview.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/sinkd"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var url, out, logLevel string
+	var concurrency int
+	cmd := &cobra.Command{
+		Use:   "sinkd --nats-url URL --out DIR",
+		Short: "Write finalized rowforge row groups to Parquet",
+		Long: `sinkd consumes the RF_SINK stream and writes each run's dataset to <out>/<dataset>/:
+parquet-files/batch_NNNNN.parquet (one per row group), builder_config.json and, last,
+metadata.json — each through a temp file, fsync and rename, so a file is whole or absent.
+When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
+		SilenceErrors: true, SilenceUsage: true, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := runner.Logger(logLevel)
+			if err != nil {
+				return err
+			}
+			url = runner.NatsURL(url)
+			if url == "" {
+				return &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
+			}
+			nc, js, res, err := runner.Connect(cmd.Context(), url, "rowforge-sinkd")
+			if err != nil {
+				return err
+			}
+			defer nc.Drain()
+			return sinkd.NewService(nc, js, wire.DefaultLayout(), res,
+				sinkd.Options{Out: out, Concurrency: concurrency, Logger: log}).Run(cmd.Context())
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
+	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	cmd.Flags().StringVar(&out, "out", "artifacts", "folder datasets are written under")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups written at once")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, runner.ErrorLine(err))
+		os.Exit(runner.ExitCode(err))
+	}
+}

@@ -1,0 +1,60 @@
+// Command worker generates rowforge row groups: it pulls prepared groups from a NATS JetStream
+// deployment, runs each group's columns and publishes the outcome. Run as many as you like.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/wire"
+	"github.com/rowforge/rowforge/pkg/worker"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var url, id, logLevel string
+	var concurrency, tasks int
+	cmd := &cobra.Command{
+		Use:   "worker --nats-url URL",
+		Short: "Generate row groups for rowforge runs",
+		Long: `worker pulls prepared row groups from the RF_GROUPS work queue, one per free slot, generates
+their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops pulling, hands
+back the groups in hand (another worker takes them) and exits 0.`,
+		SilenceErrors: true, SilenceUsage: true, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log, err := runner.Logger(logLevel)
+			if err != nil {
+				return err
+			}
+			url = runner.NatsURL(url)
+			if url == "" {
+				return &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
+			}
+			nc, js, res, err := runner.Connect(cmd.Context(), url, "rowforge-worker")
+			if err != nil {
+				return err
+			}
+			defer nc.Drain()
+			w := worker.New(nc, js, wire.DefaultLayout(), res, worker.Options{
+				ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: log})
+			return w.Run(cmd.Context())
+		},
+	}
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
+	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups generated at once")
+	cmd.Flags().IntVar(&tasks, "task-concurrency", 16, "generator calls in flight within one row group")
+	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(os.Stderr, runner.ErrorLine(err))
+		os.Exit(runner.ExitCode(err))
+	}
+}

@@ -1,0 +1,223 @@
+// Package runner connects the controller command to a deployment — a NATS URL, or local mode
+// when none is given — and runs one dataset on it. It also owns the command-line contract
+// shared by rowforge's commands: exit codes and one-line errors.
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/local"
+	"github.com/rowforge/rowforge/pkg/sinkd"
+	"github.com/rowforge/rowforge/pkg/sinks"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// Params describe one run.
+type Params struct {
+	Config  *config.Config
+	NatsURL string // empty: local mode
+	Workers int    // local mode only
+	Out     string // local mode's sink folder
+	Run     lifecycle.Options
+	Logger  *slog.Logger
+	// OnStart is called once the run has an id and a server, before any group is published.
+	OnStart    func(runID, url string)
+	OnProgress func(lifecycle.Progress)
+}
+
+// Summary is what a finished run leaves for the command to print.
+type Summary struct {
+	Result  *lifecycle.Result
+	Dir     string              // the dataset folder (build)
+	Records []arrow.RecordBatch // the preview's groups, in order (preview); the caller releases them
+}
+
+// Run runs the dataset and returns its summary. The error is a *lifecycle.DatasetGenerationError,
+// matches lifecycle.ErrAborted, or reports a connection problem.
+func Run(ctx context.Context, p Params) (*Summary, error) {
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	layout := wire.DefaultLayout()
+	var nc *nats.Conn
+	var js jetstream.JetStream
+	var err error
+	url := p.NatsURL
+	if url == "" {
+		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log})
+		if err != nil {
+			return nil, fmt.Errorf("local mode: %w", err)
+		}
+		defer cl.Stop()
+		layout, url = cl.Layout(), cl.URL()
+		if nc, js, err = cl.Connect("rowforge-controller"); err != nil {
+			return nil, err
+		}
+	} else {
+		if nc, err = nats.Connect(url, nats.Name("rowforge-controller"), nats.MaxReconnects(-1),
+			nats.RetryOnFailedConnect(false)); err != nil {
+			return nil, fmt.Errorf("connect to %s: %w", url, err)
+		}
+		defer nc.Close()
+		if js, err = jetstream.New(nc); err != nil {
+			return nil, err
+		}
+	}
+	res, err := layout.Ensure(ctx, js)
+	if err != nil {
+		return nil, fmt.Errorf("prepare JetStream on %s: %w", url, err)
+	}
+
+	opts := p.Run
+	if opts.RunID == "" {
+		opts.RunID = lifecycle.NewRunID()
+	}
+	sink, err := sinkd.NewClient(ctx, nc, js, layout, res, opts.RunID, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		sink.Close(cctx)
+	}()
+	if p.OnStart != nil {
+		p.OnStart(opts.RunID, url)
+	}
+	ctrl := lifecycle.New(nc, js, layout, res, log)
+	if p.OnProgress != nil {
+		ctrl.OnProgress(p.OnProgress)
+	}
+	result, err := ctrl.Run(ctx, p.Config, opts, sink)
+	sum := &Summary{Result: result, Dir: sink.Dir()}
+	if err != nil {
+		return sum, err
+	}
+	if opts.Mode == wire.ModePreview {
+		recs, _, err := sinks.ReadPreview(ctx, res.Preview, opts.RunID)
+		if err != nil {
+			return sum, fmt.Errorf("read the preview back: %w", err)
+		}
+		sum.Records = recs
+	}
+	return sum, nil
+}
+
+// Exit codes of rowforge's commands.
+const (
+	ExitOK      = 0
+	ExitFailed  = 1 // the run failed, or the deployment could not be reached
+	ExitInvalid = 2 // invalid config or usage
+	ExitAborted = 3
+)
+
+// UsageError marks a command-line mistake.
+type UsageError struct{ Err error }
+
+func (e *UsageError) Error() string { return e.Err.Error() }
+func (e *UsageError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error to the command's exit code.
+func ExitCode(err error) int {
+	var cfgErr *config.Error
+	var usage *UsageError
+	switch {
+	case err == nil:
+		return ExitOK
+	case errors.As(err, &cfgErr), errors.As(err, &usage):
+		return ExitInvalid
+	case errors.Is(err, lifecycle.ErrAborted):
+		return ExitAborted
+	default:
+		return ExitFailed
+	}
+}
+
+// ErrorLine renders err as the one line a command prints on stderr: its kind, then the message.
+func ErrorLine(err error) string {
+	var cfgErr *config.Error
+	var usage *UsageError
+	var gen *lifecycle.DatasetGenerationError
+	kind := "error"
+	switch {
+	case errors.As(err, &cfgErr):
+		kind = "config error"
+	case errors.As(err, &usage):
+		kind = "usage error"
+	case errors.Is(err, lifecycle.ErrAborted):
+		kind = "aborted"
+	case errors.As(err, &gen):
+		kind = "generation error"
+	}
+	return kind + ": " + oneLine(err.Error())
+}
+
+func oneLine(s string) string {
+	out := []rune{}
+	for _, r := range s {
+		if r == '\n' {
+			out = append(out, ';', ' ')
+			continue
+		}
+		out = append(out, r)
+	}
+	return string(out)
+}
+
+// Connect opens a connection to a deployment for a long-running service, retrying while the
+// server is down, and prepares the JetStream layout.
+func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
+	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, nil, err
+	}
+	for {
+		res, err := wire.DefaultLayout().Ensure(ctx, js)
+		if err == nil {
+			return nc, js, res, nil
+		}
+		if ctx.Err() != nil {
+			nc.Close()
+			return nil, nil, nil, fmt.Errorf("prepare JetStream on %s: %w", url, err)
+		}
+		slog.Warn("JetStream not ready; retrying", "url", url, "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// NatsURL returns the flag's value, else $NATS_URL.
+func NatsURL(flag string) string {
+	if flag != "" {
+		return flag
+	}
+	return os.Getenv("NATS_URL")
+}
+
+// Logger returns a text logger on stderr at the named level (debug, info, warn, error).
+func Logger(level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, &UsageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
+}

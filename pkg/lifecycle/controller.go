@@ -1,0 +1,540 @@
+package lifecycle
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/generators"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// Options describe one run.
+type Options struct {
+	RunID                  string // default: a new id (NewRunID)
+	Mode                   string // wire.ModeBuild (default) or wire.ModePreview
+	NumRecords             int
+	BufferSize             int // rows per group; default 1000
+	MaxConcurrentRowGroups int // admission window; default 4
+	Seed                   uint64
+	DatasetName            string // default "dataset"
+}
+
+func (o *Options) setDefaults() {
+	if o.RunID == "" {
+		o.RunID = NewRunID()
+	}
+	if o.Mode == "" {
+		o.Mode = wire.ModeBuild
+	}
+	if o.BufferSize <= 0 {
+		o.BufferSize = 1000
+	}
+	if o.MaxConcurrentRowGroups <= 0 {
+		o.MaxConcurrentRowGroups = 4
+	}
+	if o.DatasetName == "" {
+		o.DatasetName = "dataset"
+	}
+}
+
+// NewRunID returns a short id that is a valid subject token and KV key, and short enough for an
+// operator to type.
+func NewRunID() string {
+	id := uuid.New()
+	return fmt.Sprintf("%x", id[:6])
+}
+
+// Progress is reported after each group reaches its end.
+type Progress struct {
+	RunID                  string
+	Groups, GroupsDone     int
+	Rows, TargetRows       int
+	GroupsDropped, Dropped int // dropped groups and dropped rows so far
+}
+
+// Result is the explicit outcome of a run.
+type Result struct {
+	RunID    string
+	Status   string // wire.RunCompleted, wire.RunFailed or wire.RunAborted
+	Groups   int
+	Dropped  int // groups whose every row was dropped
+	Rows     int // rows committed
+	Commits  []wire.Commit
+	Metadata *wire.Metadata
+}
+
+// Controller runs datasets over one JetStream deployment. It is safe for sequential and
+// concurrent Runs; each Run owns its goroutines and stops them before returning.
+type Controller struct {
+	nc        *nats.Conn
+	js        jetstream.JetStream
+	layout    wire.Layout
+	res       *wire.Resources
+	pub       *wire.Publisher
+	log       *slog.Logger
+	progress  func(Progress)
+	abortWait time.Duration
+}
+
+// New returns a controller using nc. It does not take ownership of nc.
+func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, log *slog.Logger) *Controller {
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Controller{nc: nc, js: js, layout: layout, res: res, log: log,
+		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: 30 * time.Second}
+}
+
+// OnProgress sets a callback called from the run's loop after each group ends; it must not block.
+func (c *Controller) OnProgress(fn func(Progress)) { c.progress = fn }
+
+type eventKind int
+
+const (
+	evPublished eventKind = iota
+	evOutcome
+	evCommitted
+	evFailed
+	evAbort
+)
+
+type event struct {
+	kind   eventKind
+	group  int
+	msg    jetstream.Msg
+	commit wire.Commit
+	err    error
+}
+
+// groupState tracks an admitted group until it ends. Only the admission window is held.
+type groupState struct {
+	outcome jetstream.Msg // held unacked until the sink commits
+}
+
+type run struct {
+	c      *Controller
+	cfg    *config.Config
+	opts   Options
+	plan   Plan
+	sink   Sink
+	seeds  []*config.Column
+	drop   map[string]bool
+	events chan event
+	slots  chan struct{}
+	wg     sync.WaitGroup
+
+	published int
+	active    map[int]*groupState
+	ended     []bool // per group: committed or dropped (one bit's worth per group)
+	nEnded    int
+	result    Result
+}
+
+// Run generates the dataset of cfg and returns when every group is committed and the metadata
+// written, or when the run failed or was aborted — and then only after its own goroutines have
+// stopped. The error is a *DatasetGenerationError, or matches ErrAborted.
+func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, sink Sink) (*Result, error) {
+	opts.setDefaults()
+	if opts.NumRecords <= 0 {
+		return nil, fmt.Errorf("num_records must be positive, got %d", opts.NumRecords)
+	}
+	r := &run{
+		c: c, cfg: cfg, opts: opts, plan: Plan{opts.NumRecords, opts.BufferSize}, sink: sink,
+		seeds: cfg.SeedColumns(), drop: map[string]bool{},
+		events: make(chan event), slots: make(chan struct{}, opts.MaxConcurrentRowGroups),
+		active: map[int]*groupState{},
+	}
+	for _, d := range cfg.DroppedColumns() {
+		r.drop[d] = true
+	}
+	r.ended = make([]bool, r.plan.Groups())
+	r.result = Result{RunID: opts.RunID, Groups: r.plan.Groups()}
+
+	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
+		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC()}
+	var err error
+	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
+		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
+	}
+	if err := r.putRecord(ctx, rec, true); err != nil {
+		return nil, r.genErr(-1, err)
+	}
+	c.log.Info("run started", "run", opts.RunID, "records", opts.NumRecords, "groups", r.plan.Groups(),
+		"buffer_size", opts.BufferSize, "mode", opts.Mode)
+
+	err = r.loop(ctx)
+	if err != nil {
+		state := wire.RunFailed
+		if errors.Is(err, ErrAborted) {
+			state = wire.RunAborted
+		}
+		r.result.Status = state
+		r.shutdown(err, state)
+		return &r.result, err
+	}
+	r.result.Status = wire.RunCompleted
+	return &r.result, nil
+}
+
+// loop runs the lifecycle until every group has ended and the metadata is committed.
+func (r *run) loop(parent context.Context) (err error) {
+	ctx, cancel := context.WithCancelCause(parent)
+	defer func() {
+		cancel(errors.New("run loop ended"))
+		r.wg.Wait() // admission and sink writers stop with ctx
+	}()
+
+	cons, err := r.c.js.CreateOrUpdateConsumer(ctx, r.c.layout.OutcomesStream(), jetstream.ConsumerConfig{
+		Durable: wire.RunConsumer(r.opts.RunID),
+		FilterSubjects: []string{
+			r.c.layout.OutcomeSubject(r.opts.RunID, wire.KindGroup, "*"),
+			r.c.layout.OutcomeSubject(r.opts.RunID, wire.KindDrain, "*"),
+		},
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       5 * time.Minute, // outcomes are held until the sink commits
+		MaxAckPending: 4 * r.opts.MaxConcurrentRowGroups,
+	})
+	if err != nil {
+		return r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) { r.emit(ctx, event{kind: evOutcome, msg: m}) },
+		jetstream.PullMaxMessages(2*r.opts.MaxConcurrentRowGroups))
+	if err != nil {
+		return r.genErr(-1, fmt.Errorf("consume outcomes: %w", err))
+	}
+	defer func() { cc.Stop(); <-cc.Closed() }()
+
+	sub, err := r.c.nc.Subscribe(r.c.layout.ControlSubject(r.opts.RunID), func(m *nats.Msg) {
+		ctl, err := wire.DecodeControl(m.Data)
+		if err != nil {
+			r.c.log.Warn("ignored control message", "run", r.opts.RunID, "err", err)
+			return
+		}
+		r.emit(ctx, event{kind: evAbort, err: &AbortedError{RunID: r.opts.RunID, Reason: ctl.Reason}})
+	})
+	if err != nil {
+		return r.genErr(-1, fmt.Errorf("subscribe control: %w", err))
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	r.wg.Add(1)
+	go r.admit(ctx)
+
+	for r.nEnded < r.plan.Groups() {
+		select {
+		case <-parent.Done():
+			return &AbortedError{RunID: r.opts.RunID, Reason: context.Cause(parent).Error()}
+		case ev := <-r.events:
+			if err := r.handle(ctx, ev); err != nil {
+				return err
+			}
+		}
+	}
+	return r.finalize(ctx)
+}
+
+// emit hands an event to the loop, or drops it once the run is over.
+func (r *run) emit(ctx context.Context, ev event) {
+	select {
+	case r.events <- ev:
+	case <-ctx.Done():
+	}
+}
+
+// admit prepares and publishes groups in plan order, never more than the window at once.
+func (r *run) admit(ctx context.Context) {
+	defer r.wg.Done()
+	for g := range r.plan.Groups() {
+		select {
+		case r.slots <- struct{}{}:
+		case <-ctx.Done():
+			return
+		}
+		if err := r.prepare(ctx, g); err != nil {
+			r.emit(ctx, event{kind: evFailed, group: g, err: err})
+			return
+		}
+		r.emit(ctx, event{kind: evPublished, group: g})
+	}
+}
+
+// prepare materializes group g's seed columns, runs PRE_BATCH, checks the size and publishes the
+// prepared group.
+func (r *run) prepare(ctx context.Context, g int) error {
+	size := r.plan.Size(g)
+	f, err := generators.Seeds(r.seeds, r.opts.Seed, g, size)
+	if err != nil {
+		return fmt.Errorf("seed columns: %w", err)
+	}
+	// PRE_BATCH processors run here (they come with processors support); the size check below
+	// is what keeps the worker's tracker valid: a prepared group has exactly the planned rows.
+	if f.Len() != size {
+		return fmt.Errorf("prepared group has %d rows, want %d", f.Len(), size)
+	}
+	rec := f.ToRecord(nil)
+	body, err := wire.EncodeRecord(rec)
+	rec.Release()
+	if err != nil {
+		return err
+	}
+	return r.c.pub.Publish(ctx, r.c.layout.GroupSubject(r.opts.RunID, g), r.msgID(g, "prepared"), nats.Header{
+		wire.HeaderRun:   []string{r.opts.RunID},
+		wire.HeaderGroup: []string{strconv.Itoa(g)},
+	}, body)
+}
+
+func (r *run) msgID(g int, kind string) string { return fmt.Sprintf("%s/%d/%s", r.opts.RunID, g, kind) }
+
+func (r *run) handle(ctx context.Context, ev event) error {
+	switch ev.kind {
+	case evPublished:
+		r.published++
+		r.active[ev.group] = &groupState{}
+	case evFailed:
+		return r.genErr(ev.group, ev.err)
+	case evAbort:
+		return ev.err
+	case evCommitted:
+		st := r.active[ev.group]
+		if st == nil || r.ended[ev.group] {
+			return nil
+		}
+		if err := st.outcome.Ack(); err != nil {
+			r.c.log.Debug("ack of a committed outcome failed; it will be redelivered and ignored", "group", ev.group, "err", err)
+		}
+		r.result.Rows += ev.commit.Rows
+		r.result.Commits = append(r.result.Commits, ev.commit)
+		r.end(ev.group)
+	case evOutcome:
+		return r.outcome(ctx, ev.msg)
+	}
+	return nil
+}
+
+// end retires a group and frees its admission slot.
+func (r *run) end(g int) {
+	delete(r.active, g)
+	r.ended[g] = true
+	r.nEnded++
+	<-r.slots
+	if r.c.progress != nil {
+		r.c.progress(Progress{RunID: r.opts.RunID, Groups: r.plan.Groups(), GroupsDone: r.nEnded,
+			Rows: r.result.Rows, TargetRows: r.opts.NumRecords, GroupsDropped: r.result.Dropped})
+	}
+}
+
+// outcome handles one message of the run's outcome consumer.
+func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
+	subj, err := r.c.layout.ParseSubject("outcomes", m.Subject())
+	if err != nil || subj.Run != r.opts.RunID {
+		r.term(m, fmt.Sprintf("not an outcome of run %s: %v", r.opts.RunID, err))
+		return nil
+	}
+	if subj.Kind == wire.KindDrain { // drain acks matter when aborting; see shutdown
+		_ = m.Ack()
+		return nil
+	}
+	g, err := wire.GroupIndex(subj.ID)
+	if err != nil || g >= r.plan.Groups() {
+		r.term(m, fmt.Sprintf("no such group %q in run %s", subj.ID, r.opts.RunID))
+		return nil
+	}
+	st := r.active[g]
+	if r.ended[g] || st == nil || st.outcome != nil { // a redelivery or a late duplicate
+		_ = m.Ack()
+		return nil
+	}
+	switch status := m.Headers().Get(wire.HeaderStatus); status {
+	case "completed":
+		body, err := wire.Body(ctx, r.c.res.Payloads, m)
+		if err != nil {
+			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+		}
+		rec, err := wire.DecodeRecord(body)
+		if err != nil {
+			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+		}
+		final, err := r.postBatch(g, rec)
+		rec.Release()
+		if err != nil {
+			return r.genErr(g, err)
+		}
+		st.outcome = m
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			defer final.Release()
+			commit, err := r.sink.WriteGroup(ctx, g, final)
+			if err != nil {
+				r.emit(ctx, event{kind: evFailed, group: g, err: fmt.Errorf("sink: %w", err)})
+				return
+			}
+			r.emit(ctx, event{kind: evCommitted, group: g, commit: commit})
+		}()
+	case "dropped":
+		_ = m.Ack()
+		r.result.Dropped++
+		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
+		r.end(g)
+	case "failed", "aborted":
+		_ = m.Ack()
+		return r.genErr(g, fmt.Errorf("worker %s reported the group %s: %s", m.Headers().Get(wire.HeaderWorker),
+			status, m.Headers().Get(wire.HeaderError)))
+	default:
+		r.term(m, fmt.Sprintf("unknown outcome status %q", status))
+	}
+	return nil
+}
+
+// postBatch finalizes a completed group. POST_BATCH processors run here (they come with
+// processors support); the columns marked drop: true leave the dataset here, as Data
+// Designer's implicit drop_columns processor does.
+func (r *run) postBatch(g int, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+	if err := r.checkColumns(rec); err != nil {
+		return nil, fmt.Errorf("group %d: %w", g, err)
+	}
+	var fields []arrow.Field
+	var cols []arrow.Array
+	for i, f := range rec.Schema().Fields() {
+		if !r.drop[f.Name] {
+			fields = append(fields, f)
+			cols = append(cols, rec.Column(i))
+		}
+	}
+	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows()), nil
+}
+
+// checkColumns verifies a worker's output has every configured column, so a worker running a
+// different config cannot slip a wrong dataset into the sink.
+func (r *run) checkColumns(rec arrow.RecordBatch) error {
+	have := map[string]bool{}
+	for _, f := range rec.Schema().Fields() {
+		have[f.Name] = true
+	}
+	for _, col := range r.cfg.Columns {
+		if !have[col.Name] {
+			return fmt.Errorf("worker output lacks column %q", col.Name)
+		}
+	}
+	return nil
+}
+
+func (r *run) term(m jetstream.Msg, reason string) {
+	r.c.log.Warn("terminated a message", "subject", m.Subject(), "reason", reason)
+	_ = m.TermWithReason(reason)
+}
+
+// finalize writes the metadata, the run's last write, and marks the run completed.
+func (r *run) finalize(ctx context.Context) error {
+	slices.SortFunc(r.result.Commits, func(a, b wire.Commit) int { return a.Group - b.Group })
+	key := "parquet-files"
+	if r.opts.Mode == wire.ModePreview {
+		key = "preview"
+	}
+	paths := make([]string, len(r.result.Commits))
+	for i, c := range r.result.Commits {
+		paths[i] = c.Path
+	}
+	meta := wire.Metadata{
+		TargetNumRecords: r.opts.NumRecords, ActualNumRecords: r.result.Rows,
+		TotalNumBatches: len(r.result.Commits), BufferSize: r.opts.BufferSize,
+		DatasetName: r.opts.DatasetName, FilePaths: map[string][]string{key: paths},
+		ConfigHash: r.cfg.Hash(), RunID: r.opts.RunID, Seed: r.opts.Seed,
+		Outcome: wire.RunCompleted, BuilderConfig: r.cfg.JSON(),
+	}
+	if err := r.sink.Finalize(ctx, meta); err != nil {
+		return r.genErr(-1, fmt.Errorf("sink finalize: %w", err))
+	}
+	r.result.Metadata = &meta
+	if err := r.setState(ctx, wire.RunCompleted, ""); err != nil {
+		r.c.log.Warn("could not mark the run completed", "run", r.opts.RunID, "err", err)
+	}
+	r.deleteConsumer(ctx)
+	r.c.log.Info("run completed", "run", r.opts.RunID, "rows", r.result.Rows, "groups", len(r.result.Commits),
+		"dropped_groups", r.result.Dropped)
+	return nil
+}
+
+// shutdown ends a failed or aborted run: the run's state says so (workers check it before
+// starting a group), the broadcast cancels groups in flight, queued groups are purged, and the
+// sink discards what it had half-written. It runs on its own deadline: the run's context may be
+// the thing that was cancelled.
+func (r *run) shutdown(cause error, state string) {
+	ctx, cancel := context.WithTimeout(context.Background(), r.c.abortWait)
+	defer cancel()
+	log := r.c.log.With("run", r.opts.RunID)
+	log.Warn("stopping run", "state", state, "cause", cause)
+	if err := r.setState(ctx, state, cause.Error()); err != nil {
+		log.Warn("could not record the run's state", "err", err)
+	}
+	body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: cause.Error()})
+	if err := r.c.nc.Publish(r.c.layout.ControlSubject(r.opts.RunID), body); err != nil {
+		log.Warn("could not broadcast the abort", "err", err)
+	}
+	if stream, err := r.c.js.Stream(ctx, r.c.layout.GroupsStream()); err == nil {
+		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(r.c.layout.GroupsOfRun(r.opts.RunID))); err != nil {
+			log.Warn("could not purge queued groups", "err", err)
+		}
+	}
+	if err := r.sink.Discard(ctx); err != nil {
+		log.Warn("sink could not discard partial output", "err", err)
+	}
+	r.deleteConsumer(ctx)
+}
+
+func (r *run) deleteConsumer(ctx context.Context) {
+	if err := r.c.js.DeleteConsumer(ctx, r.c.layout.OutcomesStream(), wire.RunConsumer(r.opts.RunID)); err != nil &&
+		!errors.Is(err, jetstream.ErrConsumerNotFound) {
+		r.c.log.Debug("could not delete the outcome consumer", "err", err)
+	}
+}
+
+func (r *run) putRecord(ctx context.Context, rec wire.RunRecord, create bool) error {
+	b, err := json.Marshal(rec)
+	if err != nil {
+		return err
+	}
+	if create {
+		if _, err := r.c.res.Runs.Create(ctx, rec.ID, b); err != nil {
+			return fmt.Errorf("record run %s: %w", rec.ID, err)
+		}
+		return nil
+	}
+	_, err = r.c.res.Runs.Put(ctx, rec.ID, b)
+	return err
+}
+
+func (r *run) setState(ctx context.Context, state, reason string) error {
+	e, err := r.c.res.Runs.Get(ctx, r.opts.RunID)
+	if err != nil {
+		return err
+	}
+	rec, err := wire.DecodeRunRecord(e.Value())
+	if err != nil {
+		return err
+	}
+	rec.State, rec.Reason = state, reason
+	return r.putRecord(ctx, *rec, false)
+}
+
+func (r *run) genErr(g int, err error) error {
+	var ge *DatasetGenerationError
+	if errors.As(err, &ge) || errors.Is(err, ErrAborted) {
+		return err
+	}
+	return &DatasetGenerationError{RunID: r.opts.RunID, Group: g, Err: err}
+}

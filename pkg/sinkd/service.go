@@ -1,0 +1,256 @@
+// Package sinkd is the sink stage over JetStream. Service is the sink daemon: it consumes the
+// sink stream and writes each finalized group to the run's sink — Parquet files for a build, the
+// preview bucket for a preview — and answers with a commit. Client is the other end: the
+// controller's Sink, which publishes finalized groups and waits for their commits.
+package sinkd
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/sinks"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// Options tune the sink daemon.
+type Options struct {
+	// Out is the folder datasets are written under, as <Out>/<dataset>/.
+	Out string
+	// Concurrency is how many groups are written at once (default 2; Parquet encoding is CPU-bound).
+	Concurrency int
+	Logger      *slog.Logger
+}
+
+// Service is the sink daemon.
+type Service struct {
+	js     jetstream.JetStream
+	layout wire.Layout
+	res    *wire.Resources
+	pub    *wire.Publisher
+	opts   Options
+	log    *slog.Logger
+
+	mu    sync.Mutex
+	sinks map[string]*runSink
+}
+
+type runSink struct {
+	once sync.Once
+	sink lifecycle.Sink
+	dir  string
+	err  error
+}
+
+// NewService returns a sink daemon. It does not take ownership of nc.
+func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, opts Options) *Service {
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
+	if opts.Out == "" {
+		opts.Out = "artifacts"
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Service{js: js, layout: layout, res: res, opts: opts, log: log.With("component", "sinkd"),
+		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
+}
+
+// Run consumes sink messages until ctx ends and returns once the writes in hand are done.
+func (s *Service) Run(ctx context.Context) error {
+	cons, err := s.js.Consumer(ctx, s.layout.SinkStream(), wire.SinkdConsumer)
+	if err != nil {
+		return fmt.Errorf("sinkd: open consumer %s: %w", wire.SinkdConsumer, err)
+	}
+	s.log.Info("sinkd started", "out", s.opts.Out)
+	// Writes in hand finish even when ctx ends: a half-handled message would only be redone.
+	jsx.PullEach(ctx, cons, s.opts.Concurrency, s.log, func(_ context.Context, m jetstream.Msg) {
+		s.handle(context.WithoutCancel(ctx), m)
+	})
+	s.log.Info("sinkd stopped")
+	return nil
+}
+
+func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
+	subj, err := s.layout.ParseSubject("sink", m.Subject())
+	if err != nil {
+		jsx.Term(s.log, m, err.Error())
+		return
+	}
+	rec, err := s.runRecord(ctx, subj.Run)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		jsx.Term(s.log, m, "unknown run "+subj.Run)
+		return
+	}
+	if err != nil {
+		s.log.Warn("cannot read the run record; retrying later", "run", subj.Run, "err", err)
+		_ = m.Nak()
+		return
+	}
+	rs := s.sinkFor(rec)
+	reply := wire.SinkCommit{Dir: rs.dir}
+	var kind, id string
+	switch subj.Kind {
+	case wire.SinkGroup:
+		g, err := wire.GroupIndex(subj.ID)
+		if err != nil {
+			jsx.Term(s.log, m, err.Error())
+			return
+		}
+		kind, id, reply.Group = wire.KindSink, strconv.Itoa(g), g
+		if err := s.writeGroup(ctx, rs, g, m, &reply); err != nil {
+			if errors.Is(err, errMalformed) {
+				jsx.Term(s.log, m, err.Error())
+				return
+			}
+			reply.Error = err.Error()
+		}
+	case wire.SinkFinalize:
+		kind, id = wire.KindFinal, "0"
+		fin, err := wire.DecodeFinalize(m.Data())
+		if err != nil {
+			jsx.Term(s.log, m, err.Error())
+			return
+		}
+		if rs.err != nil {
+			reply.Error = rs.err.Error()
+		} else if err := rs.sink.Finalize(ctx, fin.Metadata); err != nil {
+			reply.Error = err.Error()
+		}
+	case wire.SinkAbort:
+		if rs.err == nil {
+			if err := rs.sink.Discard(ctx); err != nil {
+				s.log.Warn("discard failed", "run", subj.Run, "err", err)
+			}
+		}
+		s.forget(subj.Run)
+		_ = m.Ack()
+		return
+	default:
+		jsx.Term(s.log, m, "unknown sink message kind "+subj.Kind)
+		return
+	}
+	if reply.Error != "" {
+		s.log.Error("sink write failed", "run", subj.Run, "kind", subj.Kind, "id", subj.ID, "err", reply.Error)
+	}
+	body, _ := json.Marshal(reply)
+	if err := s.pub.Publish(ctx, s.layout.OutcomeSubject(subj.Run, kind, id),
+		fmt.Sprintf("%s/%s/%s", subj.Run, id, kind), nil, body); err != nil {
+		s.log.Warn("could not publish the commit; the message will be redelivered", "err", err)
+		_ = m.Nak()
+		return
+	}
+	_ = m.Ack()
+	if kind == wire.KindFinal {
+		s.forget(subj.Run)
+	}
+}
+
+var errMalformed = errors.New("malformed sink message")
+
+func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstream.Msg, reply *wire.SinkCommit) error {
+	if rs.err != nil {
+		return rs.err
+	}
+	body, err := wire.Body(ctx, s.res.Payloads, m)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	rec, err := wire.DecodeRecord(body)
+	if err != nil {
+		return fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	defer rec.Release()
+	commit, err := rs.sink.WriteGroup(ctx, g, rec)
+	if err != nil {
+		return err
+	}
+	if name, ok := wire.Offloaded(m); ok { // the body is durable in the sink now
+		_ = s.res.Payloads.Delete(ctx, name)
+	}
+	reply.Commit = commit
+	return nil
+}
+
+func (s *Service) runRecord(ctx context.Context, run string) (*wire.RunRecord, error) {
+	e, err := s.res.Runs.Get(ctx, run)
+	if err != nil {
+		return nil, err
+	}
+	return wire.DecodeRunRecord(e.Value())
+}
+
+// sinkFor opens the run's sink once per sinkd process. A build writes under <out>/<dataset>;
+// when that folder holds another run's dataset, under <out>/<dataset>_<run> instead, so nothing
+// already written is ever overwritten. The choice is stable across restarts of sinkd.
+func (s *Service) sinkFor(rec *wire.RunRecord) *runSink {
+	s.mu.Lock()
+	rs, ok := s.sinks[rec.ID]
+	if !ok {
+		rs = &runSink{}
+		s.sinks[rec.ID] = rs
+	}
+	s.mu.Unlock()
+	rs.once.Do(func() {
+		if rec.Mode == wire.ModePreview {
+			rs.sink, rs.dir = sinks.NewPreview(s.res.Preview, rec.ID), s.layout.PreviewBucket()
+			return
+		}
+		rs.dir, rs.err = datasetDir(s.opts.Out, rec.DatasetName, rec.ID)
+		if rs.err == nil {
+			rs.sink, rs.err = sinks.NewParquet(rs.dir, sinks.ParquetOptions{Logger: s.log})
+		}
+	})
+	return rs
+}
+
+func (s *Service) forget(run string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.sinks, run)
+}
+
+const runMarker = ".rowforge-run"
+
+// datasetDir picks the run's folder and claims it with a marker holding the run id.
+func datasetDir(out, name, run string) (string, error) {
+	if name == "" || strings.ContainsAny(name, `/\`) || name == "." || name == ".." {
+		return "", fmt.Errorf("dataset name %q is not a folder name", name)
+	}
+	for _, dir := range []string{filepath.Join(out, name), filepath.Join(out, name+"_"+run)} {
+		owner, err := os.ReadFile(filepath.Join(dir, runMarker))
+		switch {
+		case err == nil && string(owner) == run:
+			return dir, nil
+		case err == nil:
+			continue // another run's dataset
+		case !errors.Is(err, os.ErrNotExist):
+			return "", err
+		}
+		if entries, err := os.ReadDir(dir); err == nil && len(entries) > 0 {
+			continue // something else lives here
+		}
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, runMarker), []byte(run), 0o644); err != nil {
+			return "", err
+		}
+		return dir, nil
+	}
+	return "", fmt.Errorf("dataset folders %s and %s_%s are both taken", filepath.Join(out, name), filepath.Join(out, name), run)
+}

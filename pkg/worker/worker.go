@@ -1,0 +1,325 @@
+// Package worker is the process that generates row groups: it pulls prepared groups from the
+// shared work queue, one per free slot, runs each through the scheduler, and publishes the
+// group's explicit outcome. Workers are stateless and interchangeable; a group a worker cannot
+// finish is redelivered to another.
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/frame"
+	"github.com/rowforge/rowforge/pkg/generators"
+	"github.com/rowforge/rowforge/pkg/scheduler"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// Options tune a worker.
+type Options struct {
+	ID string // default: host-pid-random
+	// Concurrency is how many groups the worker runs at once (default 2); it pulls only when a
+	// slot is free, so a group never waits in a client buffer while its AckWait runs.
+	Concurrency int
+	// TaskConcurrency bounds generator calls in flight within one group (default 16).
+	TaskConcurrency int
+	Logger          *slog.Logger
+}
+
+// Worker pulls and runs groups until its context ends.
+type Worker struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	layout wire.Layout
+	res    *wire.Resources
+	pub    *wire.Publisher
+	opts   Options
+	log    *slog.Logger
+
+	mu       sync.Mutex
+	runs     map[string]*runEntry                       // compiled runs, by id
+	inflight map[string]map[int]context.CancelCauseFunc // run → group → cancel
+}
+
+type runEntry struct {
+	rec   *wire.RunRecord
+	sched *scheduler.Scheduler
+	err   error // the run's config does not compile here: its groups fail
+}
+
+// New returns a worker. It does not take ownership of nc.
+func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, opts Options) *Worker {
+	if opts.ID == "" {
+		host, _ := os.Hostname()
+		opts.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:4])
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 2
+	}
+	if opts.TaskConcurrency <= 0 {
+		opts.TaskConcurrency = 16
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Worker{nc: nc, js: js, layout: layout, res: res, opts: opts,
+		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
+		log: log.With("worker", opts.ID), runs: map[string]*runEntry{},
+		inflight: map[string]map[int]context.CancelCauseFunc{}}
+}
+
+// ID is the worker's identity, as it appears in outcomes.
+func (w *Worker) ID() string { return w.opts.ID }
+
+// ErrStopping is the cause given to groups cancelled because the worker is stopping; they are
+// handed back to the queue rather than reported.
+var ErrStopping = errors.New("worker stopping")
+
+// Run pulls and runs groups until ctx ends, then hands back the groups in hand and returns once
+// every goroutine it started has stopped.
+func (w *Worker) Run(ctx context.Context) error {
+	cons, err := w.js.Consumer(ctx, w.layout.GroupsStream(), wire.WorkersConsumer)
+	if err != nil {
+		return fmt.Errorf("worker: open consumer %s: %w", wire.WorkersConsumer, err)
+	}
+	sub, err := w.nc.Subscribe(w.layout.ControlSubject("*"), w.control)
+	if err != nil {
+		return fmt.Errorf("worker: subscribe control: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+
+	w.log.Info("worker started", "concurrency", w.opts.Concurrency)
+	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
+	w.log.Info("worker stopped")
+	return nil
+}
+
+// handle runs one prepared group and settles its message: ack once the outcome is stored, term
+// for a message that cannot be a group, nak (hand back) when the worker is stopping.
+func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	subj, err := w.layout.ParseSubject("groups", m.Subject())
+	var g int
+	if err == nil {
+		g, err = wire.GroupIndex(subj.ID)
+	}
+	if err != nil {
+		w.term(m, err.Error())
+		return
+	}
+	log := w.log.With("run", subj.Run, "group", g)
+	entry, err := w.run(ctx, subj.Run)
+	switch {
+	case errors.Is(err, jetstream.ErrKeyNotFound):
+		w.term(m, fmt.Sprintf("unknown run %s", subj.Run))
+		return
+	case err != nil:
+		log.Warn("cannot read the run record; handing the group back", "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	case !entry.rec.Active():
+		w.term(m, fmt.Sprintf("run %s is %s", subj.Run, entry.rec.State))
+		return
+	}
+
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w.track(subj.Run, g, cancel)
+	defer w.untrack(subj.Run, g)
+	stopBeat := w.heartbeat(gctx, m)
+	defer stopBeat()
+
+	out, err := w.generate(gctx, entry, m)
+	if err != nil { // the message itself is bad: no worker will do better
+		w.term(m, err.Error())
+		return
+	}
+	if errors.Is(context.Cause(gctx), ErrStopping) || (ctx.Err() != nil && out.Status == scheduler.Aborted) {
+		log.Info("handing the group back", "cause", context.Cause(gctx))
+		_ = m.Nak()
+		return
+	}
+	if err := w.publishOutcome(ctx, subj.Run, g, out); err != nil {
+		log.Warn("could not publish the outcome; handing the group back", "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	if err := m.DoubleAck(ctx); err != nil {
+		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
+	}
+	log.Debug("group done", "status", out.Status, "rows", out.Rows)
+}
+
+// generate decodes the prepared group and runs the scheduler on it. An error means the message
+// is malformed; generation failures are in the outcome.
+func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg) (scheduler.Outcome, error) {
+	if entry.err != nil {
+		return scheduler.Outcome{Status: scheduler.Failed, Err: entry.err}, nil
+	}
+	body, err := wire.Body(ctx, w.res.Payloads, m)
+	if err != nil {
+		return scheduler.Outcome{}, err
+	}
+	rec, err := wire.DecodeRecord(body)
+	if err != nil {
+		return scheduler.Outcome{}, err
+	}
+	f, err := frame.FromRecord(rec)
+	rec.Release()
+	if err != nil {
+		return scheduler.Outcome{}, err
+	}
+	return entry.sched.Run(ctx, f), nil
+}
+
+func (w *Worker) publishOutcome(ctx context.Context, run string, g int, out scheduler.Outcome) error {
+	stats := wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}
+	for k, v := range out.Columns {
+		stats.Columns[k] = wire.ColumnStats(v)
+	}
+	sb, _ := json.Marshal(stats)
+	hdr := nats.Header{
+		wire.HeaderRun: []string{run}, wire.HeaderGroup: []string{strconv.Itoa(g)},
+		wire.HeaderStatus: []string{string(out.Status)}, wire.HeaderWorker: []string{w.opts.ID},
+		"Rf-Stats": []string{string(sb)},
+	}
+	if out.Err != nil {
+		hdr.Set(wire.HeaderError, out.Err.Error())
+	}
+	var body []byte
+	if out.Status == scheduler.Completed {
+		rec := out.Frame.ToRecord(nil)
+		var err error
+		body, err = wire.EncodeRecord(rec)
+		rec.Release()
+		if err != nil {
+			return err
+		}
+	}
+	return w.pub.Publish(ctx, w.layout.OutcomeSubject(run, wire.KindGroup, strconv.Itoa(g)),
+		fmt.Sprintf("%s/%d/outcome", run, g), hdr, body)
+}
+
+// heartbeat tells the server the group is still being worked on, so a long group is not
+// redelivered to another worker while this one is healthy.
+func (w *Worker) heartbeat(ctx context.Context, m jetstream.Msg) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(w.layout.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				_ = m.InProgress()
+			}
+		}
+	}()
+	return func() { cancel(); <-done }
+}
+
+// run returns the compiled run, reading its record from rf_runs the first time. The state is
+// re-read for every group so that an abort recorded there stops new work even if its broadcast
+// was missed.
+func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
+	kv, err := w.res.Runs.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := wire.DecodeRunRecord(kv.Value())
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if e, ok := w.runs[id]; ok {
+		e.rec = rec
+		return e, nil
+	}
+	e := &runEntry{rec: rec}
+	e.sched, e.err = compile(rec, w.opts.TaskConcurrency)
+	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
+		clear(w.runs)
+	}
+	w.runs[id] = e
+	return e, nil
+}
+
+// compile builds the scheduler of a run from its config.
+func compile(rec *wire.RunRecord, concurrency int) (*scheduler.Scheduler, error) {
+	cfg, err := config.Parse(rec.Config)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
+	}
+	var seeds []string
+	for _, c := range cfg.SeedColumns() {
+		seeds = append(seeds, c.Name)
+	}
+	var gens []*scheduler.Generator
+	for _, c := range cfg.GeneratedColumns() {
+		g, err := generators.Expression(c)
+		if err != nil {
+			return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+		}
+		gens = append(gens, g)
+	}
+	graph, err := scheduler.NewGraph(seeds, gens)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	}
+	return scheduler.New(graph, scheduler.Options{Concurrency: concurrency}), nil
+}
+
+// control cancels the groups in flight of a run that was aborted.
+func (w *Worker) control(m *nats.Msg) {
+	subj, err := w.layout.ParseSubject("control", m.Subject)
+	if err != nil {
+		return
+	}
+	ctl, err := wire.DecodeControl(m.Data)
+	if err != nil {
+		w.log.Warn("ignored control message", "subject", m.Subject, "err", err)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for g, cancel := range w.inflight[subj.Run] {
+		w.log.Info("cancelling group of an aborted run", "run", subj.Run, "group", g, "reason", ctl.Reason)
+		cancel(fmt.Errorf("run aborted: %s", ctl.Reason))
+	}
+}
+
+func (w *Worker) track(run string, g int, cancel context.CancelCauseFunc) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.inflight[run] == nil {
+		w.inflight[run] = map[int]context.CancelCauseFunc{}
+	}
+	w.inflight[run][g] = cancel
+}
+
+func (w *Worker) untrack(run string, g int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	delete(w.inflight[run], g)
+	if len(w.inflight[run]) == 0 {
+		delete(w.inflight, run)
+	}
+}
+
+func (w *Worker) term(m jetstream.Msg, reason string) { jsx.Term(w.log, m, reason) }
