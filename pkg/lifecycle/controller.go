@@ -401,36 +401,27 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 }
 
 // postBatch finalizes a completed group. POST_BATCH processors run here (they come with
-// processors support); the columns marked drop: true leave the dataset here, as Data
-// Designer's implicit drop_columns processor does.
+// processors support). The output takes the config's column order — workers finish columns in
+// any order — and the columns marked drop: true leave the dataset here, as Data Designer's
+// implicit drop_columns processor does.
 func (r *run) postBatch(g int, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
-	if err := r.checkColumns(rec); err != nil {
-		return nil, fmt.Errorf("group %d: %w", g, err)
+	index := map[string]int{}
+	for i, f := range rec.Schema().Fields() {
+		index[f.Name] = i
 	}
 	var fields []arrow.Field
 	var cols []arrow.Array
-	for i, f := range rec.Schema().Fields() {
-		if !r.drop[f.Name] {
-			fields = append(fields, f)
+	for _, col := range r.cfg.Columns {
+		i, ok := index[col.Name]
+		if !ok { // a worker running another config must not slip a wrong dataset into the sink
+			return nil, fmt.Errorf("group %d: worker output lacks column %q", g, col.Name)
+		}
+		if !r.drop[col.Name] {
+			fields = append(fields, rec.Schema().Field(i))
 			cols = append(cols, rec.Column(i))
 		}
 	}
 	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows()), nil
-}
-
-// checkColumns verifies a worker's output has every configured column, so a worker running a
-// different config cannot slip a wrong dataset into the sink.
-func (r *run) checkColumns(rec arrow.RecordBatch) error {
-	have := map[string]bool{}
-	for _, f := range rec.Schema().Fields() {
-		have[f.Name] = true
-	}
-	for _, col := range r.cfg.Columns {
-		if !have[col.Name] {
-			return fmt.Errorf("worker output lacks column %q", col.Name)
-		}
-	}
-	return nil
 }
 
 func (r *run) term(m jetstream.Msg, reason string) {
