@@ -1,0 +1,248 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+)
+
+// problems collects every problem of a config, so that one load reports all of them instead of
+// making the user fix them one at a time.
+type problems struct{ errs []error }
+
+func (p *problems) add(column, field, format string, args ...any) {
+	p.errs = append(p.errs, &Error{Column: column, Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (p *problems) err() error { return errors.Join(p.errs...) }
+
+// fields reads one mapping of the config (a column or its params) with strict checks: it
+// reports problems against the column and the key path, and remembers which keys it read so
+// that leftovers, usually typos, are reported rather than silently ignored.
+type fields struct {
+	p      *problems
+	column string // the culprit column for errors ("" when the column has no usable name)
+	prefix string // key path of the mapping, ending in "." (or "")
+	kind   string // "key" or "param", for messages
+	m      map[string]any
+	used   map[string]bool
+}
+
+func newFields(p *problems, column, prefix, kind string, m map[string]any) *fields {
+	return &fields{p: p, column: column, prefix: prefix, kind: kind, m: m, used: map[string]bool{}}
+}
+
+func (f *fields) errorf(key, format string, args ...any) {
+	f.p.add(f.column, f.prefix+key, format, args...)
+}
+
+// get returns the value of key and whether it is set. A null counts as unset: optional fields
+// then take their default, required ones report "required". Data Designer dumps defaults as
+// nulls (`prefix: null`), and its own exports must load.
+func (f *fields) get(key string) (any, bool) {
+	f.used[key] = true
+	v, ok := f.m[key]
+	return v, ok && v != nil
+}
+
+// has reports whether key is set to a non-null value, without reading it.
+func (f *fields) has(key string) bool {
+	v, ok := f.m[key]
+	return ok && v != nil
+}
+
+// required is get for a field that must be present.
+func (f *fields) required(key string) (any, bool) {
+	v, ok := f.get(key)
+	if !ok {
+		f.errorf(key, "required")
+	}
+	return v, ok
+}
+
+func (f *fields) str(key string, req bool) (string, bool) {
+	v, ok := f.get(key)
+	if !ok {
+		if req {
+			f.errorf(key, "required")
+		}
+		return "", false
+	}
+	s, isStr := v.(string)
+	if !isStr {
+		f.errorf(key, "want a string, got %s", describe(v))
+		return "", false
+	}
+	return s, true
+}
+
+func (f *fields) bool(key string) (bool, bool) {
+	v, ok := f.get(key)
+	if !ok {
+		return false, false
+	}
+	b, isBool := v.(bool)
+	if !isBool {
+		f.errorf(key, "want true or false, got %s", describe(v))
+		return false, false
+	}
+	return b, true
+}
+
+func (f *fields) float(key string, req bool) (float64, bool) {
+	v, ok := f.get(key)
+	if !ok {
+		if req {
+			f.errorf(key, "required")
+		}
+		return 0, false
+	}
+	x, isNum := number(v)
+	if !isNum {
+		f.errorf(key, "want a number, got %s", describe(v))
+		return 0, false
+	}
+	return x, true
+}
+
+func (f *fields) int(key string, req bool) (int, bool) {
+	v, ok := f.get(key)
+	if !ok {
+		if req {
+			f.errorf(key, "required")
+		}
+		return 0, false
+	}
+	n, isInt := integer(v)
+	if !isInt {
+		f.errorf(key, "want an integer, got %s", describe(v))
+		return 0, false
+	}
+	return n, true
+}
+
+// unknown reports every key that was not read, suggesting the closest known one.
+func (f *fields) unknown() {
+	var known []string
+	for k := range f.used {
+		known = append(known, k)
+	}
+	sort.Strings(known)
+	for _, k := range sortedKeys(f.m) {
+		if f.used[k] {
+			continue
+		}
+		msg := fmt.Sprintf("unknown %s %q", f.kind, k)
+		if s := closest(k, known); s != "" {
+			msg += fmt.Sprintf(" (did you mean %q?)", s)
+		} else if len(known) > 0 {
+			msg += " (want " + strings.Join(known, ", ") + ")"
+		}
+		f.p.add(f.column, f.prefix+k, "%s", msg)
+	}
+}
+
+// number accepts YAML integers and floats as a float, as pydantic does for float fields.
+func number(v any) (float64, bool) {
+	switch x := v.(type) {
+	case int64:
+		return float64(x), true
+	case float64:
+		return x, true
+	}
+	return 0, false
+}
+
+// integer accepts YAML integers and integral floats (pydantic accepts 5.0 for an int field),
+// within the range where a float64 holds integers exactly.
+func integer(v any) (int, bool) {
+	switch x := v.(type) {
+	case int64:
+		if x > math.MaxInt || x < math.MinInt {
+			return 0, false
+		}
+		return int(x), true
+	case float64:
+		if x != math.Trunc(x) || math.Abs(x) > 1<<53 {
+			return 0, false
+		}
+		return int(x), true
+	}
+	return 0, false
+}
+
+// describe names the JSON type of v for messages.
+func describe(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return "null"
+	case bool:
+		return fmt.Sprintf("bool %v", x)
+	case string:
+		return fmt.Sprintf("string %q", x)
+	case int64:
+		return fmt.Sprintf("int %d", x)
+	case float64:
+		return "float " + pyFloat(x)
+	case []any:
+		return "a list"
+	case map[string]any:
+		return "a mapping"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// closest returns the candidate most similar to s if it is similar enough to be a likely
+// typo, else "". Comparison ignores case, and transpositions count as one edit.
+func closest(s string, candidates []string) string {
+	ls := strings.ToLower(s)
+	n := len([]rune(ls))
+	limit := 1 + n/5
+	best, bestDist := "", limit+1
+	for _, c := range candidates {
+		if c == s || abs(len([]rune(c))-n) > limit {
+			continue
+		}
+		d := editDistance(ls, strings.ToLower(c))
+		if d < bestDist && d < n {
+			best, bestDist = c, d
+		}
+	}
+	return best
+}
+
+// editDistance is the optimal string alignment distance: insertions, deletions, substitutions
+// and transpositions of adjacent characters each cost one.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev2 := make([]int, len(rb)+1)
+	prev := make([]int, len(rb)+1)
+	cur := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+			if i > 1 && j > 1 && ra[i-1] == rb[j-2] && ra[i-2] == rb[j-1] {
+				cur[j] = min(cur[j], prev2[j-2]+1)
+			}
+		}
+		prev2, prev, cur = prev, cur, prev2
+	}
+	return prev[len(rb)]
+}
+
+func abs(n int) int {
+	if n < 0 {
+		return -n
+	}
+	return n
+}

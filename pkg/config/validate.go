@@ -1,0 +1,265 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Validate checks a Config assembled in code rather than parsed, with the checks Parse makes
+// across columns (names, references, dependency cycles, what samplers may read), plus that
+// each column's Params match its sampler type, and recomputes Order. Inputs must already be
+// set, as Parse sets them. Like Parse it returns every problem, joined with errors.Join.
+func (c *Config) Validate() error {
+	p := &problems{}
+	broken := map[*Column]bool{}
+	for i, col := range c.Columns {
+		if col == nil {
+			p.add("", fmt.Sprintf("columns[%d]", i), "nil column")
+			continue
+		}
+		if strings.TrimSpace(col.Name) == "" {
+			p.add("", fmt.Sprintf("columns[%d].name", i), "required")
+		}
+		switch col.Type {
+		case TypeExpression:
+		case TypeSampler:
+			if !paramsMatch(col.SamplerType, col.Params) {
+				p.add(col.Name, "params", "want params of sampler_type %q, got %T", col.SamplerType, col.Params)
+				broken[col] = true
+			}
+		default:
+			p.add(col.Name, "column_type", "unknown column_type %q (want sampler or expression)", col.Type)
+			broken[col] = true
+		}
+	}
+	var cols []*Column
+	for _, col := range c.Columns {
+		if col != nil {
+			cols = append(cols, col)
+		}
+	}
+	order := validate(cols, broken, p)
+	if err := p.err(); err != nil {
+		return err
+	}
+	c.Order = order
+	return nil
+}
+
+func paramsMatch(samplerType string, params any) bool {
+	var ok bool
+	switch samplerType {
+	case SamplerUUID:
+		_, ok = params.(*UUIDParams)
+	case SamplerCategory:
+		_, ok = params.(*CategoryParams)
+	case SamplerSubcategory:
+		_, ok = params.(*SubcategoryParams)
+	case SamplerUniform:
+		_, ok = params.(*UniformParams)
+	case SamplerGaussian:
+		_, ok = params.(*GaussianParams)
+	case SamplerBernoulli:
+		_, ok = params.(*BernoulliParams)
+	case SamplerBinomial:
+		_, ok = params.(*BinomialParams)
+	case SamplerPoisson:
+		_, ok = params.(*PoissonParams)
+	case SamplerDatetime:
+		_, ok = params.(*DatetimeParams)
+	case SamplerTimedelta:
+		_, ok = params.(*TimedeltaParams)
+	}
+	return ok
+}
+
+// validate makes the checks that span columns and returns the dependency order, or nil when
+// there is a cycle. Columns in broken have problems reported already: they count as existing
+// (a reference to one is not "unknown"), but what they are is not trusted for further checks,
+// so one mistake gives one error.
+func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
+	byName := map[string]*Column{}
+	pos := map[string]int{}
+	var names []string // unique names in config order
+	for i, c := range cols {
+		if c.Name == "" {
+			continue // reported as a missing name
+		}
+		if j, dup := pos[c.Name]; dup {
+			p.add(c.Name, "name", "duplicate column name %q: columns[%d] and columns[%d] both use it", c.Name, j, i)
+			continue
+		}
+		pos[c.Name] = i
+		byName[c.Name] = c
+		names = append(names, c.Name)
+	}
+
+	deps := map[string][]string{} // column → the columns it reads
+	for _, name := range names {
+		c := byName[name]
+		field := inputField(c)
+		for _, in := range c.Inputs {
+			target, known := byName[in]
+			switch {
+			case in == c.Name:
+				p.add(c.Name, field, "column %q reads itself", in)
+				continue
+			case !known:
+				msg := fmt.Sprintf("unknown reference %q", in)
+				if s := closest(in, names); s != "" {
+					msg += fmt.Sprintf(": did you mean %q?", s)
+				}
+				p.add(c.Name, field, "%s", msg)
+				continue
+			}
+			deps[name] = append(deps[name], in)
+			if c.Type == TypeSampler && !broken[target] {
+				checkSamplerInput(c, target, field, p)
+			}
+		}
+	}
+	return order(names, deps, byName, p)
+}
+
+// inputField is the key path that holds a column's references, for error messages.
+func inputField(c *Column) string {
+	switch {
+	case c.Type == TypeExpression:
+		return "expr"
+	case c.SamplerType == SamplerSubcategory:
+		return "params.category"
+	case c.SamplerType == SamplerTimedelta:
+		return "params.reference_column_name"
+	}
+	return ""
+}
+
+// checkSamplerInput checks what a sampler reads. Samplers are all generated together, from
+// scratch, before any other column exists, so they can only read other samplers, and each
+// sampler type needs a particular kind of input.
+func checkSamplerInput(c, target *Column, field string, p *problems) {
+	if target.Type != TypeSampler {
+		p.add(c.Name, field, "a sampler can only read sampler columns, and %q is a %s column", target.Name, target.Type)
+		return
+	}
+	switch c.SamplerType {
+	case SamplerSubcategory:
+		if target.SamplerType != SamplerCategory {
+			p.add(c.Name, field, "%q is a %s sampler, want a category sampler", target.Name, target.SamplerType)
+			return
+		}
+		sub, ok1 := c.Params.(*SubcategoryParams)
+		parent, ok2 := target.Params.(*CategoryParams)
+		if !ok1 || !ok2 || sub.Values == nil {
+			return
+		}
+		for _, v := range parent.Values {
+			if _, ok := sub.Values[CategoryKey(v)]; !ok {
+				p.add(c.Name, "params.values", "no values for %q, a value of category column %q", CategoryKey(v), target.Name)
+			}
+		}
+	case SamplerTimedelta:
+		if target.SamplerType != SamplerDatetime && target.SamplerType != SamplerTimedelta {
+			p.add(c.Name, field, "%q is a %s sampler, want a datetime or timedelta sampler", target.Name, target.SamplerType)
+		}
+	}
+}
+
+// order sorts the columns topologically with Kahn's algorithm, always taking the earliest ready
+// column in config order, so that the order is deterministic and as close to the config as the
+// dependencies allow. Columns left over sit on or behind a cycle; each cycle is reported once,
+// against its earliest column, and order returns nil.
+func order(names []string, deps map[string][]string, byName map[string]*Column, p *problems) []string {
+	pending := map[string]int{}
+	readers := map[string][]string{}
+	for _, n := range names {
+		pending[n] = len(deps[n])
+		for _, in := range deps[n] {
+			readers[in] = append(readers[in], n)
+		}
+	}
+	done := map[string]bool{}
+	out := make([]string, 0, len(names))
+	for len(out) < len(names) {
+		next := ""
+		for _, n := range names {
+			if !done[n] && pending[n] == 0 {
+				next = n
+				break
+			}
+		}
+		if next == "" {
+			break
+		}
+		done[next] = true
+		out = append(out, next)
+		for _, r := range readers[next] {
+			pending[r]--
+		}
+	}
+	if len(out) == len(names) {
+		return out
+	}
+
+	index := map[string]int{}
+	for i, n := range names {
+		index[n] = i
+	}
+	reported := map[string]bool{}
+	for _, n := range names {
+		if done[n] || reported[n] {
+			continue
+		}
+		cycle := findCycle(n, deps, done)
+		if cycle == nil || allOf(cycle, reported) {
+			continue
+		}
+		// Start the cycle at its earliest column, so the same cycle always reads the same.
+		first := 0
+		for i, m := range cycle {
+			reported[m] = true
+			if index[m] < index[cycle[first]] {
+				first = i
+			}
+		}
+		cycle = append(cycle[first:], cycle[:first]...)
+		cycle = append(cycle, cycle[0])
+		c := byName[cycle[0]]
+		p.add(c.Name, inputField(c), "dependency cycle: %s (each column reads the next)", strings.Join(cycle, " -> "))
+	}
+	return nil
+}
+
+// findCycle walks from start along inputs that are not done. Every such column waits on one
+// that is not done either, so the walk must come back to a column it has seen: the cycle.
+func findCycle(start string, deps map[string][]string, done map[string]bool) []string {
+	seen := map[string]int{}
+	var path []string
+	for cur := start; ; {
+		if i, ok := seen[cur]; ok {
+			return path[i:]
+		}
+		seen[cur] = len(path)
+		path = append(path, cur)
+		next := ""
+		for _, in := range deps[cur] {
+			if !done[in] {
+				next = in
+				break
+			}
+		}
+		if next == "" {
+			return nil // cannot happen: cur would have been done
+		}
+		cur = next
+	}
+}
+
+func allOf(names []string, set map[string]bool) bool {
+	for _, n := range names {
+		if !set[n] {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,237 @@
+package lifecycle_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/frame"
+	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/local"
+	"github.com/rowforge/rowforge/pkg/sinks"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+const testConfig = `
+columns:
+  - {name: id, column_type: sampler, sampler_type: uuid}
+  - {name: n, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 100, decimal_places: 0}}
+  - {name: hidden, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, drop: true}
+  - {name: label, column_type: expression, expr: "{{ 'big' if n > 50 else 'small' }}-{{ hidden }}"}
+  - {name: twice, column_type: expression, dtype: float, expr: "{{ n * 2 }}"}
+`
+
+type bundle struct {
+	cluster *local.Cluster
+	ctrl    *lifecycle.Controller
+	nc      *nats.Conn
+	res     *wire.Resources
+	js      jetstream.JetStream
+}
+
+// setup starts a local deployment (embedded server, workers) and a controller on it.
+func setup(t *testing.T, workers int) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	log := slog.New(slog.DiscardHandler)
+	cl, err := local.Start(ctx, local.Options{Workers: workers, Out: t.TempDir(), Logger: log})
+	require.NoError(t, err)
+	t.Cleanup(cl.Stop)
+	nc, js, err := cl.Connect("test-controller")
+	require.NoError(t, err)
+	res, err := cl.Layout().Ensure(ctx, js)
+	require.NoError(t, err)
+	return &bundle{cluster: cl, ctrl: lifecycle.New(nc, js, cl.Layout(), res, log), nc: nc, res: res, js: js}
+}
+
+func parse(t *testing.T, src string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src))
+	require.NoError(t, err)
+	return cfg
+}
+
+func frames(t *testing.T, m *sinks.Memory) map[int]*frame.Frame {
+	t.Helper()
+	out := map[int]*frame.Frame{}
+	for g, rec := range m.Groups() {
+		f, err := frame.FromRecord(rec)
+		require.NoError(t, err)
+		out[g] = f
+	}
+	return out
+}
+
+func runState(t *testing.T, b *bundle, run string) string {
+	t.Helper()
+	e, err := b.res.Runs.Get(context.Background(), run)
+	require.NoError(t, err)
+	rec, err := wire.DecodeRunRecord(e.Value())
+	require.NoError(t, err)
+	return rec.State
+}
+
+func TestRunCommitsEveryGroupThenMetadata(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	cfg := parse(t, testConfig)
+	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
+		NumRecords: 250, BufferSize: 100, MaxConcurrentRowGroups: 2, Seed: 9, DatasetName: "t"}, sink)
+	require.NoError(t, err)
+	require.Equal(t, wire.RunCompleted, res.Status)
+	require.Equal(t, 250, res.Rows)
+	require.Len(t, res.Commits, 3)
+
+	got := frames(t, sink)
+	require.Len(t, got, 3)
+	require.Equal(t, 100, got[0].Len())
+	require.Equal(t, 50, got[2].Len())
+	var names []string
+	for _, c := range got[0].Columns() {
+		names = append(names, c.Name)
+	}
+	require.Equal(t, []string{"id", "n", "label", "twice"}, names, "config order, dropped column removed")
+	for g, f := range got {
+		for i := range f.Len() {
+			require.Equal(t, f.Column("n").Floats[i]*2, f.Column("twice").Floats[i], "group %d row %d", g, i)
+		}
+	}
+
+	meta := sink.Meta()
+	require.NotNil(t, meta)
+	require.Equal(t, 250, meta.ActualNumRecords)
+	require.Equal(t, 3, meta.TotalNumBatches)
+	require.Equal(t, cfg.Hash(), meta.ConfigHash)
+	require.True(t, json.Valid(meta.BuilderConfig))
+	require.Equal(t, wire.RunCompleted, runState(t, b, res.RunID))
+}
+
+// The same seed gives the same values whatever the number of workers and the order in which
+// groups finish.
+func TestSeedReproducibleAcrossWorkerCounts(t *testing.T) {
+	t.Parallel()
+	cfg := parse(t, testConfig)
+	var results []map[int]*frame.Frame
+	for _, workers := range []int{1, 3} {
+		b := setup(t, workers)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		_, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
+			NumRecords: 600, BufferSize: 50, MaxConcurrentRowGroups: 6, Seed: 1234}, sink)
+		require.NoError(t, err)
+		results = append(results, frames(t, sink))
+	}
+	require.Len(t, results[0], 12)
+	for g, f := range results[0] {
+		other := results[1][g]
+		require.Equal(t, f.Len(), other.Len())
+		for _, c := range f.Columns() {
+			require.Equal(t, c, other.Column(c.Name), "group %d column %s", g, c.Name)
+		}
+	}
+}
+
+func TestFailedGroupFailsRunWithoutMetadata(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	cfg := parse(t, `
+columns:
+  - {name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}
+  - {name: broken, column_type: expression, dtype: int, expr: "not a number {{ a }}"}
+`)
+	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 30, BufferSize: 10}, sink)
+	var ge *lifecycle.DatasetGenerationError
+	require.ErrorAs(t, err, &ge)
+	require.GreaterOrEqual(t, ge.Group, 0)
+	require.Contains(t, err.Error(), `"broken"`)
+	require.Equal(t, wire.RunFailed, res.Status)
+	require.Nil(t, sink.Meta(), "a failed run never writes metadata")
+	require.True(t, sink.Discarded())
+	require.Equal(t, wire.RunFailed, runState(t, b, res.RunID))
+}
+
+// An operator's abort on the control subject ends the run as aborted.
+func TestAbortOnControlSubject(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 10_000_000, BufferSize: 1000}
+	aborted := false
+	b.ctrl.OnProgress(func(lifecycle.Progress) {
+		if !aborted { // the run is under way: abort it the way an operator would
+			aborted = true
+			body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "wrong config"})
+			require.NoError(t, b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body))
+		}
+	})
+	res, err := b.ctrl.Run(context.Background(), parse(t, testConfig), opts, sink)
+	require.ErrorIs(t, err, lifecycle.ErrAborted)
+	require.Contains(t, err.Error(), "wrong config")
+	require.Equal(t, wire.RunAborted, res.Status)
+	require.Nil(t, sink.Meta())
+	require.Equal(t, wire.RunAborted, runState(t, b, opts.RunID))
+	// Queued groups of the run were purged.
+	stream, err := b.js.Stream(context.Background(), wire.DefaultLayout().GroupsStream())
+	require.NoError(t, err)
+	info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(wire.DefaultLayout().GroupsOfRun(opts.RunID)))
+	require.NoError(t, err)
+	require.Zero(t, len(info.State.Subjects))
+}
+
+func TestContextCancelAborts(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 1)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	b.ctrl.OnProgress(func(lifecycle.Progress) { cancel(errors.New("interrupt")) })
+	_, err := b.ctrl.Run(ctx, parse(t, testConfig), lifecycle.Options{NumRecords: 10_000_000, BufferSize: 1000}, sink)
+	require.ErrorIs(t, err, lifecycle.ErrAborted)
+	require.Contains(t, err.Error(), "interrupt")
+	require.Nil(t, sink.Meta())
+}
+
+// Foreign and malformed messages on the run's outcome subjects are terminated; the run goes on.
+func TestMalformedOutcomesAreIgnored(t *testing.T) {
+	t.Parallel()
+	b := setup(t, 2)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	run := lifecycle.NewRunID()
+	l := wire.DefaultLayout()
+	for _, subj := range []string{
+		l.OutcomeSubject(run, wire.KindGroup, "999"), // no such group
+		l.OutcomeSubject(run, wire.KindGroup, "abc"), // not a group index
+	} {
+		_, err := b.js.Publish(context.Background(), subj, []byte("garbage"))
+		require.NoError(t, err)
+	}
+	res, err := b.ctrl.Run(context.Background(), parse(t, testConfig), lifecycle.Options{
+		RunID: run, NumRecords: 40, BufferSize: 10}, sink)
+	require.NoError(t, err)
+	require.Equal(t, 40, res.Rows)
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, b, groups, last int }{{10, 3, 4, 1}, {9, 3, 3, 3}, {1, 1000, 1, 1}} {
+		p := lifecycle.Plan{NumRecords: tc.n, BufferSize: tc.b}
+		require.Equal(t, tc.groups, p.Groups())
+		require.Equal(t, tc.last, p.Size(p.Groups()-1))
+	}
+}
