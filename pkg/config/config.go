@@ -31,7 +31,8 @@ var laterKeys = map[string]bool{
 func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("read config: %w", err) // the *PathError names the file
+		// A config that cannot be read is the user's to fix, like one that does not parse.
+		return nil, &Error{Msg: fmt.Sprintf("cannot read the config: %v", err)} // names the file
 	}
 	cfg, err := Parse(data)
 	if err != nil {

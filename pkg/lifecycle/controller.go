@@ -105,7 +105,8 @@ func (c *Controller) OnProgress(fn func(Progress)) { c.progress = fn }
 type eventKind int
 
 const (
-	evPublished eventKind = iota
+	evAdmitted eventKind = iota // before the group is published: its outcome may come back at once
+	evPublished
 	evOutcome
 	evCommitted
 	evFailed
@@ -193,9 +194,20 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 // loop runs the lifecycle until every group has ended and the metadata is committed.
 func (r *run) loop(parent context.Context) (err error) {
 	ctx, cancel := context.WithCancelCause(parent)
+	var cc jetstream.ConsumeContext
+	var sub *nats.Subscription
+	// One ordered teardown: cancel first, so that a consume callback or a sink writer blocked
+	// handing an event to this loop returns, then wait for each of them.
 	defer func() {
 		cancel(errors.New("run loop ended"))
-		r.wg.Wait() // admission and sink writers stop with ctx
+		if cc != nil {
+			cc.Stop()
+			<-cc.Closed()
+		}
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
+		r.wg.Wait() // admission and sink writers
 	}()
 
 	cons, err := r.c.js.CreateOrUpdateConsumer(ctx, r.c.layout.OutcomesStream(), jetstream.ConsumerConfig{
@@ -211,14 +223,13 @@ func (r *run) loop(parent context.Context) (err error) {
 	if err != nil {
 		return r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { r.emit(ctx, event{kind: evOutcome, msg: m}) },
+	cc, err = cons.Consume(func(m jetstream.Msg) { r.emit(ctx, event{kind: evOutcome, msg: m}) },
 		jetstream.PullMaxMessages(2*r.opts.MaxConcurrentRowGroups))
 	if err != nil {
 		return r.genErr(-1, fmt.Errorf("consume outcomes: %w", err))
 	}
-	defer func() { cc.Stop(); <-cc.Closed() }()
 
-	sub, err := r.c.nc.Subscribe(r.c.layout.ControlSubject(r.opts.RunID), func(m *nats.Msg) {
+	sub, err = r.c.nc.Subscribe(r.c.layout.ControlSubject(r.opts.RunID), func(m *nats.Msg) {
 		ctl, err := wire.DecodeControl(m.Data)
 		if err != nil {
 			r.c.log.Warn("ignored control message", "run", r.opts.RunID, "err", err)
@@ -229,7 +240,6 @@ func (r *run) loop(parent context.Context) (err error) {
 	if err != nil {
 		return r.genErr(-1, fmt.Errorf("subscribe control: %w", err))
 	}
-	defer func() { _ = sub.Unsubscribe() }()
 
 	r.wg.Add(1)
 	go r.admit(ctx)
@@ -264,6 +274,7 @@ func (r *run) admit(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
+		r.emit(ctx, event{kind: evAdmitted, group: g})
 		if err := r.prepare(ctx, g); err != nil {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
@@ -301,9 +312,10 @@ func (r *run) msgID(g int, kind string) string { return fmt.Sprintf("%s/%d/%s", 
 
 func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
+	case evAdmitted:
+		r.active[ev.group] = &groupState{}
 	case evPublished:
 		r.published++
-		r.active[ev.group] = &groupState{}
 	case evFailed:
 		return r.genErr(ev.group, ev.err)
 	case evAbort:
@@ -316,6 +328,7 @@ func (r *run) handle(ctx context.Context, ev event) error {
 		if err := st.outcome.Ack(); err != nil {
 			r.c.log.Debug("ack of a committed outcome failed; it will be redelivered and ignored", "group", ev.group, "err", err)
 		}
+		wire.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
 		r.result.Rows += ev.commit.Rows
 		r.result.Commits = append(r.result.Commits, ev.commit)
 		r.end(ev.group)
@@ -454,7 +467,7 @@ func (r *run) finalize(ctx context.Context) error {
 	if err := r.setState(ctx, wire.RunCompleted, ""); err != nil {
 		r.c.log.Warn("could not mark the run completed", "run", r.opts.RunID, "err", err)
 	}
-	r.deleteConsumer(ctx)
+	r.cleanup(ctx)
 	r.c.log.Info("run completed", "run", r.opts.RunID, "rows", r.result.Rows, "groups", len(r.result.Commits),
 		"dropped_groups", r.result.Dropped)
 	return nil
@@ -484,10 +497,15 @@ func (r *run) shutdown(cause error, state string) {
 	if err := r.sink.Discard(ctx); err != nil {
 		log.Warn("sink could not discard partial output", "err", err)
 	}
-	r.deleteConsumer(ctx)
+	r.cleanup(ctx)
 }
 
-func (r *run) deleteConsumer(ctx context.Context) {
+// cleanup removes what the run kept on the broker: its outcome consumer and any offloaded body
+// a consumer did not delete.
+func (r *run) cleanup(ctx context.Context) {
+	if err := wire.DeleteRunPayloads(ctx, r.c.res.Payloads, r.opts.RunID); err != nil {
+		r.c.log.Debug("could not delete offloaded bodies", "err", err)
+	}
 	if err := r.c.js.DeleteConsumer(ctx, r.c.layout.OutcomesStream(), wire.RunConsumer(r.opts.RunID)); err != nil &&
 		!errors.Is(err, jetstream.ErrConsumerNotFound) {
 		r.c.log.Debug("could not delete the outcome consumer", "err", err)

@@ -52,6 +52,10 @@ type runSink struct {
 	sink lifecycle.Sink
 	dir  string
 	err  error
+	// mu orders a discard after the writes in progress: writes hold it shared, the discard
+	// exclusively, and no write starts once the run is discarded.
+	mu        sync.RWMutex
+	discarded bool
 }
 
 // NewService returns a sink daemon. It does not take ownership of nc.
@@ -112,8 +116,12 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 			return
 		}
 		kind, id, reply.Group = wire.KindSink, strconv.Itoa(g), g
+		if !rec.Active() {
+			jsx.Term(s.log, m, fmt.Sprintf("run %s is %s", rec.ID, rec.State))
+			return
+		}
 		if err := s.writeGroup(ctx, rs, g, m, &reply); err != nil {
-			if errors.Is(err, errMalformed) {
+			if errors.Is(err, errMalformed) || errors.Is(err, errDiscarded) {
 				jsx.Term(s.log, m, err.Error())
 				return
 			}
@@ -132,12 +140,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 			reply.Error = err.Error()
 		}
 	case wire.SinkAbort:
-		if rs.err == nil {
-			if err := rs.sink.Discard(ctx); err != nil {
-				s.log.Warn("discard failed", "run", subj.Run, "err", err)
-			}
-		}
-		s.forget(subj.Run)
+		s.discard(ctx, rs, subj.Run)
 		_ = m.Ack()
 		return
 	default:
@@ -160,11 +163,42 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	}
 }
 
-var errMalformed = errors.New("malformed sink message")
+var (
+	errMalformed = errors.New("malformed sink message")
+	errDiscarded = errors.New("the run was discarded")
+)
+
+// purger is implemented by sinks whose committed groups an abort removes (the preview bucket):
+// a preview that did not complete is of no use to anyone.
+type purger interface{ Purge(context.Context) error }
+
+// discard removes what the run left half-written, once the writes in progress have finished.
+// The run's sink stays known as discarded, so a late group is refused rather than written.
+func (s *Service) discard(ctx context.Context, rs *runSink, run string) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	if rs.discarded || rs.err != nil {
+		return
+	}
+	rs.discarded = true
+	if err := rs.sink.Discard(ctx); err != nil {
+		s.log.Warn("discard failed", "run", run, "err", err)
+	}
+	if p, ok := rs.sink.(purger); ok {
+		if err := p.Purge(ctx); err != nil {
+			s.log.Warn("purge of the preview failed", "run", run, "err", err)
+		}
+	}
+}
 
 func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstream.Msg, reply *wire.SinkCommit) error {
 	if rs.err != nil {
 		return rs.err
+	}
+	rs.mu.RLock()
+	defer rs.mu.RUnlock()
+	if rs.discarded {
+		return errDiscarded
 	}
 	body, err := wire.Body(ctx, s.res.Payloads, m)
 	if err != nil {

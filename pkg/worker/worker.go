@@ -158,6 +158,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	if err := m.DoubleAck(ctx); err != nil {
 		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
+	} else {
+		wire.DeleteOffloaded(ctx, w.res.Payloads, m)
 	}
 	log.Debug("group done", "status", out.Status, "rows", out.Rows)
 }
@@ -247,12 +249,11 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if e, ok := w.runs[id]; ok {
-		e.rec = rec
-		return e, nil
+	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
+		return &runEntry{rec: rec, sched: e.sched, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
-	e.sched, e.err = compile(rec, w.opts.TaskConcurrency)
+	e.sched, e.err = compileRun(rec, w.opts.TaskConcurrency)
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		clear(w.runs)
 	}
@@ -260,12 +261,22 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	return e, nil
 }
 
-// compile builds the scheduler of a run from its config.
-func compile(rec *wire.RunRecord, concurrency int) (*scheduler.Scheduler, error) {
+// compileRun builds the scheduler of a run from the config in its record.
+func compileRun(rec *wire.RunRecord, concurrency int) (*scheduler.Scheduler, error) {
 	cfg, err := config.Parse(rec.Config)
 	if err != nil {
 		return nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
+	s, err := Compile(cfg, concurrency)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	}
+	return s, nil
+}
+
+// Compile builds the scheduler that generates cfg's non-seed columns, taskConcurrency
+// generator calls at a time.
+func Compile(cfg *config.Config, taskConcurrency int) (*scheduler.Scheduler, error) {
 	var seeds []string
 	for _, c := range cfg.SeedColumns() {
 		seeds = append(seeds, c.Name)
@@ -274,15 +285,15 @@ func compile(rec *wire.RunRecord, concurrency int) (*scheduler.Scheduler, error)
 	for _, c := range cfg.GeneratedColumns() {
 		g, err := generators.Expression(c)
 		if err != nil {
-			return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+			return nil, err
 		}
 		gens = append(gens, g)
 	}
 	graph, err := scheduler.NewGraph(seeds, gens)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+		return nil, err
 	}
-	return scheduler.New(graph, scheduler.Options{Concurrency: concurrency}), nil
+	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency}), nil
 }
 
 // control cancels the groups in flight of a run that was aborted.
