@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -12,22 +13,42 @@ import (
 
 // Layout names every JetStream resource of one deployment, derived from a prefix so that two
 // deployments can share a server.
+//
+// A zero field means its DefaultLayout value, so Layout{} names the same resources as
+// DefaultLayout().
 type Layout struct {
 	Prefix   string                // subject prefix and (upper-cased) stream prefix; default "rf"
 	Replicas int                   // stream and bucket replicas; default 1
 	Storage  jetstream.StorageType // stream storage; default file
-	// MaxDeliver bounds deliveries of a prepared group; a group that exhausts them fails the run.
+	// MaxDeliver bounds deliveries of a prepared group; a group that exhausts them fails the
+	// run. Default 5 (never unlimited: a poison group would be redelivered forever).
 	MaxDeliver int
-	// AckWait is how long a worker may hold a group without a progress heartbeat.
+	// AckWait is how long a worker may hold a group without a progress heartbeat; default 30 s.
 	AckWait time.Duration
 }
 
 // DefaultLayout is the layout of the design's table.
 func DefaultLayout() Layout {
-	return Layout{Prefix: "rf", Replicas: 1, Storage: jetstream.FileStorage, MaxDeliver: 5, AckWait: 30 * time.Second}
+	return Layout{Prefix: defaultPrefix, Replicas: 1, Storage: jetstream.FileStorage,
+		MaxDeliver: defaultMaxDeliver, AckWait: defaultAckWait}
 }
 
-func (l Layout) upper() string { return strings.ToUpper(l.Prefix) }
+// Defaults of a zero Layout field.
+const (
+	defaultPrefix     = "rf"
+	defaultMaxDeliver = 5
+	defaultAckWait    = 30 * time.Second
+)
+
+// prefix is the subject prefix, defaulted.
+func (l Layout) prefix() string {
+	if l.Prefix == "" {
+		return defaultPrefix
+	}
+	return l.Prefix
+}
+
+func (l Layout) upper() string { return strings.ToUpper(l.prefix()) }
 
 // Stream names.
 func (l Layout) GroupsStream() string   { return l.upper() + "_GROUPS" }
@@ -35,10 +56,10 @@ func (l Layout) OutcomesStream() string { return l.upper() + "_OUTCOMES" }
 func (l Layout) SinkStream() string     { return l.upper() + "_SINK" }
 
 // Bucket names.
-func (l Layout) RunsBucket() string     { return l.Prefix + "_runs" }
-func (l Layout) WorkersBucket() string  { return l.Prefix + "_workers" }
-func (l Layout) PreviewBucket() string  { return l.Prefix + "_preview" }
-func (l Layout) PayloadsBucket() string { return l.Prefix + "_payloads" }
+func (l Layout) RunsBucket() string     { return l.prefix() + "_runs" }
+func (l Layout) WorkersBucket() string  { return l.prefix() + "_workers" }
+func (l Layout) PreviewBucket() string  { return l.prefix() + "_preview" }
+func (l Layout) PayloadsBucket() string { return l.prefix() + "_payloads" }
 
 // Durable consumer names shared by every instance of a stage.
 const (
@@ -63,28 +84,28 @@ const (
 
 // GroupSubject is where a prepared group is published.
 func (l Layout) GroupSubject(run string, group int) string {
-	return fmt.Sprintf("%s.groups.%s.%d", l.Prefix, run, group)
+	return fmt.Sprintf("%s.groups.%s.%d", l.prefix(), run, group)
 }
 
 // GroupsOfRun matches every prepared group of a run.
-func (l Layout) GroupsOfRun(run string) string { return fmt.Sprintf("%s.groups.%s.>", l.Prefix, run) }
+func (l Layout) GroupsOfRun(run string) string { return fmt.Sprintf("%s.groups.%s.>", l.prefix(), run) }
 
 // OutcomeSubject is where outcomes of a run go; id is a group index or a worker's id.
 func (l Layout) OutcomeSubject(run, kind, id string) string {
-	return fmt.Sprintf("%s.outcomes.%s.%s.%s", l.Prefix, run, kind, id)
+	return fmt.Sprintf("%s.outcomes.%s.%s.%s", l.prefix(), run, kind, id)
 }
 
 // SinkSubject is where the controller sends finalized groups (id = group index) and the run's
 // finalize and abort messages (id = "").
 func (l Layout) SinkSubject(run, kind string, group int) string {
 	if kind == SinkGroup {
-		return fmt.Sprintf("%s.sink.%s.%s.%d", l.Prefix, run, kind, group)
+		return fmt.Sprintf("%s.sink.%s.%s.%d", l.prefix(), run, kind, group)
 	}
-	return fmt.Sprintf("%s.sink.%s.%s", l.Prefix, run, kind)
+	return fmt.Sprintf("%s.sink.%s.%s", l.prefix(), run, kind)
 }
 
 // ControlSubject carries the run's broadcast control messages (abort).
-func (l Layout) ControlSubject(run string) string { return l.Prefix + ".control." + run }
+func (l Layout) ControlSubject(run string) string { return l.prefix() + ".control." + run }
 
 // RunConsumer names the controller's durable consumer of a run's group outcomes and drain acks.
 func RunConsumer(run string) string { return "run-" + run }
@@ -97,35 +118,69 @@ type Subject struct {
 	Run, Kind, ID string
 }
 
+// ValidToken reports whether s can be one token of a rowforge subject: a run id, an outcome
+// kind or an id. The subject builders do not check their arguments; a token holding a '.'
+// silently shifts the others (SinkSubject("a.group", "x", 0) reads back as run "a", kind
+// "group", id "x"), so ids that come from users (a run id given on the command line) must be
+// checked with ValidToken before they are used.
+func ValidToken(s string) error {
+	if s == "" {
+		return errors.New("empty subject token")
+	}
+	for _, r := range s {
+		if r == '.' || r == '*' || r == '>' || r <= ' ' || r == 0x7f {
+			return fmt.Errorf("subject token %q holds %q (no '.', '*', '>', spaces or control characters)", s, r)
+		}
+	}
+	return nil
+}
+
 // ParseSubject splits `<prefix>.<area>.<run>[.<kind>[.<id>]]` for the area given ("groups",
-// "outcomes", "sink", "control"). For groups, Kind is empty and ID is the group index.
+// "outcomes", "sink", "control"), accepting exactly the shapes the builders produce:
+//
+//	groups    <prefix>.groups.<run>.<group>          Kind empty, ID the group index
+//	outcomes  <prefix>.outcomes.<run>.<kind>.<id>
+//	sink      <prefix>.sink.<run>.group.<group>      Kind SinkGroup, ID the group index
+//	sink      <prefix>.sink.<run>.<kind>             any other kind, ID empty
+//	control   <prefix>.control.<run>
+//
+// Every token it returns passes ValidToken. It does not check that a group ID is a number:
+// that is GroupIndex's job.
 func (l Layout) ParseSubject(area, subject string) (Subject, error) {
 	parts := strings.Split(subject, ".")
-	if len(parts) < 3 || parts[0] != l.Prefix || parts[1] != area {
-		return Subject{}, fmt.Errorf("subject %q is not a %s.%s subject", subject, l.Prefix, area)
+	if len(parts) < 3 || parts[0] != l.prefix() || parts[1] != area {
+		return Subject{}, fmt.Errorf("subject %q is not a %s.%s subject", subject, l.prefix(), area)
+	}
+	if parts[2] == "" {
+		return Subject{}, fmt.Errorf("subject %q names no run", subject)
+	}
+	for _, tok := range parts[2:] {
+		if err := ValidToken(tok); err != nil {
+			return Subject{}, fmt.Errorf("subject %q: %w", subject, err)
+		}
 	}
 	s := Subject{Run: parts[2]}
 	switch {
 	case area == "groups" && len(parts) == 4:
 		s.ID = parts[3]
 	case area == "control" && len(parts) == 3:
-	case (area == "outcomes" || area == "sink") && len(parts) == 5:
+	case area == "outcomes" && len(parts) == 5:
 		s.Kind, s.ID = parts[3], parts[4]
-	case area == "sink" && len(parts) == 4:
+	case area == "sink" && len(parts) == 5 && parts[3] == SinkGroup:
+		s.Kind, s.ID = parts[3], parts[4]
+	case area == "sink" && len(parts) == 4 && parts[3] != SinkGroup:
 		s.Kind = parts[3]
 	default:
 		return Subject{}, fmt.Errorf("subject %q has an unexpected shape", subject)
 	}
-	if s.Run == "" {
-		return Subject{}, fmt.Errorf("subject %q names no run", subject)
-	}
 	return s, nil
 }
 
-// GroupIndex parses a group index token.
+// GroupIndex parses a group index token: a non-negative decimal number written the way
+// GroupSubject writes it ("7", not "07" or "+7"), so that one group has one subject.
 func GroupIndex(id string) (int, error) {
 	g, err := strconv.Atoi(id)
-	if err != nil || g < 0 {
+	if err != nil || g < 0 || strconv.Itoa(g) != id {
 		return 0, fmt.Errorf("bad group index %q", id)
 	}
 	return g, nil
@@ -143,9 +198,9 @@ type Resources struct {
 // process calls it at start, so whichever starts first prepares the server; it is idempotent.
 func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources, error) {
 	streams := []jetstream.StreamConfig{
-		{Name: l.GroupsStream(), Subjects: []string{l.Prefix + ".groups.>"}},
-		{Name: l.OutcomesStream(), Subjects: []string{l.Prefix + ".outcomes.>"}},
-		{Name: l.SinkStream(), Subjects: []string{l.Prefix + ".sink.>"}},
+		{Name: l.GroupsStream(), Subjects: []string{l.prefix() + ".groups.>"}},
+		{Name: l.OutcomesStream(), Subjects: []string{l.prefix() + ".outcomes.>"}},
+		{Name: l.SinkStream(), Subjects: []string{l.prefix() + ".sink.>"}},
 	}
 	for _, sc := range streams {
 		sc.Retention = jetstream.WorkQueuePolicy
@@ -156,12 +211,19 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
+	maxDeliver, ackWait := l.MaxDeliver, l.AckWait
+	if maxDeliver <= 0 {
+		maxDeliver = defaultMaxDeliver
+	}
+	if ackWait <= 0 {
+		ackWait = defaultAckWait
+	}
 	consumers := []struct {
 		stream string
 		cfg    jetstream.ConsumerConfig
 	}{
 		{l.GroupsStream(), jetstream.ConsumerConfig{Durable: WorkersConsumer, AckPolicy: jetstream.AckExplicitPolicy,
-			AckWait: l.AckWait, MaxDeliver: l.MaxDeliver, MaxAckPending: 10000}},
+			AckWait: ackWait, MaxDeliver: maxDeliver, MaxAckPending: 10000}},
 		{l.SinkStream(), jetstream.ConsumerConfig{Durable: SinkdConsumer, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 10000}},
 	}

@@ -61,6 +61,8 @@ func DecodeRunRecord(b []byte) (*RunRecord, error) {
 	switch {
 	case r.ID == "":
 		return nil, errors.New("run record: no id")
+	case ValidToken(r.ID) != nil: // every reader builds subjects from it
+		return nil, fmt.Errorf("run record: id: %w", ValidToken(r.ID))
 	case r.Mode != ModeBuild && r.Mode != ModePreview:
 		return nil, fmt.Errorf("run record %s: unknown mode %q", r.ID, r.Mode)
 	case r.BufferSize <= 0 || r.NumRecords < 0:

@@ -28,13 +28,17 @@ type Publisher struct {
 	AttemptTimeout time.Duration
 	// Backoff is the pause between attempts (default 100 ms, doubling to 2 s).
 	Backoff time.Duration
+
+	// onAttempt, when set (by tests), is called after every attempt with its number (from 1)
+	// and its error, before the publisher decides whether to retry.
+	onAttempt func(n int, err error)
 }
 
 // NewPublisher returns a publisher for a connection whose server max payload is maxPayload.
 func NewPublisher(js jetstream.JetStream, payloads jetstream.ObjectStore, maxPayload int64) *Publisher {
 	// Headers and the protocol line take some of the max payload: leave room for them.
 	return &Publisher{js: js, payloads: payloads, MaxBody: int(maxPayload) - 8*1024,
-		AttemptTimeout: 2 * time.Second, Backoff: 100 * time.Millisecond}
+		AttemptTimeout: defaultAttemptTimeout, Backoff: defaultBackoff}
 }
 
 // Publish sends body to subject with the given id (the dedup key, `<run>/<group>/<kind>`) and
@@ -72,13 +76,32 @@ func (p *Publisher) Publish(ctx context.Context, subject, id string, hdr nats.He
 	return nil
 }
 
-// retry runs attempt with a fresh short deadline until it succeeds or ctx ends.
+// Defaults for a Publisher's zero fields.
+const (
+	defaultAttemptTimeout = 2 * time.Second
+	defaultBackoff        = 100 * time.Millisecond
+	maxBackoff            = 2 * time.Second
+)
+
+// retry runs attempt with a fresh short deadline until it succeeds, fails with an error a retry
+// cannot fix, or ctx ends. A zero or negative AttemptTimeout or Backoff means the default (a
+// zero attempt timeout would otherwise fail every attempt at once, forever).
 func (p *Publisher) retry(ctx context.Context, attempt func(context.Context) error) error {
+	timeout := p.AttemptTimeout
+	if timeout <= 0 {
+		timeout = defaultAttemptTimeout
+	}
 	wait := p.Backoff
+	if wait <= 0 {
+		wait = defaultBackoff
+	}
 	for n := 1; ; n++ {
-		actx, cancel := context.WithTimeout(ctx, p.AttemptTimeout)
+		actx, cancel := context.WithTimeout(ctx, timeout)
 		err := attempt(actx)
 		cancel()
+		if p.onAttempt != nil {
+			p.onAttempt(n, err)
+		}
 		if err == nil {
 			return nil
 		}
@@ -89,11 +112,14 @@ func (p *Publisher) retry(ctx context.Context, attempt func(context.Context) err
 			return err
 		}
 		slog.Debug("publish attempt failed; retrying with the same id", "attempt", n, "err", err)
+		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
-		case <-time.After(wait):
+			t.Stop()
+			return fmt.Errorf("after %d attempts: %w (last: %w)", n, context.Cause(ctx), err)
+		case <-t.C:
 		}
-		wait = min(2*wait, 2*time.Second)
+		wait = min(2*wait, maxBackoff)
 	}
 }
 
@@ -133,4 +159,31 @@ func Body(ctx context.Context, payloads jetstream.ObjectStore, msg jetstream.Msg
 func Offloaded(msg jetstream.Msg) (string, bool) {
 	name := msg.Headers().Get(HeaderPayload)
 	return name, name != ""
+}
+
+// DeleteOffloaded removes msg's offloaded body once its consumer has settled the message. It is
+// best effort: the end-of-run sweep and the bucket's TTL catch what it misses.
+func DeleteOffloaded(ctx context.Context, payloads jetstream.ObjectStore, msg jetstream.Msg) {
+	if name, ok := Offloaded(msg); ok && payloads != nil {
+		_ = payloads.Delete(ctx, name)
+	}
+}
+
+// DeleteRunPayloads removes every offloaded body of a run (names start with "<run>/").
+func DeleteRunPayloads(ctx context.Context, payloads jetstream.ObjectStore, run string) error {
+	infos, err := payloads.List(ctx)
+	if errors.Is(err, jetstream.ErrNoObjectsFound) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for _, info := range infos {
+		if len(info.Name) > len(run) && info.Name[:len(run)+1] == run+"/" {
+			if err := payloads.Delete(ctx, info.Name); err != nil && !errors.Is(err, jetstream.ErrObjectNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }
