@@ -32,7 +32,7 @@ func Load(path string) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// A config that cannot be read is the user's to fix, like one that does not parse.
-		return nil, &Error{Msg: fmt.Sprintf("cannot read the config: %v", err)} // names the file
+		return nil, &Error{Msg: "cannot read the config", Err: err} // the *PathError names the file
 	}
 	cfg, err := Parse(data)
 	if err != nil {

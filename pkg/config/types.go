@@ -139,7 +139,10 @@ type Error struct {
 	Column string
 	Field  string
 	Msg    string
+	Err    error // the cause, when there is one (a file that cannot be read)
 }
+
+func (e *Error) Unwrap() error { return e.Err }
 
 func (e *Error) Error() string {
 	var b strings.Builder
@@ -150,5 +153,8 @@ func (e *Error) Error() string {
 		b.WriteString(e.Field + ": ")
 	}
 	b.WriteString(e.Msg)
+	if e.Err != nil {
+		b.WriteString(": " + e.Err.Error())
+	}
 	return b.String()
 }
