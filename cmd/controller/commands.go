@@ -196,8 +196,9 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 			res.RunID, res.Rows, res.Dropped, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	fmt.Fprintf(stderr, "run %s completed: %d of %d records in %d groups (%d groups dropped) in %s; dataset %s\n",
-		res.RunID, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond), sum.Dir)
+	fmt.Fprintf(stderr, "run %s completed: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
+		res.RunID, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
+		runner.PeakRSS()>>20, sum.Dir)
 	return nil
 }
 

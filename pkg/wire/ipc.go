@@ -12,10 +12,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
-// EncodeRecord encodes one record batch as an Arrow IPC stream.
+// EncodeRecord encodes one record batch as an Arrow IPC stream, uncompressed: LZ4 halves a
+// group's size but costs ~18 ms of CPU per 10k-row group to save ~1.4 ms of transfer on a local
+// network, and end to end local mode ran 6% faster without it (BenchmarkPipeline: 161k vs 152k
+// rows/s). DecodeRecord still accepts LZ4 bodies.
 func EncodeRecord(rec arrow.RecordBatch) ([]byte, error) {
 	var buf bytes.Buffer
-	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()), ipc.WithLZ4())
+	w := ipc.NewWriter(&buf, ipc.WithSchema(rec.Schema()))
 	if err := w.Write(rec); err != nil {
 		return nil, fmt.Errorf("encode record: %w", err)
 	}
