@@ -8,6 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/rowforge/rowforge/internal/pyfmt"
 	"github.com/rowforge/rowforge/pkg/frame"
 )
 
@@ -191,7 +192,7 @@ func decodeParams(st string, f *fields) (any, frame.Type) {
 		low, okLow := f.float("low", true)
 		high, okHigh := f.float("high", true)
 		if okLow && okHigh && !(low < high) {
-			f.errorf("high", "must be greater than low (low %s, high %s)", pyFloat(low), pyFloat(high))
+			f.errorf("high", "must be greater than low (low %s, high %s)", pyfmt.Float(low), pyfmt.Float(high))
 		}
 		p.Low, p.High = low, high
 		p.DecimalPlaces = decimalPlaces(f)
@@ -201,7 +202,7 @@ func decodeParams(st string, f *fields) (any, frame.Type) {
 		p.Mean, _ = f.float("mean", true)
 		if sd, ok := f.float("stddev", true); ok {
 			if !(sd > 0) {
-				f.errorf("stddev", "must be greater than 0, got %s", pyFloat(sd))
+				f.errorf("stddev", "must be greater than 0, got %s", pyfmt.Float(sd))
 			}
 			p.Stddev = sd
 		}
@@ -223,7 +224,7 @@ func decodeParams(st string, f *fields) (any, frame.Type) {
 		p := &PoissonParams{}
 		if mean, ok := f.float("mean", true); ok {
 			if !(mean > 0) {
-				f.errorf("mean", "must be greater than 0, got %s", pyFloat(mean))
+				f.errorf("mean", "must be greater than 0, got %s", pyfmt.Float(mean))
 			}
 			p.Mean = mean
 		}
@@ -268,7 +269,7 @@ func decodeCategory(f *fields) *CategoryParams {
 			f.errorf(fmt.Sprintf("weights[%d]", i), "want a number, got %s", describe(w))
 			valid = false
 		case x < 0:
-			f.errorf(fmt.Sprintf("weights[%d]", i), "must not be negative, got %s", pyFloat(x))
+			f.errorf(fmt.Sprintf("weights[%d]", i), "must not be negative, got %s", pyfmt.Float(x))
 			valid = false
 		}
 		weights[i] = x
@@ -278,7 +279,7 @@ func decodeCategory(f *fields) *CategoryParams {
 		return p
 	}
 	if sum == 0 || math.IsInf(sum, 0) {
-		f.errorf("weights", "must have a positive, finite sum, got %s", pyFloat(sum))
+		f.errorf("weights", "must have a positive, finite sum, got %s", pyfmt.Float(sum))
 		return p
 	}
 	for i := range weights {
@@ -363,7 +364,7 @@ func valuesType(vs []any) frame.Type {
 func probability(f *fields) float64 {
 	p, ok := f.float("p", true)
 	if ok && !(p >= 0 && p <= 1) {
-		f.errorf("p", "must be between 0 and 1, got %s", pyFloat(p))
+		f.errorf("p", "must be between 0 and 1, got %s", pyfmt.Float(p))
 	}
 	return p
 }

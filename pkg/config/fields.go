@@ -6,6 +6,8 @@ import (
 	"math"
 	"sort"
 	"strings"
+
+	"github.com/rowforge/rowforge/internal/pyfmt"
 )
 
 // problems collects every problem of a config, so that one load reports all of them instead of
@@ -185,7 +187,7 @@ func describe(v any) string {
 	case int64:
 		return fmt.Sprintf("int %d", x)
 	case float64:
-		return "float " + pyFloat(x)
+		return "float " + pyfmt.Float(x)
 	case []any:
 		return "a list"
 	case map[string]any:

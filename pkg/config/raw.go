@@ -5,8 +5,9 @@ import (
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
+
+	"github.com/rowforge/rowforge/internal/pyfmt"
 )
 
 // toJSON converts a value decoded by the YAML library into the JSON-compatible tree that Data
@@ -113,40 +114,13 @@ func CategoryKey(v any) string {
 	case int:
 		return strconv.Itoa(x)
 	case float64:
-		return pyFloat(x)
+		return pyfmt.Float(x)
 	case bool:
 		return strconv.FormatBool(x)
 	case nil:
 		return "null"
 	}
 	return fmt.Sprint(v)
-}
-
-// pyFloat formats f like Python's repr: shortest round-trip digits, fixed notation with a
-// trailing ".0" for exponents in [-4, 16), scientific notation otherwise.
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "NaN"
-	case math.IsInf(f, 1):
-		return "Infinity"
-	case math.IsInf(f, -1):
-		return "-Infinity"
-	case f == 0:
-		if math.Signbit(f) {
-			return "-0.0"
-		}
-		return "0.0"
-	}
-	e := strconv.FormatFloat(f, 'e', -1, 64)
-	if exp, err := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:]); err == nil && (exp < -4 || exp >= 16) {
-		return e
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsRune(s, '.') {
-		s += ".0"
-	}
-	return s
 }
 
 func sortedKeys(m map[string]any) []string {

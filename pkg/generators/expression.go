@@ -19,6 +19,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/logging"
 
+	"github.com/rowforge/rowforge/internal/pyfmt"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/scheduler"
@@ -213,7 +214,7 @@ func castInt(text string) (int64, error) {
 	}
 	t := math.Trunc(f)
 	if math.IsNaN(t) || t < -(1<<63) || t >= 1<<63 {
-		return 0, fmt.Errorf("%s is not a finite int64", pyFloat(f))
+		return 0, fmt.Errorf("%s is not a finite int64", pyfmt.Float(f))
 	}
 	return int64(t), nil
 }

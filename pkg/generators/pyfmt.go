@@ -4,54 +4,11 @@ import (
 	"fmt"
 	"math"
 	"strconv"
-	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/rowforge/rowforge/internal/pyfmt"
 )
-
-// pyStr is Python's str() of a sampler or template value.
-func pyStr(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case int64:
-		return strconv.FormatInt(x, 10)
-	case int:
-		return strconv.Itoa(x)
-	case float64:
-		return pyFloat(x)
-	case bool:
-		if x {
-			return "True"
-		}
-		return "False"
-	case nil:
-		return "None"
-	}
-	return fmt.Sprint(v)
-}
-
-// pyFloat is Python's repr()/str() of a float: the shortest digits that round-trip, in fixed
-// notation for exponents in [-4, 16) (always with a fractional part, "3.0"), otherwise in
-// scientific notation with at least two exponent digits ("1e+16", "1.5e-05").
-func pyFloat(f float64) string {
-	switch {
-	case math.IsNaN(f):
-		return "nan"
-	case math.IsInf(f, 1):
-		return "inf"
-	case math.IsInf(f, -1):
-		return "-inf"
-	}
-	if a := math.Abs(f); a != 0 && (a < 1e-4 || a >= 1e16) {
-		return strconv.FormatFloat(f, 'e', -1, 64)
-	}
-	s := strconv.FormatFloat(f, 'f', -1, 64)
-	if !strings.ContainsRune(s, '.') {
-		s += ".0"
-	}
-	return s
-}
 
 var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
 
@@ -94,7 +51,7 @@ func pyRound(x float64, n int) float64 {
 func roundToInt64(f float64) (int64, error) {
 	r := math.RoundToEven(f)
 	if math.IsNaN(r) || r < -(1<<63) || r >= 1<<63 {
-		return 0, fmt.Errorf("cannot convert %s to int", pyFloat(f))
+		return 0, fmt.Errorf("cannot convert %s to int", pyfmt.Float(f))
 	}
 	return int64(r), nil
 }

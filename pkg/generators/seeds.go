@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/rowforge/rowforge/internal/pyfmt"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -288,7 +289,7 @@ func sampleCategory(r *rand.Rand, p *config.CategoryParams, n int) ([]any, *catD
 	}
 	d := &catDraw{idx: make([]int32, n), keys: make([]string, k)}
 	for i, v := range p.Values {
-		d.keys[i] = pyStr(v)
+		d.keys[i] = config.CategoryKey(v) // the key the config was validated with
 	}
 	out := make([]any, n)
 	for i := range out {
@@ -337,7 +338,7 @@ func (s *seedRun) subcategory(r *rand.Rand, p *config.SubcategoryParams) ([]any,
 		return nil, fmt.Errorf("parent column %q is not a sampler listed before it", p.Category)
 	}
 	for i := range out {
-		key := pyStr(parent.Value(i))
+		key := config.CategoryKey(parent.Value(i))
 		c, ok := p.Values[key]
 		if err := choose(i, key, c, ok); err != nil {
 			return nil, err
@@ -628,7 +629,7 @@ func toInts(v sampled) (sampled, error) {
 				err = fmt.Errorf("cannot convert %T to int", a)
 			}
 			if err != nil {
-				return v, fmt.Errorf("row %d: value %q: %w", i, pyStr(a), err)
+				return v, fmt.Errorf("row %d: value %q: %w", i, pyfmt.Str(a), err)
 			}
 		}
 	}
@@ -662,7 +663,7 @@ func toFloats(v sampled) (sampled, error) {
 				err = fmt.Errorf("cannot convert %T to float", a)
 			}
 			if err != nil {
-				return v, fmt.Errorf("row %d: value %q: %w", i, pyStr(a), err)
+				return v, fmt.Errorf("row %d: value %q: %w", i, pyfmt.Str(a), err)
 			}
 		}
 	}
@@ -682,12 +683,12 @@ func toStrs(v sampled) sampled {
 	case kindFloat:
 		out.strs = make([]string, len(v.floats))
 		for i, x := range v.floats {
-			out.strs[i] = pyFloat(x)
+			out.strs[i] = pyfmt.Float(x)
 		}
 	case kindAny:
 		out.strs = make([]string, len(v.anys))
 		for i, x := range v.anys {
-			out.strs[i] = pyStr(x)
+			out.strs[i] = pyfmt.Str(x)
 		}
 	}
 	return out
@@ -712,7 +713,7 @@ func store(name string, t frame.Type, v sampled, n int) (*frame.Column, error) {
 	}
 	c := frame.NewColumn(name, t, n)
 	bad := func(i int, x any) error {
-		return fmt.Errorf("row %d: value %s cannot be stored as %s", i, pyStr(x), t)
+		return fmt.Errorf("row %d: value %s cannot be stored as %s", i, pyfmt.Str(x), t)
 	}
 	switch {
 	case v.kind == kindInt:

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/pyfmt"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -277,7 +278,7 @@ func TestDecimalPlaces(t *testing.T) {
 		} {
 			c := one(t, col, 2000)
 			for _, v := range c.Floats {
-				s := pyFloat(v)
+				s := pyfmt.Float(v)
 				frac := s[strings.IndexByte(s, '.')+1:]
 				require.LessOrEqual(t, len(frac), max(places, 1), s)
 				if places == 0 {
@@ -498,7 +499,7 @@ func TestConvertTo(t *testing.T) {
 
 	u.ConvertTo, u.Output = "str", frame.String
 	for i, s := range seeds(t, []*config.Column{u}, 1, 0, 5000).Column("u").Strings {
-		require.Equal(t, pyFloat(raw[i]), s)
+		require.Equal(t, pyfmt.Float(raw[i]), s)
 		require.Regexp(t, `^\d+\.\d$`, s)
 	}
 
@@ -584,13 +585,13 @@ func TestPyFloat(t *testing.T) {
 		1.5e-7: "1.5e-07", 123456789.125: "123456789.125", 1e100: "1e+100", -1e22: "-1e+22",
 		math.Inf(1): "inf", math.Inf(-1): "-inf",
 	} {
-		require.Equal(t, want, pyFloat(f), strconv.FormatFloat(f, 'g', -1, 64))
+		require.Equal(t, want, pyfmt.Float(f), strconv.FormatFloat(f, 'g', -1, 64))
 	}
-	require.Equal(t, "nan", pyFloat(math.NaN()))
-	require.Equal(t, "-0.0", pyFloat(math.Copysign(0, -1)))
-	require.Equal(t, "None", pyStr(nil))
-	require.Equal(t, "True", pyStr(true))
-	require.Equal(t, "7", pyStr(int64(7)))
+	require.Equal(t, "nan", pyfmt.Float(math.NaN()))
+	require.Equal(t, "-0.0", pyfmt.Float(math.Copysign(0, -1)))
+	require.Equal(t, "None", pyfmt.Str(nil))
+	require.Equal(t, "True", pyfmt.Str(true))
+	require.Equal(t, "7", pyfmt.Str(int64(7)))
 }
 
 func TestPyRound(t *testing.T) {
