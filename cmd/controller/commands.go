@@ -39,10 +39,7 @@ has sinkd write the result as Parquet.
 
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
 workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
-		SilenceErrors: true,
-		SilenceUsage:  true,
 	}
-	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
 	root.AddCommand(runCmd(), previewCmd(), validateCmd())
 	return root
 }
@@ -95,7 +92,7 @@ func runCmd() *cobra.Command {
 		Short: "Generate a dataset and write it as Parquet",
 		Example: `  controller run -f examples/quickstart.yaml -n 1000 --seed 42
   controller run -f config.yaml -n 100000 --buffer-size 10000 --nats-url nats://nats:4222`,
-		Args: noArgs,
+		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(cmd); err != nil {
 				return err
@@ -125,7 +122,7 @@ func previewCmd() *cobra.Command {
 		Long: `preview generates N records through the same controller, workers and sink as run, keeps them
 in the rf_preview bucket (in memory, with a TTL) instead of Parquet, and prints them. As in
 Data Designer, a preview is one row group of N rows.`,
-		Args: noArgs,
+		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := f.check(cmd); err != nil {
 				return err
@@ -207,7 +204,7 @@ func validateCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate -f CONFIG",
 		Short: "Check a config and print its columns in dependency order",
-		Args:  noArgs,
+		Args:  runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {
 				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
@@ -221,13 +218,6 @@ func validateCmd() *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&file, "file", "f", "", "dataset config (required)")
 	return cmd
-}
-
-func noArgs(_ *cobra.Command, args []string) error {
-	if len(args) > 0 {
-		return &runner.UsageError{Err: fmt.Errorf("unexpected argument %q (give the config with -f)", args[0])}
-	}
-	return nil
 }
 
 // progress prints groups and rows done: one line redrawn on a terminal, a line per tenth of the

@@ -3,11 +3,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +13,6 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var url, out, logLevel string
 	var concurrency int
 	cmd := &cobra.Command{
@@ -28,7 +22,7 @@ func main() {
 parquet-files/batch_NNNNN.parquet (one per row group), builder_config.json and, last,
 metadata.json — each through a temp file, fsync and rename, so a file is whole or absent.
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
-		SilenceErrors: true, SilenceUsage: true, Args: cobra.NoArgs,
+		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := runner.Logger(logLevel)
 			if err != nil {
@@ -47,13 +41,9 @@ When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset
 				sinkd.Options{Out: out, Concurrency: concurrency, Logger: log}).Run(cmd.Context())
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
 	cmd.Flags().StringVar(&out, "out", "artifacts", "folder datasets are written under")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups written at once")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, runner.ErrorLine(err))
-		os.Exit(runner.ExitCode(err))
-	}
+	runner.Main(cmd)
 }

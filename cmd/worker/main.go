@@ -3,11 +3,7 @@
 package main
 
 import (
-	"context"
 	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 
@@ -17,8 +13,6 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	var url, id, logLevel string
 	var concurrency, tasks int
 	cmd := &cobra.Command{
@@ -27,7 +21,7 @@ func main() {
 		Long: `worker pulls prepared row groups from the RF_GROUPS work queue, one per free slot, generates
 their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops pulling, hands
 back the groups in hand (another worker takes them) and exits 0.`,
-		SilenceErrors: true, SilenceUsage: true, Args: cobra.NoArgs,
+		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log, err := runner.Logger(logLevel)
 			if err != nil {
@@ -47,14 +41,10 @@ back the groups in hand (another worker takes them) and exits 0.`,
 			return w.Run(cmd.Context())
 		},
 	}
-	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &runner.UsageError{Err: err} })
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups generated at once")
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 16, "generator calls in flight within one row group")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
-	if err := cmd.ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, runner.ErrorLine(err))
-		os.Exit(runner.ExitCode(err))
-	}
+	runner.Main(cmd)
 }
