@@ -106,7 +106,6 @@ type eventKind int
 
 const (
 	evAdmitted eventKind = iota // before the group is published: its outcome may come back at once
-	evPublished
 	evOutcome
 	evCommitted
 	evFailed
@@ -138,11 +137,10 @@ type run struct {
 	slots  chan struct{}
 	wg     sync.WaitGroup
 
-	published int
-	active    map[int]*groupState
-	ended     []bool // per group: committed or dropped (one bit's worth per group)
-	nEnded    int
-	result    Result
+	active map[int]*groupState
+	ended  []bool // per group: committed or dropped (one bit's worth per group)
+	nEnded int
+	result Result
 }
 
 // Run generates the dataset of cfg and returns when every group is committed and the metadata
@@ -282,7 +280,6 @@ func (r *run) admit(ctx context.Context) {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
 		}
-		r.emit(ctx, event{kind: evPublished, group: g})
 	}
 }
 
@@ -317,8 +314,6 @@ func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
 	case evAdmitted:
 		r.active[ev.group] = &groupState{}
-	case evPublished:
-		r.published++
 	case evFailed:
 		return r.genErr(ev.group, ev.err)
 	case evAbort:
