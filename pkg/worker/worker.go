@@ -84,10 +84,6 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 // ID is the worker's identity, as it appears in outcomes.
 func (w *Worker) ID() string { return w.opts.ID }
 
-// ErrStopping is the cause given to groups cancelled because the worker is stopping; they are
-// handed back to the queue rather than reported.
-var ErrStopping = errors.New("worker stopping")
-
 // Run pulls and runs groups until ctx ends, then hands back the groups in hand and returns once
 // every goroutine it started has stopped.
 func (w *Worker) Run(ctx context.Context) error {
@@ -146,7 +142,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		w.term(m, err.Error())
 		return
 	}
-	if errors.Is(context.Cause(gctx), ErrStopping) || (ctx.Err() != nil && out.Status == scheduler.Aborted) {
+	if ctx.Err() != nil && out.Status == scheduler.Aborted { // the worker is stopping: another takes it
 		log.Info("handing the group back", "cause", context.Cause(gctx))
 		_ = m.Nak()
 		return
