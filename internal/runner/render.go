@@ -83,7 +83,7 @@ func cell(v any, max int) string {
 		s = fmt.Sprint(x)
 	}
 	s = strings.Join(strings.Fields(s), " ") // newlines and tabs would break the table
-	if r := []rune(s); len(r) > max {
+	if r := []rune(s); max > 0 && len(r) > max {
 		s = string(r[:max-1]) + "…"
 	}
 	return s

@@ -76,8 +76,13 @@ func FromRecord(rec arrow.RecordBatch) (*Frame, error) {
 		switch a := arr.(type) {
 		case *array.String:
 			c = NewColumn(field.Name, String, n)
-			for j := range n {
-				c.Strings[j] = a.Value(j)
+			// a.Value aliases the record's buffer, which an allocator other than Go's frees or
+			// reuses on Release: copy the column's bytes once and slice the copy.
+			if n > 0 {
+				data, offs := string(a.ValueBytes()), a.ValueOffsets()
+				for j := range n {
+					c.Strings[j] = data[offs[j]-offs[0] : offs[j+1]-offs[0]]
+				}
 			}
 		case *array.Int64:
 			c = NewColumn(field.Name, Int, n)
