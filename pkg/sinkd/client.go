@@ -32,7 +32,11 @@ type Client struct {
 
 	mu      sync.Mutex
 	waiters map[int]chan wire.SinkCommit // group, or finalKey
-	dir     string
+	// committed holds the successful commits received, by the same key. A repeated write of a
+	// group returns its commit from here: its message would carry the same Nats-Msg-Id, which
+	// the sink stream drops as a duplicate, so sinkd would never answer it.
+	committed map[int]wire.SinkCommit
+	dir       string
 }
 
 var _ lifecycle.Sink = (*Client)(nil)
@@ -45,7 +49,7 @@ func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layou
 		log = slog.Default()
 	}
 	c := &Client{js: js, layout: layout, run: run, log: log, waiters: map[int]chan wire.SinkCommit{},
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload())}
+		committed: map[int]wire.SinkCommit{}, pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload())}
 	cons, err := js.CreateOrUpdateConsumer(ctx, layout.OutcomesStream(), jetstream.ConsumerConfig{
 		Durable: wire.CommitConsumer(run),
 		FilterSubjects: []string{
@@ -93,6 +97,9 @@ func (c *Client) receive(m jetstream.Msg) {
 	if commit.Dir != "" {
 		c.dir = commit.Dir
 	}
+	if commit.Error == "" {
+		c.committed[key] = *commit
+	}
 	w := c.waiters[key]
 	delete(c.waiters, key)
 	c.mu.Unlock()
@@ -105,6 +112,10 @@ func (c *Client) receive(m jetstream.Msg) {
 func (c *Client) wait(ctx context.Context, key int, publish func() error) (wire.SinkCommit, error) {
 	ch := make(chan wire.SinkCommit, 1)
 	c.mu.Lock()
+	if commit, ok := c.committed[key]; ok { // already durable: publishing again would be deduplicated
+		c.mu.Unlock()
+		return commit, nil
+	}
 	c.waiters[key] = ch
 	c.mu.Unlock()
 	defer func() {

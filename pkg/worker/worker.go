@@ -217,7 +217,11 @@ func (w *Worker) heartbeat(ctx context.Context, m jetstream.Msg) (stop func()) {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		t := time.NewTicker(w.layout.AckWait / 3)
+		ackWait := w.layout.AckWait
+		if ackWait <= 0 { // a zero Layout field means its default
+			ackWait = wire.DefaultLayout().AckWait
+		}
+		t := time.NewTicker(ackWait / 3)
 		defer t.Stop()
 		for {
 			select {
