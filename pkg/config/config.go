@@ -16,10 +16,9 @@ import (
 
 // laterKeys are the DataDesignerConfig keys that later rowforge features will implement. Until
 // then a config that uses one is rejected by name rather than run without it; an empty value
-// is accepted because Data Designer's own exports write `processors: []` and the like.
+// is accepted because Data Designer's own exports write `constraints: []` and the like.
 var laterKeys = map[string]bool{
 	"model_configs":   true,
-	"processors":      true,
 	"constraints":     true,
 	"seed_config":     true,
 	"tool_configs":    true,
@@ -94,6 +93,9 @@ func Parse(data []byte) (*Config, error) {
 		p.add("", "columns", "want a list of columns, got %s", describe(list))
 	}
 	cfg.Order = validate(cfg.Columns, broken, p)
+	pbroken := map[*Processor]bool{}
+	procs := parseProcessors(m["processors"], pbroken, p)
+	cfg.Processors = checkProcessors(cfg, procs, pbroken, p)
 	if err := p.err(); err != nil {
 		return nil, err
 	}
@@ -132,7 +134,8 @@ func yamlError(err error) error {
 
 // nameColumns attributes problems found while converting the document to the column they
 // are in, like the problems found later: `columns[2].params.low` of a column named "age"
-// becomes column "age", field `params.low`.
+// becomes column "age", field `params.low`; `processors[1].template.x` of a processor named
+// "chat" becomes field `processors[chat].template.x`.
 func nameColumns(errs []error, root any) {
 	m, _ := root.(map[string]any)
 	prefix := ""
@@ -140,12 +143,19 @@ func nameColumns(errs []error, root any) {
 		m, prefix = dd, "data_designer."
 	}
 	cols, _ := m["columns"].([]any)
+	procs, _ := m["processors"].([]any)
 	for _, err := range errs {
 		e, ok := err.(*Error)
 		if !ok || e.Column != "" {
 			continue
 		}
 		e.Field = strings.TrimPrefix(e.Field, prefix)
+		for i, pv := range procs {
+			at := fmt.Sprintf("processors[%d].", i)
+			if name, ok := pv.(map[string]any)["name"].(string); ok && strings.HasPrefix(e.Field, at) {
+				e.Field = processorField(name, i) + "." + strings.TrimPrefix(e.Field, at)
+			}
+		}
 		for i, c := range cols {
 			at := fmt.Sprintf("columns[%d].", i)
 			if !strings.HasPrefix(e.Field, at) {
@@ -189,13 +199,13 @@ func unwrap(m map[string]any, p *problems) map[string]any {
 
 // checkTopLevel rejects unknown keys and the keys of features rowforge does not have yet.
 func checkTopLevel(m map[string]any, p *problems) {
-	known := []string{"columns"}
+	known := []string{"columns", "processors"}
 	for k := range laterKeys {
 		known = append(known, k)
 	}
 	for _, k := range sortedKeys(m) {
 		switch {
-		case k == "columns":
+		case k == "columns", k == "processors":
 		case laterKeys[k]:
 			if !isEmpty(m[k]) {
 				p.add("", k, "%s is not supported yet", k)
@@ -264,7 +274,9 @@ func (c *Config) GeneratedColumns() []*Column {
 }
 
 // DroppedColumns returns the names of the columns marked `drop: true`, in config order: they
-// are generated (others may read them) but left out of the output.
+// are generated (others may read them) but left out of the output. Processors holds the
+// drop_columns processors that drop them (DefaultDropColumns for those no explicit one drops);
+// columns that only a drop_columns processor names are not listed here.
 func (c *Config) DroppedColumns() []string {
 	var names []string
 	for _, col := range c.Columns {

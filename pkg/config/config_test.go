@@ -374,6 +374,7 @@ columns:
   - {name: c, column_type: sampler, sampler_type: bernoulli, params: {p: 2}}
   - {name: d, column_type: sampler, sampler_type: subcategory, params: {category: a, values: {x: [1]}}}
 processors: [{processor_type: drop_columns, name: x, column_names: [a]}]
+constraints: [{target_column: c, operator: lt, rhs: 1}]
 `))
 	require.Nil(t, cfg)
 	got := errorsOf(err)
@@ -384,7 +385,7 @@ processors: [{processor_type: drop_columns, name: x, column_names: [a]}]
 	// Neither b nor d reading a is reported: a exists, and what it is cannot be trusted until
 	// its own error is fixed. One mistake, one error.
 	require.ElementsMatch(t, []string{
-		`processors: processors is not supported yet`,
+		`constraints: constraints is not supported yet`,
 		`column "a": column_type: column_type "llm-text" is not supported yet`,
 		`column "b": expr: unknown reference "nope"`,
 		`column "c": params.p: must be between 0 and 1, got 2.0`,

@@ -41,6 +41,9 @@ type Config struct {
 	// Raw is the config as a JSON-compatible tree, after the shorthand is unwrapped: what
 	// builder_config.json stores and what the config hash covers.
 	Raw map[string]any
+	// Processors in config order, then the implicit DefaultDropColumns processor when
+	// `drop: true` columns need one.
+	Processors []*Processor
 }
 
 // Column is one column of the dataset.
@@ -134,7 +137,8 @@ type TimedeltaParams struct {
 
 // Error is a problem with a config, named by the column (or "" for the config as a whole) and
 // the field. Load and Validate return every problem found, joined with errors.Join; callers
-// find them with errors.As.
+// find them with errors.As. Problems of a processor have Column "" and a Field that names
+// the processor: `processors[chat].template` (`processors[2].name` when it has no usable name).
 type Error struct {
 	Column string
 	Field  string

@@ -7,7 +7,8 @@ import (
 
 // Validate checks a Config assembled in code rather than parsed, with the checks Parse makes
 // across columns (names, references, dependency cycles, what samplers may read), plus that
-// each column's Params match its sampler type, and recomputes Order. Inputs must already be
+// each column's Params match its sampler type, and recomputes Order. It checks Processors as
+// Parse does and recomputes the implicit DefaultDropColumns processor. Inputs must already be
 // set, as Parse sets them. Like Parse it returns every problem, joined with errors.Join.
 func (c *Config) Validate() error {
 	p := &problems{}
@@ -39,10 +40,18 @@ func (c *Config) Validate() error {
 		}
 	}
 	order := validate(cols, broken, p)
+	pbroken := map[*Processor]bool{}
+	for i, proc := range c.Processors {
+		if proc != nil && !proc.Implicit && !checkProcessor(proc, i, p) {
+			pbroken[proc] = true
+		}
+	}
+	procs := checkProcessors(c, c.Processors, pbroken, p)
 	if err := p.err(); err != nil {
 		return err
 	}
 	c.Order = order
+	c.Processors = procs
 	return nil
 }
 

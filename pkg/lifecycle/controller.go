@@ -154,6 +154,9 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	if err := wire.ValidToken(opts.RunID); err != nil { // it becomes a subject token and a KV key
 		return nil, fmt.Errorf("run id: %w", err)
 	}
+	if err := CheckSupported(cfg); err != nil {
+		return nil, err
+	}
 	r := &run{
 		c: c, cfg: cfg, opts: opts, plan: Plan{opts.NumRecords, opts.BufferSize}, sink: sink,
 		seeds: cfg.SeedColumns(), drop: map[string]bool{},
