@@ -114,7 +114,7 @@ func directWrite(b *testing.B, cfg *config.Config) float64 {
 					return
 				}
 				rec := out.Frame.Select(keep).ToRecord(nil)
-				_, err = sink.WriteGroup(context.Background(), g, rec)
+				_, err = sink.WriteGroup(context.Background(), lifecycle.Group{Index: g, Main: rec})
 				rec.Release()
 				if err != nil {
 					errs <- err

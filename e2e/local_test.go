@@ -57,8 +57,15 @@ func checkQuickstartBuild(t *testing.T, res result, out string, n int, seed uint
 	require.Equal(t, "completed", m.Outcome)
 	require.NotEmpty(t, m.RunID)
 	require.True(t, strings.HasPrefix(m.ConfigHash, "sha256:"), "config_hash %q", m.ConfigHash)
-	require.Equal(t, map[string][]string{"parquet-files": ds.Batches}, m.FilePaths,
-		"file_paths lists exactly the batch files that exist")
+	require.Equal(t, ds.Batches, m.FilePaths["parquet-files"], "file_paths lists exactly the batch files that exist")
+	// helpful_votes has drop: true: as in Data Designer, its values are kept beside the dataset.
+	dropped := m.FilePaths["dropped-columns-parquet-files"]
+	require.Len(t, dropped, len(ds.Batches))
+	require.Len(t, m.FilePaths, 2)
+	for _, p := range dropped {
+		require.Contains(t, ds.AllFiles, p)
+		require.Equal(t, []string{"helpful_votes"}, readParquet(t, filepath.Join(dir, p)).Columns)
+	}
 
 	for _, f := range ds.AllFiles {
 		require.NotContains(t, f, ".tmp-", "temp file left behind")

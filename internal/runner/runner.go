@@ -50,9 +50,6 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	if err := lifecycle.CheckSupported(p.Config); err != nil { // before anything is created
-		return nil, err
-	}
 	layout := wire.DefaultLayout()
 	var nc *nats.Conn
 	var js jetstream.JetStream

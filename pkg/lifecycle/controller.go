@@ -12,13 +12,14 @@ import (
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
+	"github.com/rowforge/rowforge/pkg/processors"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -115,6 +116,8 @@ const (
 type event struct {
 	kind   eventKind
 	group  int
+	sides  []processors.SideOutput // evAdmitted: PRE_BATCH side outputs, written with the group
+	empty  bool                    // evAdmitted: PRE_BATCH left no rows; nothing is published
 	msg    jetstream.Msg
 	commit wire.Commit
 	err    error
@@ -122,7 +125,8 @@ type event struct {
 
 // groupState tracks an admitted group until it ends. Only the admission window is held.
 type groupState struct {
-	outcome jetstream.Msg // held unacked until the sink commits
+	outcome jetstream.Msg           // held unacked until the sink commits
+	sides   []processors.SideOutput // from PRE_BATCH
 }
 
 type run struct {
@@ -132,7 +136,8 @@ type run struct {
 	plan   Plan
 	sink   Sink
 	seeds  []*config.Column
-	drop   map[string]bool
+	pre    []processors.Processor // PRE_BATCH, in config order
+	post   []processors.Processor // POST_BATCH, in config order
 	events chan event
 	slots  chan struct{}
 	wg     sync.WaitGroup
@@ -154,24 +159,28 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	if err := wire.ValidToken(opts.RunID); err != nil { // it becomes a subject token and a KV key
 		return nil, fmt.Errorf("run id: %w", err)
 	}
-	if err := CheckSupported(cfg); err != nil {
-		return nil, err
-	}
 	r := &run{
 		c: c, cfg: cfg, opts: opts, plan: Plan{opts.NumRecords, opts.BufferSize}, sink: sink,
-		seeds: cfg.SeedColumns(), drop: map[string]bool{},
+		seeds:  cfg.SeedColumns(),
 		events: make(chan event), slots: make(chan struct{}, opts.MaxConcurrentRowGroups),
 		active: map[int]*groupState{},
 	}
-	for _, d := range cfg.DroppedColumns() {
-		r.drop[d] = true
+	procs, err := processors.FromConfig(cfg, c.nc)
+	if err != nil {
+		return nil, &config.Error{Field: "processors", Msg: err.Error()}
+	}
+	for _, p := range procs {
+		if p.Stage() == processors.PreBatch {
+			r.pre = append(r.pre, p)
+		} else {
+			r.post = append(r.post, p)
+		}
 	}
 	r.ended = make([]bool, r.plan.Groups())
 	r.result = Result{RunID: opts.RunID, Groups: r.plan.Groups()}
 
 	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
 		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC()}
-	var err error
 	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
@@ -278,27 +287,59 @@ func (r *run) admit(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		}
-		r.emit(ctx, event{kind: evAdmitted, group: g})
-		if err := r.prepare(ctx, g); err != nil {
+		f, sides, err := r.prepare(ctx, g)
+		if err != nil {
+			r.emit(ctx, event{kind: evFailed, group: g, err: err})
+			return
+		}
+		// Registered before it is published: its outcome may come back at once.
+		r.emit(ctx, event{kind: evAdmitted, group: g, sides: sides, empty: f.Len() == 0})
+		if f.Len() == 0 {
+			continue
+		}
+		if err := r.publish(ctx, g, f); err != nil {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
 		}
 	}
 }
 
-// prepare materializes group g's seed columns, runs PRE_BATCH, checks the size and publishes the
-// prepared group.
-func (r *run) prepare(ctx context.Context, g int) error {
+// prepare materializes group g's seed columns and runs PRE_BATCH on them. The row count it
+// returns is the one the workers' trackers are built from, so it is fixed here: a processor
+// changes it only if it says allow_resize.
+func (r *run) prepare(ctx context.Context, g int) (*frame.Frame, []processors.SideOutput, error) {
 	size := r.plan.Size(g)
 	f, err := generators.Seeds(r.seeds, r.opts.Seed, g, size)
 	if err != nil {
-		return fmt.Errorf("seed columns: %w", err)
+		return nil, nil, fmt.Errorf("seed columns: %w", err)
 	}
-	// PRE_BATCH processors run here (they come with processors support); the size check below
-	// is what keeps the worker's tracker valid: a prepared group has exactly the planned rows.
 	if f.Len() != size {
-		return fmt.Errorf("prepared group has %d rows, want %d", f.Len(), size)
+		return nil, nil, fmt.Errorf("seed columns have %d rows, want %d", f.Len(), size)
 	}
+	return r.stage(ctx, r.pre, g, f)
+}
+
+// stage runs one stage's processors in config order and collects their side outputs. A
+// processor that changes the row count fails the run, unless it may resize.
+func (r *run) stage(ctx context.Context, procs []processors.Processor, g int, f *frame.Frame) (*frame.Frame, []processors.SideOutput, error) {
+	var sides []processors.SideOutput
+	for _, p := range procs {
+		res, err := processors.Run(ctx, p, g, f)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.Frame.Len() != f.Len() && !p.AllowResize() {
+			return nil, nil, &ResizeError{Processor: p.Name(), Stage: string(p.Stage()), Group: g,
+				Before: f.Len(), After: res.Frame.Len()}
+		}
+		f = res.Frame
+		sides = append(sides, res.Side...)
+	}
+	return f, sides, nil
+}
+
+// publish sends a prepared group to the workers.
+func (r *run) publish(ctx context.Context, g int, f *frame.Frame) error {
 	rec := f.ToRecord(nil)
 	body, err := wire.EncodeRecord(rec)
 	rec.Release()
@@ -316,7 +357,11 @@ func (r *run) msgID(g int, kind string) string { return fmt.Sprintf("%s/%d/%s", 
 func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
 	case evAdmitted:
-		r.active[ev.group] = &groupState{}
+		r.active[ev.group] = &groupState{sides: ev.sides}
+		if ev.empty {
+			r.result.Dropped++
+			r.end(ev.group)
+		}
 	case evFailed:
 		return r.genErr(ev.group, ev.err)
 	case evAbort:
@@ -382,19 +427,15 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		if err != nil {
 			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
 		}
-		final, err := r.postBatch(g, rec)
-		rec.Release()
-		if err != nil {
-			return r.genErr(g, err)
-		}
 		st.outcome = m
+		sides := st.sides
 		r.wg.Add(1)
-		go func() {
+		go func() { // POST_BATCH may run a program: off the loop, like the sink write
 			defer r.wg.Done()
-			defer final.Release()
-			commit, err := r.sink.WriteGroup(ctx, g, final)
+			commit, err := r.finish(ctx, g, rec, sides)
+			rec.Release()
 			if err != nil {
-				r.emit(ctx, event{kind: evFailed, group: g, err: fmt.Errorf("sink: %w", err)})
+				r.emit(ctx, event{kind: evFailed, group: g, err: err})
 				return
 			}
 			r.emit(ctx, event{kind: evCommitted, group: g, commit: commit})
@@ -414,28 +455,83 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 	return nil
 }
 
-// postBatch finalizes a completed group. POST_BATCH processors run here (they come with
-// processors support). The output takes the config's column order — workers finish columns in
-// any order — and the columns marked drop: true leave the dataset here, as Data Designer's
-// implicit drop_columns processor does.
-func (r *run) postBatch(g int, rec arrow.RecordBatch) (arrow.RecordBatch, error) {
+// finish finalizes a completed group — config column order, POST_BATCH — and hands it to the
+// sink with its side outputs.
+func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []processors.SideOutput) (wire.Commit, error) {
+	f, err := r.ordered(rec)
+	if err != nil {
+		return wire.Commit{}, fmt.Errorf("group %d: %w", g, err)
+	}
+	f, post, err := r.stage(ctx, r.post, g, f)
+	if err != nil {
+		return wire.Commit{}, err
+	}
+	group := Group{Index: g, Main: f.ToRecord(nil)}
+	defer group.Main.Release()
+	merged, err := mergeSides(append(sides, post...))
+	if err != nil {
+		return wire.Commit{}, fmt.Errorf("group %d: %w", g, err)
+	}
+	for _, s := range merged {
+		rec := s.Frame.ToRecord(nil)
+		defer rec.Release()
+		group.Sides = append(group.Sides, Side{Dir: s.Dir, Rec: rec})
+	}
+	commit, err := r.sink.WriteGroup(ctx, group)
+	if err != nil {
+		return wire.Commit{}, fmt.Errorf("sink: %w", err)
+	}
+	return commit, nil
+}
+
+// ordered returns a worker's output in the config's column order: workers finish columns in any
+// order. A worker running another config must not slip a wrong dataset into the sink, so a
+// missing column is an error.
+func (r *run) ordered(rec arrow.RecordBatch) (*frame.Frame, error) {
+	f, err := frame.FromRecord(rec)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(r.cfg.Columns))
+	for i, col := range r.cfg.Columns {
+		if f.Column(col.Name) == nil {
+			return nil, fmt.Errorf("worker output lacks column %q", col.Name)
+		}
+		names[i] = col.Name
+	}
+	return f.Select(names), nil
+}
+
+// mergeSides joins side outputs that go to the same folder (two drop_columns processors both
+// preserving what they dropped) into one file per group.
+func mergeSides(sides []processors.SideOutput) ([]processors.SideOutput, error) {
+	var out []processors.SideOutput
 	index := map[string]int{}
-	for i, f := range rec.Schema().Fields() {
-		index[f.Name] = i
-	}
-	var fields []arrow.Field
-	var cols []arrow.Array
-	for _, col := range r.cfg.Columns {
-		i, ok := index[col.Name]
-		if !ok { // a worker running another config must not slip a wrong dataset into the sink
-			return nil, fmt.Errorf("group %d: worker output lacks column %q", g, col.Name)
+	for _, s := range sides {
+		i, ok := index[s.Dir]
+		if !ok {
+			index[s.Dir] = len(out)
+			out = append(out, processors.SideOutput{Dir: s.Dir, Frame: s.Frame.Select(columnNames(s.Frame))})
+			continue
 		}
-		if !r.drop[col.Name] {
-			fields = append(fields, rec.Schema().Field(i))
-			cols = append(cols, rec.Column(i))
+		if out[i].Frame.Len() != s.Frame.Len() {
+			return nil, fmt.Errorf("side outputs for %s have %d and %d rows", s.Dir, out[i].Frame.Len(), s.Frame.Len())
+		}
+		for _, c := range s.Frame.Columns() {
+			if err := out[i].Frame.Put(c); err != nil {
+				return nil, err
+			}
 		}
 	}
-	return array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows()), nil
+	return out, nil
+}
+
+func columnNames(f *frame.Frame) []string {
+	names := make([]string, len(f.Columns()))
+	for i, c := range f.Columns() {
+		names[i] = c.Name
+	}
+	return names
 }
 
 func (r *run) term(m jetstream.Msg, reason string) {
@@ -450,14 +546,17 @@ func (r *run) finalize(ctx context.Context) error {
 	if r.opts.Mode == wire.ModePreview {
 		key = "preview"
 	}
-	paths := make([]string, len(r.result.Commits))
-	for i, c := range r.result.Commits {
-		paths[i] = c.Path
+	files := map[string][]string{key: {}}
+	for _, c := range r.result.Commits {
+		files[key] = append(files[key], c.Path)
+		for dir, path := range c.Sides {
+			files[dir] = append(files[dir], path)
+		}
 	}
 	meta := wire.Metadata{
 		TargetNumRecords: r.opts.NumRecords, ActualNumRecords: r.result.Rows,
 		TotalNumBatches: len(r.result.Commits), BufferSize: r.opts.BufferSize,
-		DatasetName: r.opts.DatasetName, FilePaths: map[string][]string{key: paths},
+		DatasetName: r.opts.DatasetName, FilePaths: files,
 		ConfigHash: r.cfg.Hash(), RunID: r.opts.RunID, Seed: r.opts.Seed,
 		Outcome: wire.RunCompleted, BuilderConfig: r.cfg.JSON(),
 	}

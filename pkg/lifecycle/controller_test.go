@@ -235,24 +235,3 @@ func TestPlan(t *testing.T) {
 		require.Equal(t, tc.last, p.Size(p.Groups()-1))
 	}
 }
-
-// Processors parse but are not run yet: a config declaring one is refused before anything is
-// recorded, rather than having them silently skipped. drop: true still works.
-func TestDeclaredProcessorsAreRefusedNotIgnored(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 1)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	cfg := parse(t, testConfig+`
-processors:
-  - {name: shout, processor_type: exec, command: [cat]}
-`)
-	run := lifecycle.NewRunID()
-	_, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{RunID: run, NumRecords: 10}, sink)
-	var cerr *config.Error
-	require.ErrorAs(t, err, &cerr)
-	require.Contains(t, err.Error(), "shout")
-	_, err = b.res.Runs.Get(context.Background(), run)
-	require.ErrorIs(t, err, jetstream.ErrKeyNotFound, "no run was recorded")
-	require.NoError(t, lifecycle.CheckSupported(parse(t, testConfig)), "the implicit drop processor is supported")
-}

@@ -37,3 +37,17 @@ func (e *AbortedError) Error() string {
 }
 
 func (e *AbortedError) Is(target error) bool { return target == ErrAborted }
+
+// ResizeError is a processor that changed a group's row count where that is not allowed: at
+// POST_BATCH, or at PRE_BATCH without allow_resize. The worker's tracker and the sink's counts
+// rely on a group's size once it is fixed, so the run fails instead of truncating data.
+type ResizeError struct {
+	Processor, Stage string
+	Group            int
+	Before, After    int
+}
+
+func (e *ResizeError) Error() string {
+	return fmt.Sprintf("processor %q (%s) changed the row count of group %d from %d to %d; only a pre_batch processor with allow_resize: true may",
+		e.Processor, e.Stage, e.Group, e.Before, e.After)
+}

@@ -10,7 +10,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -137,16 +136,28 @@ func (c *Client) wait(ctx context.Context, key int, publish func() error) (wire.
 	}
 }
 
-// WriteGroup implements lifecycle.Sink.
-func (c *Client) WriteGroup(ctx context.Context, g int, rec arrow.RecordBatch) (wire.Commit, error) {
-	body, err := wire.EncodeRecord(rec)
-	if err != nil {
-		return wire.Commit{}, err
+// WriteGroup implements lifecycle.Sink: it publishes g, its main record and its sides, as one
+// group container (wire.EncodeGroup, each Side.Dir as its part's name) and returns sinkd's
+// commit, whose Sides say where each side went. A group the container cannot hold (a nil
+// record, a side Dir that is not a clean relative path, a Dir twice, more than
+// wire.MaxGroupParts-1 sides) fails here, before anything is published; sinkd's sink may refuse
+// more (see sinks.ErrInvalidSide), which comes back as the error.
+func (c *Client) WriteGroup(ctx context.Context, g lifecycle.Group) (wire.Commit, error) {
+	var sides []wire.NamedRecord
+	if len(g.Sides) > 0 {
+		sides = make([]wire.NamedRecord, len(g.Sides))
+		for i, s := range g.Sides {
+			sides[i] = wire.NamedRecord{Name: s.Dir, Rec: s.Rec}
+		}
 	}
-	commit, err := c.wait(ctx, g, func() error {
-		return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkGroup, g),
-			fmt.Sprintf("%s/%d/sink", c.run, g), nats.Header{
-				wire.HeaderRun: []string{c.run}, wire.HeaderGroup: []string{strconv.Itoa(g)},
+	body, err := wire.EncodeGroup(g.Main, sides)
+	if err != nil {
+		return wire.Commit{}, fmt.Errorf("sinkd: write group %d: %w", g.Index, err)
+	}
+	commit, err := c.wait(ctx, g.Index, func() error {
+		return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkGroup, g.Index),
+			fmt.Sprintf("%s/%d/sink", c.run, g.Index), nats.Header{
+				wire.HeaderRun: []string{c.run}, wire.HeaderGroup: []string{strconv.Itoa(g.Index)},
 			}, body)
 	})
 	return commit.Commit, err

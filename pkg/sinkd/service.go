@@ -1,7 +1,9 @@
 // Package sinkd is the sink stage over JetStream. Service is the sink daemon: it consumes the
 // sink stream and writes each finalized group to the run's sink — Parquet files for a build, the
 // preview bucket for a preview — and answers with a commit. Client is the other end: the
-// controller's Sink, which publishes finalized groups and waits for their commits.
+// controller's Sink, which publishes finalized groups and waits for their commits. A group
+// travels as one message body, a wire group container holding its main record and its side
+// datasets.
 package sinkd
 
 import (
@@ -204,12 +206,12 @@ func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstrea
 	if err != nil {
 		return fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	rec, err := wire.DecodeRecord(body)
+	group, err := decodeGroup(g, body)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errMalformed, err)
 	}
-	defer rec.Release()
-	commit, err := rs.sink.WriteGroup(ctx, g, rec)
+	defer releaseGroup(group)
+	commit, err := rs.sink.WriteGroup(ctx, group)
 	if err != nil {
 		return err
 	}
@@ -218,6 +220,29 @@ func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstrea
 	}
 	reply.Commit = commit
 	return nil
+}
+
+// decodeGroup decodes the body of group g's message: a group container (wire.EncodeGroup), the
+// main record and its sides. A body without the container's magic is read as a bare Arrow IPC
+// stream, a group without sides, which is what a controller that predates side datasets
+// publishes, so that its messages still in the sink stream are written rather than terminated.
+func decodeGroup(g int, body []byte) (lifecycle.Group, error) {
+	main, sides, err := wire.DecodeGroup(body)
+	if err != nil {
+		return lifecycle.Group{}, err
+	}
+	group := lifecycle.Group{Index: g, Main: main}
+	for _, s := range sides {
+		group.Sides = append(group.Sides, lifecycle.Side{Dir: s.Name, Rec: s.Rec})
+	}
+	return group, nil
+}
+
+func releaseGroup(g lifecycle.Group) {
+	g.Main.Release()
+	for _, s := range g.Sides {
+		s.Rec.Release()
+	}
 }
 
 func (s *Service) runRecord(ctx context.Context, run string) (*wire.RunRecord, error) {

@@ -2,7 +2,9 @@ package sinkd_test
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/pkg/frame"
+	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -205,7 +208,7 @@ func TestBuildRoundTrip(t *testing.T) {
 
 	var commits []wire.Commit
 	for g := range 3 {
-		commit, err := c.WriteGroup(ctx, g, record(t, groupFrame(g, 10+g)))
+		commit, err := c.WriteGroup(ctx, lifecycle.Group{Index: g, Main: record(t, groupFrame(g, 10+g))})
 		require.NoError(t, err)
 		require.Equal(t, wire.Commit{Group: g, Rows: 10 + g, Path: sinks.BatchFile(g)}, commit)
 		commits = append(commits, commit)
@@ -239,8 +242,118 @@ func TestBuildRoundTrip(t *testing.T) {
 	require.JSONEq(t, `{"data_designer":{"columns":[]}}`, string(bc))
 }
 
-// Writing a group again (a redelivery, a retry) returns its commit and leaves one file with the
-// same content.
+// sideFrame is a side dataset of group g: n rows of a dropped column.
+func sideFrame(g, n int, dir string) *frame.Frame {
+	f := frame.New(n)
+	dropped := frame.NewColumn("dropped", frame.String, n)
+	for i := range n {
+		dropped.Strings[i] = fmt.Sprintf("%s %d/%d", dir, g, i)
+	}
+	_ = f.Put(dropped)
+	return f
+}
+
+// withSides is group g of n rows with a side per dir.
+func withSides(t *testing.T, g, n int, dirs ...string) lifecycle.Group {
+	t.Helper()
+	grp := lifecycle.Group{Index: g, Main: record(t, groupFrame(g, n))}
+	for _, dir := range dirs {
+		grp.Sides = append(grp.Sides, lifecycle.Side{Dir: dir, Rec: record(t, sideFrame(g, n, dir))})
+	}
+	return grp
+}
+
+const (
+	droppedDir = "dropped-columns-parquet-files"
+	procDir    = "processors-files/summary"
+)
+
+// A group's sides travel with it in one message and land as files beside the main file.
+func TestBuildGroupWithSides(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	out := t.TempDir()
+	b.startService(t, out)
+	const run = "sides"
+	b.putRun(t, run, wire.ModeBuild, wire.RunRunning, "ds")
+	c := b.newClient(t, run)
+	ctx := waitCtx(t)
+	dir := filepath.Join(out, "ds")
+
+	commit, err := c.WriteGroup(ctx, withSides(t, 0, 6, droppedDir, procDir))
+	require.NoError(t, err)
+	require.Equal(t, wire.Commit{Group: 0, Rows: 6, Path: sinks.BatchFile(0), Sides: map[string]string{
+		droppedDir: sinks.SideFile(droppedDir, 0),
+		procDir:    sinks.SideFile(procDir, 0),
+	}}, commit)
+	for _, d := range []string{droppedDir, procDir} {
+		got := readParquet(t, filepath.Join(dir, filepath.FromSlash(commit.Sides[d])))
+		require.Equal(t, sideFrame(0, 6, d).Column("dropped").Strings, got.Column("dropped").Strings, d)
+	}
+	got := readParquet(t, filepath.Join(dir, filepath.FromSlash(commit.Path)))
+	require.Equal(t, groupFrame(0, 6).Column("id").Ints, got.Column("id").Ints)
+
+	plain, err := c.WriteGroup(ctx, withSides(t, 1, 2))
+	require.NoError(t, err)
+	require.Nil(t, plain.Sides, "a group without sides commits none")
+	again, err := c.WriteGroup(ctx, withSides(t, 0, 6, droppedDir, procDir))
+	require.NoError(t, err)
+	require.Equal(t, commit, again)
+	require.Equal(t, []string{"batch_00000.parquet", "batch_00001.parquet"}, parquetFiles(t, dir))
+	entries, err := os.ReadDir(filepath.Join(dir, filepath.FromSlash(procDir)))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "group 1 has no side; group 0's side is one file")
+}
+
+// A side folder the sink refuses comes back as WriteGroup's error, and nothing is written; a
+// side name the container cannot carry fails before anything is published.
+func TestInvalidSideIsRefused(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	out := t.TempDir()
+	b.startService(t, out)
+	const run = "badside"
+	b.putRun(t, run, wire.ModeBuild, wire.RunRunning, "ds")
+	c := b.newClient(t, run)
+	ctx := waitCtx(t)
+
+	_, err := c.WriteGroup(ctx, withSides(t, 0, 3, droppedDir, "parquet-files/x"))
+	require.ErrorContains(t, err, "invalid side dataset")
+	require.ErrorContains(t, err, `"parquet-files/x"`)
+	require.Empty(t, parquetFiles(t, filepath.Join(out, "ds")))
+	require.NoDirExists(t, filepath.Join(out, "ds", droppedDir))
+
+	_, err = c.WriteGroup(ctx, withSides(t, 1, 3, "../escape"))
+	require.ErrorContains(t, err, "encode group")
+	st, err := b.js.Stream(ctx, b.layout.SinkStream())
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 1, info.State.LastSeq, "only the first group was published")
+}
+
+func TestPreviewGroupWithSides(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	b.startService(t, t.TempDir())
+	const run = "prevsides"
+	b.putRun(t, run, wire.ModePreview, wire.RunRunning, "ds")
+	c := b.newClient(t, run)
+	ctx := waitCtx(t)
+
+	commit, err := c.WriteGroup(ctx, withSides(t, 2, 4, procDir))
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{procDir: sinks.PreviewSideKey(run, 2, 0)}, commit.Sides)
+	sides, err := sinks.ReadPreviewSides(ctx, b.res.Preview, run, 2)
+	require.NoError(t, err)
+	require.Len(t, sides, 1)
+	defer sides[0].Rec.Release()
+	require.Equal(t, procDir, sides[0].Dir)
+	got, err := frame.FromRecord(sides[0].Rec)
+	require.NoError(t, err)
+	require.Equal(t, sideFrame(2, 4, procDir).Column("dropped").Strings, got.Column("dropped").Strings)
+}
+
 func TestWriteGroupTwiceLeavesOneFile(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -253,12 +366,12 @@ func TestWriteGroupTwiceLeavesOneFile(t *testing.T) {
 	dir := filepath.Join(out, "ds")
 
 	rec := record(t, groupFrame(4, 20))
-	first, err := c.WriteGroup(ctx, 4, rec)
+	first, err := c.WriteGroup(ctx, lifecycle.Group{Index: 4, Main: rec})
 	require.NoError(t, err)
 	before, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(first.Path)))
 	require.NoError(t, err)
 
-	second, err := c.WriteGroup(ctx, 4, rec)
+	second, err := c.WriteGroup(ctx, lifecycle.Group{Index: 4, Main: rec})
 	require.NoError(t, err, "a second write of a group must commit, not hang")
 	require.Equal(t, first, second)
 	after, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(second.Path)))
@@ -267,7 +380,7 @@ func TestWriteGroupTwiceLeavesOneFile(t *testing.T) {
 	require.Equal(t, []string{"batch_00004.parquet"}, parquetFiles(t, dir))
 
 	// The client still waits for real commits of other groups.
-	third, err := c.WriteGroup(ctx, 5, record(t, groupFrame(5, 3)))
+	third, err := c.WriteGroup(ctx, lifecycle.Group{Index: 5, Main: record(t, groupFrame(5, 3))})
 	require.NoError(t, err)
 	require.Equal(t, wire.Commit{Group: 5, Rows: 3, Path: sinks.BatchFile(5)}, third)
 }
@@ -289,7 +402,7 @@ func TestDatasetFolderOfAnotherRun(t *testing.T) {
 	ctx := waitCtx(t)
 	own := filepath.Join(out, "ds_"+run)
 
-	_, err := c.WriteGroup(ctx, 0, record(t, groupFrame(0, 5)))
+	_, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 5))})
 	require.NoError(t, err)
 	require.Equal(t, own, c.Dir())
 	require.Equal(t, []string{"batch_00000.parquet"}, parquetFiles(t, own))
@@ -301,7 +414,7 @@ func TestDatasetFolderOfAnotherRun(t *testing.T) {
 	stop()
 	b.startService(t, out) // a restarted sinkd, same out
 
-	_, err = c.WriteGroup(ctx, 1, record(t, groupFrame(1, 5)))
+	_, err = c.WriteGroup(ctx, lifecycle.Group{Index: 1, Main: record(t, groupFrame(1, 5))})
 	require.NoError(t, err)
 	require.Equal(t, own, c.Dir())
 	require.Equal(t, []string{"batch_00000.parquet", "batch_00001.parquet"}, parquetFiles(t, own))
@@ -322,7 +435,7 @@ func TestDatasetFolderNotEmpty(t *testing.T) {
 	b.putRun(t, run, wire.ModeBuild, wire.RunRunning, "ds")
 	c := b.newClient(t, run)
 
-	_, err := c.WriteGroup(waitCtx(t), 0, record(t, groupFrame(0, 2)))
+	_, err := c.WriteGroup(waitCtx(t), lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 2))})
 	require.NoError(t, err)
 	require.Equal(t, filepath.Join(out, "ds_"+run), c.Dir())
 	require.Empty(t, parquetFiles(t, filepath.Join(out, "ds")))
@@ -340,7 +453,7 @@ func TestDiscardRefusesLaterGroups(t *testing.T) {
 	ctx := waitCtx(t)
 	dir := filepath.Join(out, "ds")
 
-	_, err := c.WriteGroup(ctx, 0, record(t, groupFrame(0, 4)))
+	_, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 4))})
 	require.NoError(t, err)
 	require.NoError(t, c.Discard(ctx))
 	b.sinkStreamDrained(t) // the abort is handled
@@ -383,7 +496,7 @@ type blockingSink struct {
 	discardsStarted int
 }
 
-func (s *blockingSink) WriteGroup(_ context.Context, g int, rec arrow.RecordBatch) (wire.Commit, error) {
+func (s *blockingSink) WriteGroup(_ context.Context, g lifecycle.Group) (wire.Commit, error) {
 	s.mu.Lock()
 	s.writing++
 	s.mu.Unlock()
@@ -395,7 +508,7 @@ func (s *blockingSink) WriteGroup(_ context.Context, g int, rec arrow.RecordBatc
 	s.mu.Lock()
 	s.writing--
 	s.mu.Unlock()
-	return wire.Commit{Group: g, Rows: int(rec.NumRows()), Path: "blocked"}, nil
+	return wire.Commit{Group: g.Index, Rows: int(g.Main.NumRows()), Path: "blocked"}, nil
 }
 
 func (s *blockingSink) Finalize(context.Context, wire.Metadata) error { return nil }
@@ -449,7 +562,7 @@ func TestDiscardWaitsForWriteInProgress(t *testing.T) {
 	}
 	written := make(chan result, 1)
 	go func() {
-		commit, err := c.WriteGroup(ctx, 0, rec)
+		commit, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: rec})
 		written <- result{commit, err}
 	}()
 	select {
@@ -488,7 +601,7 @@ func TestPreviewRun(t *testing.T) {
 
 	var commits []wire.Commit
 	for g := range 2 {
-		commit, err := c.WriteGroup(ctx, g, record(t, groupFrame(g, 5+g)))
+		commit, err := c.WriteGroup(ctx, lifecycle.Group{Index: g, Main: record(t, groupFrame(g, 5+g))})
 		require.NoError(t, err)
 		require.Equal(t, wire.Commit{Group: g, Rows: 5 + g, Path: sinks.PreviewKey(run, g)}, commit)
 		commits = append(commits, commit)
@@ -536,7 +649,7 @@ func TestPreviewDiscardPurges(t *testing.T) {
 	c := b.newClient(t, run)
 	ctx := waitCtx(t)
 
-	_, err := c.WriteGroup(ctx, 0, record(t, groupFrame(0, 2)))
+	_, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 2))})
 	require.NoError(t, err)
 	require.NoError(t, c.Discard(ctx))
 	b.sinkStreamDrained(t)
@@ -558,7 +671,7 @@ func TestSinkErrorReturnsToWriteGroup(t *testing.T) {
 	c := b.newClient(t, run)
 	ctx := waitCtx(t)
 
-	_, err := c.WriteGroup(ctx, 0, record(t, groupFrame(0, 3)))
+	_, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 3))})
 	require.Error(t, err)
 	require.NotErrorIs(t, err, context.DeadlineExceeded)
 	require.ErrorContains(t, err, out)
@@ -578,10 +691,26 @@ func TestMalformedSinkMessagesAreTerminated(t *testing.T) {
 	b.putRun(t, run, wire.ModeBuild, wire.RunRunning, "ds")
 	ctx := waitCtx(t)
 	p := "rf.sink." + run
+	// A container with a side named "../x", which EncodeGroup refuses to write.
+	main := encoded(t, groupFrame(3, 2))
+	bad := []byte(wire.GroupMagic)
+	bad = binary.LittleEndian.AppendUint32(bad, 2)
+	for _, part := range []struct {
+		name string
+		body []byte
+	}{{"", main}, {"../x", encoded(t, sideFrame(3, 2, "x"))}} {
+		bad = binary.LittleEndian.AppendUint32(bad, uint32(len(part.name)))
+		bad = append(bad, part.name...)
+		bad = binary.LittleEndian.AppendUint64(bad, uint64(len(part.body)))
+		bad = append(bad, part.body...)
+	}
+	badContainer := string(bad)
 
 	for _, m := range []struct{ subject, body string }{
 		{b.layout.SinkSubject(run, wire.SinkGroup, 0), "garbage"},     // not Arrow IPC
 		{b.layout.SinkSubject(run, wire.SinkGroup, 1), ""},            // empty body
+		{b.layout.SinkSubject(run, wire.SinkGroup, 2), "RFG1garbage"}, // not a group container
+		{b.layout.SinkSubject(run, wire.SinkGroup, 3), badContainer},  // a side outside the dataset
 		{p + ".unknownkind", "{}"},                                    // unknown kind
 		{p + ".group.abc", "garbage"},                                 // not a group index
 		{p + ".group.007", "garbage"},                                 // not the canonical index
@@ -603,7 +732,7 @@ func TestMalformedSinkMessagesAreTerminated(t *testing.T) {
 	require.Zero(t, info.NumRedelivered, "terminated, not redelivered")
 
 	c := b.newClient(t, run)
-	commit, err := c.WriteGroup(ctx, 0, record(t, groupFrame(0, 2)))
+	commit, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: record(t, groupFrame(0, 2))})
 	require.NoError(t, err)
 	require.Equal(t, 2, commit.Rows)
 	require.Equal(t, []string{"batch_00000.parquet"}, parquetFiles(t, filepath.Join(out, "ds")))
@@ -626,7 +755,7 @@ func TestWriteGroupRetriedAfterItsContextEnded(t *testing.T) {
 	first, cancel := context.WithCancel(ctx)
 	gaveUp := make(chan error, 1)
 	go func() {
-		_, err := c.WriteGroup(first, 0, rec)
+		_, err := c.WriteGroup(first, lifecycle.Group{Index: 0, Main: rec})
 		gaveUp <- err
 	}()
 	select {
@@ -645,7 +774,7 @@ func TestWriteGroupRetriedAfterItsContextEnded(t *testing.T) {
 		return err == nil && info.Delivered.Consumer == 1 && info.NumAckPending == 0
 	}, waitFor, 5*time.Millisecond)
 
-	commit, err := c.WriteGroup(ctx, 0, rec)
+	commit, err := c.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: rec})
 	require.NoError(t, err)
 	require.Equal(t, wire.Commit{Group: 0, Rows: 3, Path: "blocked"}, commit)
 }

@@ -5,9 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
+	"path/filepath"
+	"strings"
+	"unicode/utf8"
 
-	"github.com/apache/arrow-go/v18/arrow"
-
+	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -18,6 +21,10 @@ var (
 	ErrEmptyGroup = errors.New("sinks: empty group")
 	// ErrInvalidGroup is returned for a negative group index or a nil record.
 	ErrInvalidGroup = errors.New("sinks: invalid group")
+	// ErrInvalidSide is returned for a side dataset no sink takes: a nil record, a Dir that is
+	// not a folder of its own inside the dataset (see checkSideDir), or two sides of one group
+	// with the same Dir. A side may hold zero rows.
+	ErrInvalidSide = errors.New("sinks: invalid side dataset")
 	// ErrInvalidBuilderConfig is returned by Finalize when Metadata.BuilderConfig is not valid
 	// JSON (an empty one included): builder_config.json is part of the artifact layout, and a
 	// broken one would only fail later, in the user's loader.
@@ -38,19 +45,67 @@ func ctxErr(ctx context.Context) error {
 	return err
 }
 
-// checkWrite applies the checks every sink makes at the entry of WriteGroup.
-func checkWrite(ctx context.Context, group int, rec arrow.RecordBatch) error {
+// checkWrite applies the checks every sink makes at the entry of WriteGroup. It checks the
+// whole group, sides included, before a sink writes any of it.
+func checkWrite(ctx context.Context, g lifecycle.Group) error {
 	if err := ctxErr(ctx); err != nil {
-		return fmt.Errorf("sinks: write group %d: %w", group, err)
+		return fmt.Errorf("sinks: write group %d: %w", g.Index, err)
 	}
-	if group < 0 {
-		return fmt.Errorf("sinks: write group %d: %w: negative index", group, ErrInvalidGroup)
+	if g.Index < 0 {
+		return fmt.Errorf("sinks: write group %d: %w: negative index", g.Index, ErrInvalidGroup)
 	}
-	if rec == nil {
-		return fmt.Errorf("sinks: write group %d: %w: nil record", group, ErrInvalidGroup)
+	if g.Main == nil {
+		return fmt.Errorf("sinks: write group %d: %w: nil record", g.Index, ErrInvalidGroup)
 	}
-	if rec.NumRows() == 0 {
-		return fmt.Errorf("sinks: write group %d: %w", group, ErrEmptyGroup)
+	if g.Main.NumRows() == 0 {
+		return fmt.Errorf("sinks: write group %d: %w", g.Index, ErrEmptyGroup)
+	}
+	seen := make(map[string]bool, len(g.Sides))
+	for _, s := range g.Sides {
+		if err := checkSideDir(s.Dir); err != nil {
+			return fmt.Errorf("sinks: write group %d: %w: folder %q %w", g.Index, ErrInvalidSide, s.Dir, err)
+		}
+		if seen[s.Dir] {
+			return fmt.Errorf("sinks: write group %d: %w: folder %q appears twice", g.Index, ErrInvalidSide, s.Dir)
+		}
+		seen[s.Dir] = true
+		if s.Rec == nil {
+			return fmt.Errorf("sinks: write group %d: %w: folder %q has a nil record", g.Index, ErrInvalidSide, s.Dir)
+		}
+	}
+	return nil
+}
+
+// checkSideDir accepts a side dataset's folder: a clean relative slash-separated path inside
+// the dataset folder ("dropped-columns-parquet-files", "processors-files/summary"). It refuses
+// paths that leave the dataset folder or are not in canonical form ("..", "/abs", "a/", "./a",
+// "a//b", backslashes, control characters); folders with an element that starts with a dot,
+// which loaders skip and where sinks keep their temp files and run marker; the main dataset's
+// parquet-files folder and anything under it (a recursive load of it would mix the side in);
+// and the names of the dataset's own files (metadata.json, builder_config.json). Every sink
+// applies the same rule, so a group one sink takes, every sink takes.
+func checkSideDir(dir string) error {
+	switch {
+	case dir == "":
+		return errors.New("is empty")
+	case !utf8.ValidString(dir) || strings.ContainsFunc(dir, func(r rune) bool { return r < 0x20 || r == 0x7f || r == '\\' }):
+		return errors.New("holds a control character, a backslash or invalid UTF-8")
+	case path.IsAbs(dir):
+		return errors.New("is an absolute path")
+	case path.Clean(dir) != dir || !filepath.IsLocal(filepath.FromSlash(dir)):
+		return errors.New("is not a clean relative path inside the dataset folder")
+	}
+	first, _, _ := strings.Cut(dir, "/")
+	switch first {
+	case ParquetFilesDir:
+		return fmt.Errorf("is the main dataset's folder %s", ParquetFilesDir)
+	case MetadataFile, BuilderConfigFile:
+		return fmt.Errorf("is the name of the dataset's file %s", first)
+	}
+	for _, elem := range strings.Split(dir, "/") {
+		if strings.HasPrefix(elem, ".") {
+			return fmt.Errorf("has the hidden element %q", elem)
+		}
 	}
 	return nil
 }

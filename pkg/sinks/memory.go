@@ -2,6 +2,7 @@ package sinks
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"sync"
 
@@ -17,6 +18,7 @@ import (
 type Memory struct {
 	mu        sync.Mutex
 	groups    map[int]arrow.RecordBatch
+	sides     map[int][]lifecycle.Side
 	meta      *wire.Metadata
 	discarded bool
 }
@@ -24,23 +26,47 @@ type Memory struct {
 var _ lifecycle.Sink = (*Memory)(nil)
 
 // NewMemory returns an empty Memory sink.
-func NewMemory() *Memory { return &Memory{groups: map[int]arrow.RecordBatch{}} }
+func NewMemory() *Memory {
+	return &Memory{groups: map[int]arrow.RecordBatch{}, sides: map[int][]lifecycle.Side{}}
+}
 
-// WriteGroup retains rec (the caller may release its own reference) and stores it, replacing a
-// previous record of the same group. The Commit's Path is "memory/<group>".
-func (m *Memory) WriteGroup(ctx context.Context, group int, rec arrow.RecordBatch) (wire.Commit, error) {
-	if err := checkWrite(ctx, group, rec); err != nil {
+// WriteGroup retains g's records (the caller may release its own references) and stores them,
+// replacing the records of a previous write of the same group. The Commit's Path is
+// "memory/<group>" and its Sides map each Side.Dir to "memory/<group>/<dir>".
+func (m *Memory) WriteGroup(ctx context.Context, g lifecycle.Group) (wire.Commit, error) {
+	if err := checkWrite(ctx, g); err != nil {
 		return wire.Commit{}, err
 	}
-	rec.Retain()
+	path := "memory/" + strconv.Itoa(g.Index)
+	var sides []lifecycle.Side
+	var paths map[string]string
+	if len(g.Sides) > 0 {
+		sides = slices.Clone(g.Sides)
+		paths = make(map[string]string, len(sides))
+	}
+	for _, s := range sides {
+		s.Rec.Retain()
+		paths[s.Dir] = path + "/" + s.Dir
+	}
+	g.Main.Retain()
 	m.mu.Lock()
-	old := m.groups[group]
-	m.groups[group] = rec
+	old, oldSides := m.groups[g.Index], m.sides[g.Index]
+	m.groups[g.Index] = g.Main
+	if sides != nil {
+		m.sides[g.Index] = sides
+	} else {
+		delete(m.sides, g.Index)
+	}
 	m.mu.Unlock()
+	// Released after the new records are retained: a group rewritten with its own records
+	// must not free them.
 	if old != nil {
 		old.Release()
 	}
-	return wire.Commit{Group: group, Rows: int(rec.NumRows()), Path: "memory/" + strconv.Itoa(group)}, nil
+	for _, s := range oldSides {
+		s.Rec.Release()
+	}
+	return wire.Commit{Group: g.Index, Rows: int(g.Main.NumRows()), Path: path, Sides: paths}, nil
 }
 
 // Finalize stores a copy of meta.
@@ -75,6 +101,15 @@ func (m *Memory) Groups() map[int]arrow.RecordBatch {
 	return out
 }
 
+// Sides returns the side datasets stored for a group, in the order they were written, or nil.
+// The slice is a copy; the records are the sink's own, valid until Release, like those of
+// Groups.
+func (m *Memory) Sides(group int) []lifecycle.Side {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.sides[group])
+}
+
 // Meta returns a copy of the finalized metadata, or nil before Finalize.
 func (m *Memory) Meta() *wire.Metadata {
 	m.mu.Lock()
@@ -93,14 +128,19 @@ func (m *Memory) Discarded() bool {
 	return m.discarded
 }
 
-// Release drops the sink's references to its records and forgets them; for tests that check
+// Release drops the sink's references to its records, sides included, and forgets them; for tests that check
 // allocations with memory.CheckedAllocator. Safe to call more than once.
 func (m *Memory) Release() {
 	m.mu.Lock()
-	groups := m.groups
-	m.groups = map[int]arrow.RecordBatch{}
+	groups, sides := m.groups, m.sides
+	m.groups, m.sides = map[int]arrow.RecordBatch{}, map[int][]lifecycle.Side{}
 	m.mu.Unlock()
 	for _, r := range groups {
 		r.Release()
+	}
+	for _, ss := range sides {
+		for _, s := range ss {
+			s.Rec.Release()
+		}
 	}
 }

@@ -25,10 +25,18 @@ func TestMemoryConformance(t *testing.T) {
 		func(t *testing.T, s lifecycle.Sink) sinktest.Readback {
 			m := s.(*sinks.Memory)
 			groups := m.Groups()
-			for _, r := range groups {
+			rb := sinktest.Readback{Groups: groups, Sides: map[int]map[string]arrow.RecordBatch{}, Meta: m.Meta()}
+			for g, r := range groups {
 				r.Retain() // the readback owns its references
+				for _, side := range m.Sides(g) {
+					side.Rec.Retain()
+					if rb.Sides[g] == nil {
+						rb.Sides[g] = map[string]arrow.RecordBatch{}
+					}
+					rb.Sides[g][side.Dir] = side.Rec
+				}
 			}
-			return sinktest.Readback{Groups: groups, Meta: m.Meta()}
+			return rb
 		})
 }
 
@@ -42,19 +50,33 @@ func TestMemoryDiscardedAndRelease(t *testing.T) {
 	rec := f.ToRecord(mem)
 
 	m := sinks.NewMemory()
-	_, err := m.WriteGroup(context.Background(), 0, rec)
+	_, err := m.WriteGroup(context.Background(), lifecycle.Group{Index: 0, Main: rec})
 	require.NoError(t, err)
 	rec.Release() // the sink keeps its own reference
-	_, err = m.WriteGroup(context.Background(), 0, m.Groups()[0])
+	_, err = m.WriteGroup(context.Background(), lifecycle.Group{Index: 0, Main: m.Groups()[0]})
 	require.NoError(t, err, "rewriting a group with its own record must not free it")
 	require.EqualValues(t, 3, m.Groups()[0].NumRows())
+
+	// Sides are retained too, and released by Release.
+	side := f.ToRecord(mem)
+	main := f.ToRecord(mem)
+	c, err := m.WriteGroup(context.Background(), lifecycle.Group{Index: 1, Main: main,
+		Sides: []lifecycle.Side{{Dir: "processors-files/x", Rec: side}}})
+	require.NoError(t, err)
+	require.Equal(t, map[string]string{"processors-files/x": "memory/1/processors-files/x"}, c.Sides)
+	side.Release()
+	main.Release()
+	require.Len(t, m.Sides(1), 1)
+	require.EqualValues(t, 3, m.Sides(1)[0].Rec.NumRows())
+	require.Nil(t, m.Sides(0))
 
 	require.False(t, m.Discarded())
 	require.NoError(t, m.Discard(context.Background()))
 	require.True(t, m.Discarded())
-	require.Len(t, m.Groups(), 1)
+	require.Len(t, m.Groups(), 2)
 
 	m.Release()
 	m.Release()
 	require.Equal(t, map[int]arrow.RecordBatch{}, m.Groups())
+	require.Nil(t, m.Sides(1))
 }

@@ -7,12 +7,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/parquet"
@@ -36,8 +38,13 @@ const (
 
 // BatchFile is the name of group g's file relative to the dataset folder, with forward slashes
 // (it goes into Commit.Path and metadata.json), e.g. "parquet-files/batch_00007.parquet".
-func BatchFile(group int) string {
-	return path.Join(ParquetFilesDir, fmt.Sprintf("batch_%05d.parquet", group))
+func BatchFile(group int) string { return SideFile(ParquetFilesDir, group) }
+
+// SideFile is the name of group g's file in the side dataset folder dir, relative to the
+// dataset folder, with forward slashes (it goes into Commit.Sides), e.g.
+// "dropped-columns-parquet-files/batch_00007.parquet".
+func SideFile(dir string, group int) string {
+	return path.Join(dir, fmt.Sprintf("batch_%05d.parquet", group))
 }
 
 // ParquetOptions tunes a Parquet sink. The zero value is the default.
@@ -56,10 +63,11 @@ type ParquetOptions struct {
 	Logger *slog.Logger
 }
 
-// Parquet is the build sink: it writes one Parquet file per group into the dataset folder, and
-// builder_config.json and metadata.json on Finalize. Every file goes through a temp file in the
-// same folder, fsync, rename and a folder fsync, so a file is whole or absent after a crash, and
-// a redelivered group atomically replaces its file with the same content.
+// Parquet is the build sink: it writes one Parquet file per group into the dataset folder, one
+// per side dataset of the group into the side's folder, and builder_config.json and
+// metadata.json on Finalize. Every file goes through a temp file in the same folder, fsync,
+// rename and a folder fsync, so a file is whole or absent after a crash, and a redelivered group
+// atomically replaces its files with the same content.
 //
 // Methods are safe for concurrent use; concurrent writes of different groups do not block each
 // other.
@@ -69,6 +77,8 @@ type Parquet struct {
 	props    []parquet.WriterProperty
 	arrProps pqarrow.ArrowWriterProperties
 	log      *slog.Logger
+	// ready holds the side folders (as Side.Dir) that exist and whose entries are on disk.
+	ready sync.Map
 }
 
 var _ lifecycle.Sink = (*Parquet)(nil)
@@ -129,30 +139,73 @@ func parseCodec(name string) (compress.Compression, error) {
 // Dir returns the dataset folder.
 func (p *Parquet) Dir() string { return p.dir }
 
-// WriteGroup writes rec as parquet-files/batch_<group:05d>.parquet, one Parquet row group, and
-// returns once the file and its folder entry are on disk. Writing a group again replaces the
-// file atomically; readers see the old file or the new one, never a mix. A cancelled ctx is
-// checked at entry only: once started, a write is short and finishing it is harmless.
-func (p *Parquet) WriteGroup(ctx context.Context, group int, rec arrow.RecordBatch) (wire.Commit, error) {
-	if err := checkWrite(ctx, group, rec); err != nil {
+// WriteGroup writes each side of g as <Side.Dir>/batch_<group:05d>.parquet, creating the
+// folder, and then g.Main as parquet-files/batch_<group:05d>.parquet, each file one Parquet row
+// group; it returns once every file and folder entry is on disk. The main file goes last, so a
+// main file that exists is a whole group: a crash in between leaves side files that a rewrite of
+// the group replaces. Writing a group again replaces its files atomically; readers see the old
+// file or the new one, never a mix. The Commit's Path is the main file and its Sides map each
+// Side.Dir to the side's file, both relative to the dataset folder. A cancelled ctx is checked
+// at entry only: once started, a write is short and finishing it is harmless.
+func (p *Parquet) WriteGroup(ctx context.Context, g lifecycle.Group) (wire.Commit, error) {
+	if err := checkWrite(ctx, g); err != nil {
 		return wire.Commit{}, err
 	}
 	// pqarrow writes a null in a non-nullable column as a zero value, without an error: refuse
 	// the group rather than corrupt it silently.
-	for i, f := range rec.Schema().Fields() {
-		if !f.Nullable && rec.Column(i).NullN() > 0 {
-			return wire.Commit{}, fmt.Errorf("sinks: write group %d: column %q is not nullable but holds %d nulls",
-				group, f.Name, rec.Column(i).NullN())
+	if err := checkNulls(g.Main); err != nil {
+		return wire.Commit{}, fmt.Errorf("sinks: write group %d: %w", g.Index, err)
+	}
+	for _, side := range g.Sides {
+		if err := checkNulls(side.Rec); err != nil {
+			return wire.Commit{}, fmt.Errorf("sinks: write group %d: side %q: %w", g.Index, side.Dir, err)
 		}
 	}
-	rel := BatchFile(group)
+
+	var sides map[string]string
+	for _, side := range g.Sides {
+		rel := SideFile(side.Dir, g.Index)
+		final := filepath.Join(p.dir, filepath.FromSlash(rel))
+		if err := p.makeSideDir(side.Dir); err != nil {
+			return wire.Commit{}, fmt.Errorf("sinks: write group %d: side %q: create folder: %w", g.Index, side.Dir, err)
+		}
+		if err := p.writeRecord(final, side.Rec); err != nil {
+			return wire.Commit{}, fmt.Errorf("sinks: write group %d: side %q to %s: %w", g.Index, side.Dir, final, err)
+		}
+		if sides == nil {
+			sides = make(map[string]string, len(g.Sides))
+		}
+		sides[side.Dir] = rel
+	}
+
+	rel := BatchFile(g.Index)
 	final := filepath.Join(p.dir, filepath.FromSlash(rel))
-	// Row groups are cut by rows; one file holds one group, so one row group per file.
+	if err := p.writeRecord(final, g.Main); err != nil {
+		return wire.Commit{}, fmt.Errorf("sinks: write group %d to %s: %w", g.Index, final, err)
+	}
+	p.log.Debug("group written", "group", g.Index, "rows", g.Main.NumRows(), "file", rel, "sides", len(g.Sides))
+	return wire.Commit{Group: g.Index, Rows: int(g.Main.NumRows()), Path: rel, Sides: sides}, nil
+}
+
+// checkNulls refuses a null in a column that is not nullable.
+func checkNulls(rec arrow.RecordBatch) error {
+	for i, f := range rec.Schema().Fields() {
+		if !f.Nullable && rec.Column(i).NullN() > 0 {
+			return fmt.Errorf("column %q is not nullable but holds %d nulls", f.Name, rec.Column(i).NullN())
+		}
+	}
+	return nil
+}
+
+// writeRecord writes rec atomically as the Parquet file final, in one row group.
+func (p *Parquet) writeRecord(final string, rec arrow.RecordBatch) error {
+	// Row groups are cut by rows; one file holds one group, so one row group per file (a side
+	// may hold no rows, and the length must be positive).
 	// slices.Concat, not append: p.props is shared by concurrent writes.
 	props := parquet.NewWriterProperties(slices.Concat(p.props, []parquet.WriterProperty{
-		parquet.WithMaxRowGroupLength(rec.NumRows()),
+		parquet.WithMaxRowGroupLength(max(rec.NumRows(), 1)),
 	})...)
-	err := writeAtomic(final, func(w io.Writer) error {
+	return writeAtomic(final, func(w io.Writer) error {
 		fw, err := pqarrow.NewFileWriter(rec.Schema(), w, props, p.arrProps)
 		if err != nil {
 			return err
@@ -163,11 +216,30 @@ func (p *Parquet) WriteGroup(ctx context.Context, group int, rec arrow.RecordBat
 		}
 		return fw.Close()
 	})
-	if err != nil {
-		return wire.Commit{}, fmt.Errorf("sinks: write group %d to %s: %w", group, final, err)
+}
+
+// makeSideDir creates the side folder dir (a Side.Dir, checked by checkSideDir) and each
+// missing folder above it, and fsyncs the parent of every element: a side file must not outlive
+// its folder's entry in a crash when the main file, written after it, survives. Found or
+// created, a folder's parent is synced once per sink, since another writer may have created it
+// and not yet synced.
+func (p *Parquet) makeSideDir(dir string) error {
+	if _, ok := p.ready.Load(dir); ok {
+		return nil
 	}
-	p.log.Debug("group written", "group", group, "rows", rec.NumRows(), "file", rel)
-	return wire.Commit{Group: group, Rows: int(rec.NumRows()), Path: rel}, nil
+	cur := p.dir
+	for elem := range strings.SplitSeq(dir, "/") {
+		parent := cur
+		cur = filepath.Join(cur, elem)
+		if err := os.Mkdir(cur, 0o755); err != nil && !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+		if err := syncDir(parent); err != nil {
+			return err
+		}
+	}
+	p.ready.Store(dir, struct{}{})
+	return nil
 }
 
 // Finalize writes builder_config.json (meta.BuilderConfig, byte for byte) and then
@@ -202,27 +274,34 @@ func (p *Parquet) Finalize(ctx context.Context, meta wire.Metadata) error {
 	return nil
 }
 
-// Discard removes temp files that a crashed or interrupted write left behind, in the dataset
-// folder and in parquet-files/. It never touches committed data: a failed run keeps its
-// committed groups (and never has a metadata.json). It ignores ctx, because it runs on the abort
-// path where the caller's ctx is often already cancelled, and it only does a few local deletes.
-// Discard must not run concurrently with writes of the same dataset, whose temp files it would
-// remove (those writes would then fail, leaving nothing half-written).
+// Discard removes temp files that a crashed or interrupted write left behind, anywhere in the
+// dataset folder: in it, in parquet-files/ and in the side folders. It never touches committed
+// data: a failed run keeps its committed groups (and never has a metadata.json). It ignores ctx,
+// because it runs on the abort path where the caller's ctx is often already cancelled, and it
+// only does local listings and deletes. Discard must not run concurrently with writes of the
+// same dataset, whose temp files it would remove (those writes would then fail, leaving nothing
+// half-written).
 func (p *Parquet) Discard(context.Context) error {
 	var errs []error
-	for _, d := range []string{p.files, p.dir} {
-		matches, err := filepath.Glob(filepath.Join(d, tmpPrefix+"*"))
+	// The side folders are not known here (a restarted sinkd has not seen them), so the whole
+	// dataset folder is walked; WalkDir does not follow symbolic links out of it.
+	err := filepath.WalkDir(p.dir, func(name string, d fs.DirEntry, err error) error {
 		if err != nil {
-			errs = append(errs, fmt.Errorf("sinks: discard: list %s: %w", d, err))
-			continue
+			errs = append(errs, fmt.Errorf("sinks: discard: list %s: %w", name, err))
+			return nil // skip what cannot be listed; go on with the rest
 		}
-		for _, m := range matches {
-			if err := os.Remove(m); err != nil && !errors.Is(err, os.ErrNotExist) {
-				errs = append(errs, fmt.Errorf("sinks: discard: %w", err))
-				continue
-			}
-			p.log.Info("removed temp file", "file", m)
+		if d.IsDir() || !strings.HasPrefix(d.Name(), tmpPrefix) {
+			return nil
 		}
+		if err := os.Remove(name); err != nil && !errors.Is(err, os.ErrNotExist) {
+			errs = append(errs, fmt.Errorf("sinks: discard: %w", err))
+			return nil
+		}
+		p.log.Info("removed temp file", "file", name)
+		return nil
+	})
+	if err != nil {
+		errs = append(errs, fmt.Errorf("sinks: discard: walk %s: %w", p.dir, err))
 	}
 	return errors.Join(errs...)
 }

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -38,18 +40,35 @@ func TestParquetConformance(t *testing.T) {
 }
 
 // readParquetDir reads a dataset folder back the way a user's loader sees it: every
-// parquet-files/batch_*.parquet, and metadata.json with builder_config.json if present.
+// parquet-files/batch_*.parquet, every batch_*.parquet of any other folder as a side dataset of
+// that folder, and metadata.json with builder_config.json if present.
 func readParquetDir(t *testing.T, dir string) sinktest.Readback {
 	t.Helper()
-	rb := sinktest.Readback{Groups: map[int]arrow.RecordBatch{}}
-	files, err := filepath.Glob(filepath.Join(dir, sinks.ParquetFilesDir, "batch_*.parquet"))
-	require.NoError(t, err)
-	for _, f := range files {
+	rb := sinktest.Readback{Groups: map[int]arrow.RecordBatch{}, Sides: map[int]map[string]arrow.RecordBatch{}}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		if ok, _ := filepath.Match("batch_*.parquet", d.Name()); !ok {
+			return nil
+		}
 		var g int
-		_, err := fmt.Sscanf(filepath.Base(f), "batch_%05d.parquet", &g)
-		require.NoError(t, err, f)
-		rb.Groups[g] = readParquetFile(t, f)
-	}
+		_, err = fmt.Sscanf(d.Name(), "batch_%05d.parquet", &g)
+		require.NoError(t, err, path)
+		require.Equal(t, sinks.SideFile(".", g), d.Name(), "canonical name")
+		rel, err := filepath.Rel(dir, filepath.Dir(path))
+		require.NoError(t, err)
+		if folder := filepath.ToSlash(rel); folder == sinks.ParquetFilesDir {
+			rb.Groups[g] = readParquetFile(t, path)
+		} else {
+			if rb.Sides[g] == nil {
+				rb.Sides[g] = map[string]arrow.RecordBatch{}
+			}
+			rb.Sides[g][folder] = readParquetFile(t, path)
+		}
+		return nil
+	})
+	require.NoError(t, err)
 	body, err := os.ReadFile(filepath.Join(dir, sinks.MetadataFile))
 	if os.IsNotExist(err) {
 		return rb
@@ -72,6 +91,14 @@ func readParquetFile(t *testing.T, path string) arrow.RecordBatch {
 	tbl, err := pqarrow.ReadTable(context.Background(), f, nil, pqarrow.ArrowReadProperties{}, memory.DefaultAllocator)
 	require.NoError(t, err, path)
 	defer tbl.Release()
+	if tbl.NumRows() == 0 { // a side may hold no rows; a table reader yields no record then
+		cols := make([]arrow.Array, tbl.NumCols())
+		for i := range cols {
+			cols[i] = array.MakeArrayOfNull(memory.DefaultAllocator, tbl.Schema().Field(i).Type, 0)
+			defer cols[i].Release()
+		}
+		return array.NewRecordBatch(tbl.Schema(), cols, 0)
+	}
 	tr := array.NewTableReader(tbl, tbl.NumRows())
 	defer tr.Release()
 	require.True(t, tr.Next(), "%s holds no rows", path)
@@ -105,7 +132,7 @@ func TestParquetReadByIndependentReader(t *testing.T) {
 	rec := f.ToRecord(nil)
 	defer rec.Release()
 
-	c, err := p.WriteGroup(context.Background(), 7, rec)
+	c, err := p.WriteGroup(context.Background(), lifecycle.Group{Index: 7, Main: rec})
 	require.NoError(t, err)
 	require.Equal(t, wire.Commit{Group: 7, Rows: 4, Path: "parquet-files/batch_00007.parquet"}, c)
 
@@ -157,7 +184,7 @@ func TestParquetFolderLayout(t *testing.T) {
 	var paths []string
 	for g := range 3 {
 		rec := sinktest.Record(g, 100)
-		c, err := p.WriteGroup(ctx, g, rec)
+		c, err := p.WriteGroup(ctx, lifecycle.Group{Index: g, Main: rec})
 		rec.Release()
 		require.NoError(t, err)
 		paths = append(paths, c.Path)
@@ -186,7 +213,7 @@ func TestParquetFolderLayout(t *testing.T) {
 	before, err := os.ReadFile(filepath.Join(dir, paths[1]))
 	require.NoError(t, err)
 	rec := sinktest.Record(1, 100)
-	_, err = p.WriteGroup(ctx, 1, rec)
+	_, err = p.WriteGroup(ctx, lifecycle.Group{Index: 1, Main: rec})
 	rec.Release()
 	require.NoError(t, err)
 	after, err := os.ReadFile(filepath.Join(dir, paths[1]))
@@ -224,22 +251,121 @@ func TestParquetDiscardRemovesOnlyTempFiles(t *testing.T) {
 	require.NoError(t, err)
 	rec := sinktest.Record(0, 5)
 	defer rec.Release()
-	_, err = p.WriteGroup(ctx, 0, rec)
+	_, err = p.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: rec})
 	require.NoError(t, err)
 
-	// What a crash mid-write leaves behind.
+	g := sinktest.Group(1, 5, sinktest.DroppedDir, sinktest.ProcDir)
+	defer sinktest.ReleaseGroup(g)
+	c, err := p.WriteGroup(ctx, g)
+	require.NoError(t, err)
+
+	// What a crash mid-write leaves behind, in side folders too; the sink that discards is
+	// a new one (a restarted sinkd), which has not seen the side folders.
 	leftovers := []string{
 		filepath.Join(dir, "parquet-files", ".tmp-batch_00001.parquet-123"),
 		filepath.Join(dir, ".tmp-metadata.json-456"),
+		filepath.Join(dir, sinktest.DroppedDir, ".tmp-batch_00002.parquet-789"),
+		filepath.Join(dir, "processors-files", "summary", ".tmp-batch_00002.parquet-1011"),
 	}
 	for _, f := range leftovers {
 		require.NoError(t, os.WriteFile(f, []byte("half"), 0o600))
 	}
+	p, err = sinks.NewParquet(dir, sinks.ParquetOptions{})
+	require.NoError(t, err)
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	require.NoError(t, p.Discard(cctx), "Discard runs on the abort path, where ctx is often cancelled")
 	requireNoTempFiles(t, dir)
 	require.FileExists(t, filepath.Join(dir, "parquet-files", "batch_00000.parquet"))
+	for _, rel := range append(slices.Collect(maps.Values(c.Sides)), c.Path) {
+		require.FileExists(t, filepath.Join(dir, filepath.FromSlash(rel)))
+	}
+}
+
+// TestParquetSideLayout checks where sides go: <Side.Dir>/batch_NNNNN.parquet, named like the
+// main file, created with their folders, 0644, one row group, rewritten byte for byte.
+func TestParquetSideLayout(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "ds")
+	p, err := sinks.NewParquet(dir, sinks.ParquetOptions{})
+	require.NoError(t, err)
+
+	g := sinktest.Group(7, 50, sinktest.DroppedDir, sinktest.ProcDir)
+	defer sinktest.ReleaseGroup(g)
+	c, err := p.WriteGroup(ctx, g)
+	require.NoError(t, err)
+	require.Equal(t, wire.Commit{Group: 7, Rows: 50, Path: "parquet-files/batch_00007.parquet", Sides: map[string]string{
+		"dropped-columns-parquet-files": "dropped-columns-parquet-files/batch_00007.parquet",
+		"processors-files/summary":      "processors-files/summary/batch_00007.parquet",
+	}}, c)
+	requireNoTempFiles(t, dir)
+	for _, side := range g.Sides {
+		path := filepath.Join(dir, filepath.FromSlash(c.Sides[side.Dir]))
+		st, err := os.Stat(path)
+		require.NoError(t, err)
+		require.Equal(t, os.FileMode(0o644), st.Mode().Perm(), side.Dir)
+		r, err := file.OpenParquetFile(path, false)
+		require.NoError(t, err)
+		require.Equal(t, 1, r.NumRowGroups(), side.Dir)
+		require.NoError(t, r.Close())
+		got := readParquetFile(t, path)
+		sinktest.RequireRecordsEqual(t, side.Rec, got)
+		got.Release()
+	}
+
+	side := filepath.Join(dir, filepath.FromSlash(c.Sides[sinktest.ProcDir]))
+	before, err := os.ReadFile(side)
+	require.NoError(t, err)
+	again, err := p.WriteGroup(ctx, g)
+	require.NoError(t, err)
+	require.Equal(t, c, again)
+	after, err := os.ReadFile(side)
+	require.NoError(t, err)
+	require.Equal(t, before, after, "a rewrite replaces a side file with the same bytes")
+	entries, err := os.ReadDir(filepath.Dir(side))
+	require.NoError(t, err)
+	require.Len(t, entries, 1, "one copy")
+	requireNoTempFiles(t, dir)
+}
+
+// Sides are written before the main file: when a side cannot be written, the group has no main
+// file, so it does not read as committed.
+func TestParquetSideFailureLeavesNoMainFile(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	p, err := sinks.NewParquet(dir, sinks.ParquetOptions{})
+	require.NoError(t, err)
+	// A file where the side's parent folder should be.
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "processors-files"), []byte("in the way"), 0o644))
+
+	g := sinktest.Group(3, 4, sinktest.DroppedDir, sinktest.ProcDir)
+	defer sinktest.ReleaseGroup(g)
+	_, err = p.WriteGroup(context.Background(), g)
+	require.Error(t, err)
+	require.ErrorContains(t, err, "group 3")
+	require.ErrorContains(t, err, `"processors-files/summary"`)
+	require.NoFileExists(t, filepath.Join(dir, filepath.FromSlash(sinks.BatchFile(3))))
+	requireNoTempFiles(t, dir)
+
+	// A null in a non-nullable side column is refused before anything is written.
+	require.NoError(t, os.Remove(filepath.Join(dir, "processors-files")))
+	b := array.NewInt64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	b.AppendValues([]int64{1, 0}, []bool{true, false})
+	col := b.NewArray()
+	defer col.Release()
+	schema := arrow.NewSchema([]arrow.Field{{Name: "n", Type: arrow.PrimitiveTypes.Int64}}, nil)
+	bad := array.NewRecordBatch(schema, []arrow.Array{col}, 2)
+	defer bad.Release()
+	main := sinktest.Record(4, 2)
+	defer main.Release()
+	_, err = p.WriteGroup(context.Background(), lifecycle.Group{Index: 4, Main: main, Sides: []lifecycle.Side{
+		{Dir: sinktest.DroppedDir, Rec: g.Sides[0].Rec}, {Dir: "strict", Rec: bad},
+	}})
+	require.ErrorContains(t, err, `side "strict": column "n" is not nullable`)
+	require.NoFileExists(t, filepath.Join(dir, filepath.FromSlash(sinks.SideFile(sinktest.DroppedDir, 4))))
+	require.NoDirExists(t, filepath.Join(dir, "strict"))
 }
 
 func TestParquetOptions(t *testing.T) {
@@ -255,7 +381,7 @@ func TestParquetOptions(t *testing.T) {
 		dir := t.TempDir()
 		p, err := sinks.NewParquet(dir, sinks.ParquetOptions{Compression: codec, DictionaryColumns: []string{"group"}})
 		require.NoError(t, err, codec)
-		c, err := p.WriteGroup(context.Background(), 2, rec)
+		c, err := p.WriteGroup(context.Background(), lifecycle.Group{Index: 2, Main: rec})
 		require.NoError(t, err, codec)
 		got := readParquetFile(t, filepath.Join(dir, c.Path))
 		sinktest.RequireRecordsEqual(t, rec, got)
@@ -271,7 +397,7 @@ func TestParquetWriteErrorNamesFile(t *testing.T) {
 	require.NoError(t, os.RemoveAll(filepath.Join(dir, "parquet-files")))
 	rec := sinktest.Record(9, 1)
 	defer rec.Release()
-	_, err = p.WriteGroup(context.Background(), 9, rec)
+	_, err = p.WriteGroup(context.Background(), lifecycle.Group{Index: 9, Main: rec})
 	require.ErrorIs(t, err, os.ErrNotExist)
 	require.ErrorContains(t, err, "group 9")
 	require.ErrorContains(t, err, "batch_00009.parquet")
@@ -289,7 +415,7 @@ func TestParquetRejectsNullsInNonNullableColumn(t *testing.T) {
 	schema := arrow.NewSchema([]arrow.Field{{Name: "answer", Type: arrow.BinaryTypes.String, Nullable: false}}, nil)
 	rec := array.NewRecordBatch(schema, []arrow.Array{col}, 3)
 	defer rec.Release()
-	_, err = p.WriteGroup(context.Background(), 0, rec)
+	_, err = p.WriteGroup(context.Background(), lifecycle.Group{Index: 0, Main: rec})
 	require.ErrorContains(t, err, `column "answer" is not nullable`)
 	require.NoFileExists(t, filepath.Join(p.Dir(), sinks.BatchFile(0)))
 }
@@ -356,7 +482,7 @@ func BenchmarkParquetWriteGroup(b *testing.B) {
 			b.ReportAllocs()
 			g := 0
 			for b.Loop() {
-				if _, err := p.WriteGroup(ctx, g%64, rec); err != nil {
+				if _, err := p.WriteGroup(ctx, lifecycle.Group{Index: g % 64, Main: rec}); err != nil {
 					b.Fatal(err)
 				}
 				g++

@@ -36,13 +36,16 @@ func checkRunID(runID string) error {
 
 // Preview is the preview sink: each group is stored as Arrow IPC stream bytes under the KV key
 // <run>.<group>, the metadata under <run>.manifest (last) and the builder config under
-// <run>.builder_config. A preview is small and short-lived, so it lives in a memory-storage
-// bucket with a TTL (rf_preview) rather than on disk; anyone can read it back with ReadPreview
-// or `nats kv get`. A KV put is atomic and a repeated put of a group replaces it, which makes
-// every method idempotent.
+// <run>.builder_config. A group's side datasets are stored before it: side n (its index in
+// Group.Sides) as Arrow IPC under <run>.<group>.side.<n>, then their Dirs, in order, as a JSON
+// array of strings under <run>.<group>.sides. A preview is small and short-lived, so it lives
+// in a memory-storage bucket with a TTL (rf_preview) rather than on disk; anyone can read it
+// back with ReadPreview, ReadPreviewSides or `nats kv get`. A KV put is atomic and a repeated
+// put of a group replaces it, which makes every method idempotent.
 //
-// Values are bounded by the server's max payload (1 MiB by default); a bigger group fails with
-// an error that names it. Methods are safe for concurrent use.
+// Values are bounded by the server's max payload (1 MiB by default), each side separately; a
+// bigger group or side fails with an error that names its key. Methods are safe for concurrent
+// use.
 type Preview struct {
 	kv    jetstream.KeyValue
 	runID string
@@ -63,24 +66,63 @@ func (p *Preview) RunID() string { return p.runID }
 // PreviewKey returns the KV key of a group of a run.
 func PreviewKey(runID string, group int) string { return runID + "." + strconv.Itoa(group) }
 
-// WriteGroup stores rec under <run>.<group> and returns once the server has acknowledged the
-// put. The Commit's Path is the key.
-func (p *Preview) WriteGroup(ctx context.Context, group int, rec arrow.RecordBatch) (wire.Commit, error) {
+// PreviewSideKey returns the KV key of side n (its index in Group.Sides) of a group of a run.
+func PreviewSideKey(runID string, group, n int) string {
+	return PreviewKey(runID, group) + ".side." + strconv.Itoa(n)
+}
+
+// previewSidesKey is the KV key of the JSON array of a group's side Dirs.
+func previewSidesKey(runID string, group int) string { return PreviewKey(runID, group) + ".sides" }
+
+// WriteGroup stores g's sides under <run>.<group>.side.<n>, then the list of their Dirs under
+// <run>.<group>.sides, then g.Main under <run>.<group>, and returns once the server has
+// acknowledged every put. The main key goes last, so a group whose main key exists is whole.
+// The Commit's Path is the main key and its Sides map each Side.Dir to the side's key.
+func (p *Preview) WriteGroup(ctx context.Context, g lifecycle.Group) (wire.Commit, error) {
 	if p.err != nil {
 		return wire.Commit{}, p.err
 	}
-	if err := checkWrite(ctx, group, rec); err != nil {
+	if err := checkWrite(ctx, g); err != nil {
 		return wire.Commit{}, err
 	}
-	key := PreviewKey(p.runID, group)
+	var sides map[string]string
+	if len(g.Sides) > 0 {
+		sides = make(map[string]string, len(g.Sides))
+		dirs := make([]string, len(g.Sides))
+		for n, s := range g.Sides {
+			key := PreviewSideKey(p.runID, g.Index, n)
+			if err := p.put(ctx, key, s.Rec); err != nil {
+				return wire.Commit{}, fmt.Errorf("sinks: write group %d: side %q: %w", g.Index, s.Dir, err)
+			}
+			dirs[n] = s.Dir
+			sides[s.Dir] = key
+		}
+		index, err := json.Marshal(dirs)
+		if err != nil {
+			return wire.Commit{}, fmt.Errorf("sinks: write group %d: encode side list: %w", g.Index, err)
+		}
+		key := previewSidesKey(p.runID, g.Index)
+		if _, err := p.kv.Put(ctx, key, index); err != nil {
+			return wire.Commit{}, fmt.Errorf("sinks: write group %d: side list to key %s: %w", g.Index, key, err)
+		}
+	}
+	key := PreviewKey(p.runID, g.Index)
+	if err := p.put(ctx, key, g.Main); err != nil {
+		return wire.Commit{}, fmt.Errorf("sinks: write group %d: %w", g.Index, err)
+	}
+	return wire.Commit{Group: g.Index, Rows: int(g.Main.NumRows()), Path: key, Sides: sides}, nil
+}
+
+// put stores rec as Arrow IPC under key.
+func (p *Preview) put(ctx context.Context, key string, rec arrow.RecordBatch) error {
 	b, err := EncodeIPC(rec)
 	if err != nil {
-		return wire.Commit{}, fmt.Errorf("sinks: write group %d: %w", group, err)
+		return err
 	}
 	if _, err := p.kv.Put(ctx, key, b); err != nil {
-		return wire.Commit{}, fmt.Errorf("sinks: write group %d to key %s (%d bytes): %w", group, key, len(b), err)
+		return fmt.Errorf("put key %s (%d bytes): %w", key, len(b), err)
 	}
-	return wire.Commit{Group: group, Rows: int(rec.NumRows()), Path: key}, nil
+	return nil
 }
 
 // Finalize stores meta.BuilderConfig under <run>.builder_config and then meta as JSON under
@@ -115,8 +157,9 @@ func (p *Preview) Finalize(ctx context.Context, meta wire.Metadata) error {
 // bucket's TTL reclaims an abandoned preview; Purge removes one at once.
 func (p *Preview) Discard(context.Context) error { return p.err }
 
-// Purge removes every key of the run, committed groups and manifest included: for a caller that
-// has read the preview and wants the memory back before the bucket's TTL. Not part of Sink.
+// Purge removes every key of the run, committed groups, their sides and the manifest included:
+// for a caller that has read the preview and wants the memory back before the bucket's TTL. Not
+// part of Sink.
 func (p *Preview) Purge(ctx context.Context) error {
 	if p.err != nil {
 		return p.err
@@ -134,9 +177,10 @@ func (p *Preview) Purge(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// runKeys lists the live keys of a run.
+// runKeys lists the live keys of a run: <run>.<group>, <run>.manifest and <run>.builder_config,
+// and the side keys <run>.<group>.side.<n> and <run>.<group>.sides.
 func runKeys(ctx context.Context, kv jetstream.KeyValue, runID string) ([]string, error) {
-	lister, err := kv.ListKeysFiltered(ctx, runID+".*")
+	lister, err := kv.ListKeysFiltered(ctx, runID+".>")
 	if err != nil {
 		if errors.Is(err, jetstream.ErrNoKeysFound) {
 			return nil, nil
@@ -156,10 +200,10 @@ func runKeys(ctx context.Context, kv jetstream.KeyValue, runID string) ([]string
 	return slices.Compact(keys), nil // the lister may repeat keys under concurrent writes
 }
 
-// ReadPreview reads a preview back: the records of every group stored for runID, in group order
-// (dropped groups leave gaps that are simply absent), and the metadata, which is nil when the
-// run has not been finalized (still running, failed, or aborted). The caller releases the
-// records.
+// ReadPreview reads a preview back: the main records of every group stored for runID, in group
+// order (dropped groups leave gaps that are simply absent), and the metadata, which is nil when
+// the run has not been finalized (still running, failed, or aborted). The caller releases the
+// records. ReadPreviewSides reads a group's side datasets.
 func ReadPreview(ctx context.Context, kv jetstream.KeyValue, runID string) ([]arrow.RecordBatch, *wire.Metadata, error) {
 	_, recs, meta, err := readPreview(ctx, kv, runID)
 	return recs, meta, err
@@ -232,4 +276,47 @@ func readManifest(ctx context.Context, kv jetstream.KeyValue, runID string) (*wi
 	}
 	meta.BuilderConfig = json.RawMessage(e.Value())
 	return &meta, nil
+}
+
+// ReadPreviewSides reads back the side datasets of one group of a preview, in the order they
+// were written, or nil when the group has none. The sides are complete once the group's main key
+// exists (ReadPreview lists the group); before that they may be missing or partial. The caller
+// releases the records.
+func ReadPreviewSides(ctx context.Context, kv jetstream.KeyValue, runID string, group int) (sides []lifecycle.Side, err error) {
+	if err := checkRunID(runID); err != nil {
+		return nil, err
+	}
+	key := previewSidesKey(runID, group)
+	e, err := kv.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sinks: read preview side list of group %d (key %s): %w", group, key, err)
+	}
+	var dirs []string
+	if err := json.Unmarshal(e.Value(), &dirs); err != nil {
+		return nil, fmt.Errorf("sinks: read preview side list of group %d (key %s): %w", group, key, err)
+	}
+	defer func() {
+		if err != nil {
+			for _, s := range sides {
+				s.Rec.Release()
+			}
+			sides = nil
+		}
+	}()
+	for n, dir := range dirs {
+		key := PreviewSideKey(runID, group, n)
+		e, err := kv.Get(ctx, key)
+		if err != nil {
+			return sides, fmt.Errorf("sinks: read preview group %d side %q (key %s): %w", group, dir, key, err)
+		}
+		rec, err := DecodeIPC(e.Value())
+		if err != nil {
+			return sides, fmt.Errorf("sinks: read preview group %d side %q (key %s): %w", group, dir, key, err)
+		}
+		sides = append(sides, lifecycle.Side{Dir: dir, Rec: rec})
+	}
+	return sides, nil
 }

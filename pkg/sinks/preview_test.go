@@ -2,6 +2,7 @@ package sinks_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync/atomic"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/sinks/sinktest"
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // previewBucket starts an embedded JetStream server and returns a memory-storage KV bucket with
@@ -61,9 +63,17 @@ func TestPreviewConformance(t *testing.T) {
 			defer cancel()
 			groups, recs, meta, err := sinks.ReadPreviewGroups(ctx, kv, s.(*sinks.Preview).RunID())
 			require.NoError(t, err)
-			rb := sinktest.Readback{Groups: map[int]arrow.RecordBatch{}, Meta: meta}
+			rb := sinktest.Readback{Groups: map[int]arrow.RecordBatch{}, Sides: map[int]map[string]arrow.RecordBatch{}, Meta: meta}
 			for i, g := range groups {
 				rb.Groups[g] = recs[i]
+				sides, err := sinks.ReadPreviewSides(ctx, kv, s.(*sinks.Preview).RunID(), g)
+				require.NoError(t, err)
+				for _, side := range sides {
+					if rb.Sides[g] == nil {
+						rb.Sides[g] = map[string]arrow.RecordBatch{}
+					}
+					rb.Sides[g][side.Dir] = side.Rec
+				}
 			}
 			return rb
 		})
@@ -80,10 +90,10 @@ func TestReadPreview(t *testing.T) {
 	var paths []string
 	for _, g := range []int{10, 2, 1} {
 		rec := sinktest.Record(g, g+1)
-		c, err := p.WriteGroup(ctx, g, rec)
+		c, err := p.WriteGroup(ctx, lifecycle.Group{Index: g, Main: rec})
 		require.NoError(t, err)
 		require.Equal(t, fmt.Sprintf("01J5-preview.%d", g), c.Path)
-		_, err = other.WriteGroup(ctx, g+100, rec)
+		_, err = other.WriteGroup(ctx, lifecycle.Group{Index: g + 100, Main: rec})
 		require.NoError(t, err)
 		rec.Release()
 		paths = append(paths, c.Path)
@@ -132,6 +142,62 @@ func TestReadPreview(t *testing.T) {
 	require.Nil(t, meta)
 }
 
+// Sides live under <run>.<group>.side.<n> with their Dirs under <run>.<group>.sides; ReadPreview
+// still returns main records only, and Purge removes the side keys too.
+func TestPreviewSides(t *testing.T) {
+	t.Parallel()
+	kv := previewBucket(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	p := sinks.NewPreview(kv, "sides")
+
+	g := sinktest.Group(2, 6, sinktest.ProcDir, sinktest.DroppedDir)
+	defer sinktest.ReleaseGroup(g)
+	c, err := p.WriteGroup(ctx, g)
+	require.NoError(t, err)
+	require.Equal(t, wire.Commit{Group: 2, Rows: 6, Path: "sides.2", Sides: map[string]string{
+		sinktest.ProcDir: "sides.2.side.0", sinktest.DroppedDir: "sides.2.side.1",
+	}}, c)
+	require.Equal(t, "sides.2.side.1", sinks.PreviewSideKey("sides", 2, 1))
+	index, err := kv.Get(ctx, "sides.2.sides")
+	require.NoError(t, err)
+	require.JSONEq(t, `["processors-files/summary", "dropped-columns-parquet-files"]`, string(index.Value()))
+	plain := sinktest.Group(3, 1)
+	defer sinktest.ReleaseGroup(plain)
+	_, err = p.WriteGroup(ctx, plain)
+	require.NoError(t, err)
+
+	recs, _, err := sinks.ReadPreview(ctx, kv, "sides")
+	require.NoError(t, err)
+	require.Len(t, recs, 2, "main records only")
+	sinktest.RequireRecordsEqual(t, g.Main, recs[0])
+	for _, r := range recs {
+		r.Release()
+	}
+	sides, err := sinks.ReadPreviewSides(ctx, kv, "sides", 2)
+	require.NoError(t, err)
+	require.Len(t, sides, 2)
+	for i, side := range sides {
+		require.Equal(t, g.Sides[i].Dir, side.Dir, "in the order written")
+		sinktest.RequireRecordsEqual(t, g.Sides[i].Rec, side.Rec)
+		side.Rec.Release()
+	}
+	sides, err = sinks.ReadPreviewSides(ctx, kv, "sides", 3)
+	require.NoError(t, err)
+	require.Nil(t, sides, "a group without sides")
+
+	require.NoError(t, p.Purge(ctx))
+	lister, err := kv.ListKeysFiltered(ctx, "sides.>")
+	if !errors.Is(err, jetstream.ErrNoKeysFound) {
+		require.NoError(t, err)
+		var left []string
+		for k := range lister.Keys() {
+			left = append(left, k)
+		}
+		require.Empty(t, left, "Purge leaves no key of the run")
+	}
+}
+
 func TestPreviewRejectsBadRunID(t *testing.T) {
 	t.Parallel()
 	kv := previewBucket(t)
@@ -139,7 +205,7 @@ func TestPreviewRejectsBadRunID(t *testing.T) {
 	for _, id := range []string{"", "a.b", "a b", "a*", "a>"} {
 		p := sinks.NewPreview(kv, id)
 		rec := sinktest.Record(0, 1)
-		_, err := p.WriteGroup(ctx, 0, rec)
+		_, err := p.WriteGroup(ctx, lifecycle.Group{Index: 0, Main: rec})
 		rec.Release()
 		require.Error(t, err, "%q", id)
 		require.Error(t, p.Finalize(ctx, sinktest.Metadata(nil)), "%q", id)
@@ -156,7 +222,7 @@ func TestPreviewTooLargeGroupNamesKey(t *testing.T) {
 	defer rec.Release()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	_, err := sinks.NewPreview(kv, "big").WriteGroup(ctx, 0, rec)
+	_, err := sinks.NewPreview(kv, "big").WriteGroup(ctx, lifecycle.Group{Index: 0, Main: rec})
 	require.Error(t, err)
 	require.ErrorContains(t, err, "big.0")
 }

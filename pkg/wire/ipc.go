@@ -56,9 +56,13 @@ var errDecodeBudget = errors.New("ipc stream declares more memory than its size 
 // memory than its size can justify (see decodeExpansion). The Arrow reader trusts lengths in
 // its input; a malformed body from the wire must not take the process down, so its input is
 // checked first and a panic inside it becomes an error.
-func DecodeRecord(body []byte) (rec arrow.RecordBatch, err error) {
-	mem := &budgetAllocator{mem: memory.DefaultAllocator}
-	mem.left.Store(int64(decodeExpansion)*int64(len(body)) + decodeSlack)
+func DecodeRecord(body []byte) (arrow.RecordBatch, error) {
+	return decodeRecord(body, newBudget(memory.DefaultAllocator, len(body)))
+}
+
+// decodeRecord is DecodeRecord drawing on a budget that may be shared: DecodeGroup gives all
+// the parts of a container the budget of the whole container.
+func decodeRecord(body []byte, mem *budgetAllocator) (rec arrow.RecordBatch, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			if rec != nil {
@@ -114,6 +118,14 @@ type budgetAllocator struct {
 	mem      memory.Allocator
 	left     atomic.Int64
 	exceeded atomic.Bool
+}
+
+// newBudget returns the budget of decoding size bytes of input: decodeExpansion×size+decodeSlack
+// bytes, allocated from mem.
+func newBudget(mem memory.Allocator, size int) *budgetAllocator {
+	a := &budgetAllocator{mem: mem}
+	a.left.Store(int64(decodeExpansion)*int64(size) + decodeSlack)
+	return a
 }
 
 func (a *budgetAllocator) take(n int) {

@@ -7,6 +7,8 @@ type Commit struct {
 	Group int    `json:"group"`
 	Rows  int    `json:"rows"`
 	Path  string `json:"path"` // where the group went, relative to the dataset folder (or a KV key)
+	// Sides maps each side dataset's folder to where the group's side file went.
+	Sides map[string]string `json:"sides,omitempty"`
 }
 
 // Metadata is the run's closing record: Data Designer's metadata.json keys plus rowforge's own.

@@ -1,8 +1,9 @@
 // Package sinktest is the conformance suite for lifecycle.Sink. Every sink runs it, the real
 // ones and the in-memory test double alike, so that code tested against one can rely on the
-// contract of all: writes read back equal, a redelivered group leaves one copy under the same
-// name, groups may come in any order and concurrently, metadata appears only after Finalize,
-// Discard keeps committed groups, and a cancelled context is honoured at entry.
+// contract of all: writes read back equal, side datasets included, a redelivered group leaves
+// one copy under the same names, groups may come in any order and concurrently, metadata appears
+// only after Finalize, Discard keeps committed groups, invalid groups and sides are refused
+// before anything is written, and a cancelled context is honoured at entry.
 package sinktest
 
 import (
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"sync"
 	"testing"
@@ -27,8 +29,11 @@ import (
 // Readback is what a sink holds, read back through the sink's own storage (files, KV keys),
 // not through the Sink interface.
 type Readback struct {
-	// Groups maps group index to its record. The suite releases each record once.
+	// Groups maps group index to its main record. The suite releases each record once.
 	Groups map[int]arrow.RecordBatch
+	// Sides maps group index to the group's side records by Side.Dir; a group without sides
+	// may be absent or map to an empty map. The suite releases each record once.
+	Sides map[int]map[string]arrow.RecordBatch
 	// Meta is the finalized metadata with BuilderConfig filled in, or nil before Finalize.
 	Meta *wire.Metadata
 }
@@ -38,6 +43,24 @@ func (r Readback) Release() {
 	for _, rec := range r.Groups {
 		rec.Release()
 	}
+	for _, sides := range r.Sides {
+		for _, rec := range sides {
+			rec.Release()
+		}
+	}
+}
+
+// Side folders the suite writes: two of the shapes processors use.
+const (
+	DroppedDir = "dropped-columns-parquet-files"
+	ProcDir    = "processors-files/summary"
+)
+
+// InvalidSideDirs are Side.Dir values every sink refuses with sinks.ErrInvalidSide.
+var InvalidSideDirs = []string{
+	"", ".", "..", "../escape", "a/../../escape", "a/../b", "./a", "a/", "/abs", "a//b", `a\b`, "a\x00b",
+	".hidden", "processors-files/.tmp-x", "parquet-files", "parquet-files/x", "metadata.json",
+	"builder_config.json",
 }
 
 // Run runs the suite. newSink returns a fresh, empty sink for one subtest (subtests run in
@@ -53,16 +76,32 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		t.Cleanup(rb.Release)
 		return rb
 	}
-	write := func(t *testing.T, s lifecycle.Sink, group, rows int) wire.Commit {
+	// writeSides writes group with a side of SideRecord(group, rows, dir) per dir.
+	writeSides := func(t *testing.T, s lifecycle.Sink, group, rows int, dirs ...string) wire.Commit {
 		t.Helper()
-		rec := Record(group, rows)
-		defer rec.Release()
-		c, err := s.WriteGroup(ctx, group, rec)
+		g := Group(group, rows, dirs...)
+		defer ReleaseGroup(g)
+		c, err := s.WriteGroup(ctx, g)
 		require.NoError(t, err)
 		require.Equal(t, group, c.Group)
 		require.Equal(t, rows, c.Rows)
 		require.NotEmpty(t, c.Path)
+		if len(dirs) == 0 {
+			require.Empty(t, c.Sides, "a group without sides commits none")
+		} else {
+			require.Len(t, c.Sides, len(dirs))
+			names := map[string]bool{c.Path: true}
+			for _, dir := range dirs {
+				require.NotEmpty(t, c.Sides[dir], "commit of side %q", dir)
+				require.False(t, names[c.Sides[dir]], "side %q shares the name %q", dir, c.Sides[dir])
+				names[c.Sides[dir]] = true
+			}
+		}
 		return c
+	}
+	write := func(t *testing.T, s lifecycle.Sink, group, rows int) wire.Commit {
+		t.Helper()
+		return writeSides(t, s, group, rows)
 	}
 
 	t.Run("WriteReadBack", func(t *testing.T) {
@@ -78,6 +117,78 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		rb := readback(t, s)
 		requireGroups(t, rb, sizes)
 		require.Nil(t, rb.Meta, "no metadata before Finalize")
+	})
+
+	t.Run("SidesReadBack", func(t *testing.T) {
+		t.Parallel()
+		s := newSink(t)
+		c0 := writeSides(t, s, 0, 6, DroppedDir, ProcDir)
+		c1 := write(t, s, 1, 4)
+		c2 := writeSides(t, s, 2, 3, ProcDir)
+		require.NotEqual(t, c0.Sides[ProcDir], c2.Sides[ProcDir], "each group has its own side name")
+		require.NotContains(t, []string{c0.Path, c2.Path}, c1.Path)
+		rb := readback(t, s)
+		requireGroups(t, rb, map[int]int{0: 6, 1: 4, 2: 3})
+		requireSides(t, rb, map[int]int{0: 6, 1: 4, 2: 3}, map[int][]string{0: {DroppedDir, ProcDir}, 2: {ProcDir}})
+	})
+
+	t.Run("RewriteWithSidesLeavesOneCopy", func(t *testing.T) {
+		t.Parallel()
+		s := newSink(t)
+		first := writeSides(t, s, 3, 9, DroppedDir, ProcDir)
+		writeSides(t, s, 4, 2, DroppedDir)
+		second := writeSides(t, s, 3, 9, DroppedDir, ProcDir)
+		require.Equal(t, first, second, "a redelivered group commits under the same names")
+		rb := readback(t, s)
+		requireGroups(t, rb, map[int]int{3: 9, 4: 2})
+		requireSides(t, rb, map[int]int{3: 9, 4: 2}, map[int][]string{3: {DroppedDir, ProcDir}, 4: {DroppedDir}})
+	})
+
+	t.Run("RejectsInvalidSides", func(t *testing.T) {
+		t.Parallel()
+		s := newSink(t)
+		for _, dir := range InvalidSideDirs {
+			// A valid side first: a refused group writes none of its sides either.
+			g := Group(0, 3, DroppedDir)
+			bad := SideRecord(0, 3, "bad")
+			g.Sides = append(g.Sides, lifecycle.Side{Dir: dir, Rec: bad})
+			_, err := s.WriteGroup(ctx, g)
+			ReleaseGroup(g)
+			require.ErrorIs(t, err, sinks.ErrInvalidSide, "Dir %q", dir)
+			require.ErrorContains(t, err, fmt.Sprintf("%q", dir), "the error names the folder")
+		}
+		g := Group(0, 3, DroppedDir, DroppedDir)
+		_, err := s.WriteGroup(ctx, g)
+		ReleaseGroup(g)
+		require.ErrorIs(t, err, sinks.ErrInvalidSide, "the same Dir twice")
+		g = Group(0, 3)
+		g.Sides = []lifecycle.Side{{Dir: ProcDir}}
+		_, err = s.WriteGroup(ctx, g)
+		ReleaseGroup(g)
+		require.ErrorIs(t, err, sinks.ErrInvalidSide, "a nil side record")
+		require.ErrorContains(t, err, ProcDir)
+
+		rb := readback(t, s)
+		require.Empty(t, rb.Groups)
+		requireSides(t, rb, nil, nil)
+	})
+
+	t.Run("EmptySide", func(t *testing.T) {
+		t.Parallel()
+		s := newSink(t)
+		g := Group(5, 4)
+		empty := SideRecord(5, 0, ProcDir)
+		g.Sides = []lifecycle.Side{{Dir: ProcDir, Rec: empty}}
+		c, err := s.WriteGroup(ctx, g)
+		ReleaseGroup(g)
+		require.NoError(t, err, "a side may hold no rows")
+		require.Len(t, c.Sides, 1)
+		rb := readback(t, s)
+		requireGroups(t, rb, map[int]int{5: 4})
+		require.Len(t, rb.Sides[5], 1)
+		want := SideRecord(5, 0, ProcDir)
+		defer want.Release()
+		RequireRecordsEqual(t, want, rb.Sides[5][ProcDir])
 	})
 
 	t.Run("DuplicateWriteIsHarmless", func(t *testing.T) {
@@ -150,15 +261,16 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		write(t, s, 0, 2)
 		cctx, cancel := context.WithCancel(ctx)
 		cancel()
-		rec := Record(1, 5)
-		defer rec.Release()
-		_, err := s.WriteGroup(cctx, 1, rec)
+		g := Group(1, 5, ProcDir)
+		defer ReleaseGroup(g)
+		_, err := s.WriteGroup(cctx, g)
 		require.ErrorIs(t, err, context.Canceled)
 		err = s.Finalize(cctx, Metadata(nil))
 		require.ErrorIs(t, err, context.Canceled)
 
 		rb := readback(t, s)
 		requireGroups(t, rb, map[int]int{0: 2})
+		requireSides(t, rb, map[int]int{0: 2}, nil)
 		require.Nil(t, rb.Meta)
 	})
 
@@ -168,9 +280,9 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		stop := errors.New("shutting down")
 		cctx, cancel := context.WithCancelCause(ctx)
 		cancel(stop)
-		rec := Record(0, 1)
-		defer rec.Release()
-		_, err := s.WriteGroup(cctx, 0, rec)
+		g := Group(0, 1)
+		defer ReleaseGroup(g)
+		_, err := s.WriteGroup(cctx, g)
 		require.ErrorIs(t, err, context.Canceled)
 		require.ErrorIs(t, err, stop)
 	})
@@ -178,19 +290,21 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 	t.Run("RejectsEmptyAndInvalidGroups", func(t *testing.T) {
 		t.Parallel()
 		s := newSink(t)
-		empty := Record(0, 0)
-		defer empty.Release()
-		_, err := s.WriteGroup(ctx, 0, empty)
+		empty := Group(0, 0, ProcDir)
+		defer ReleaseGroup(empty)
+		_, err := s.WriteGroup(ctx, empty)
 		require.ErrorIs(t, err, sinks.ErrEmptyGroup)
 
-		rec := Record(0, 1)
-		defer rec.Release()
-		_, err = s.WriteGroup(ctx, -1, rec)
+		g := Group(0, 1, ProcDir)
+		defer ReleaseGroup(g)
+		_, err = s.WriteGroup(ctx, lifecycle.Group{Index: -1, Main: g.Main, Sides: g.Sides})
 		require.ErrorIs(t, err, sinks.ErrInvalidGroup)
-		_, err = s.WriteGroup(ctx, 0, nil)
+		_, err = s.WriteGroup(ctx, lifecycle.Group{Sides: g.Sides})
 		require.ErrorIs(t, err, sinks.ErrInvalidGroup)
 
-		require.Empty(t, readback(t, s).Groups)
+		rb := readback(t, s)
+		require.Empty(t, rb.Groups)
+		requireSides(t, rb, nil, nil)
 	})
 
 	t.Run("ConcurrentWrites", func(t *testing.T) {
@@ -207,10 +321,11 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		for range workers {
 			wg.Go(func() {
 				for g := range work {
-					rec := Record(g, sizes[g])
-					c, err := s.WriteGroup(ctx, g, rec)
-					rec.Release()
-					if err == nil && (c.Group != g || c.Rows != sizes[g]) {
+					// Every group has sides in the same folders, which the first writes create.
+					grp := Group(g, sizes[g], ProcDir, DroppedDir)
+					c, err := s.WriteGroup(ctx, grp)
+					ReleaseGroup(grp)
+					if err == nil && (c.Group != g || c.Rows != sizes[g] || len(c.Sides) != 2) {
 						err = fmt.Errorf("group %d: commit %+v", g, c)
 					}
 					errs <- err
@@ -229,8 +344,60 @@ func Run(t *testing.T, newSink func(t *testing.T) lifecycle.Sink, read func(t *t
 		for err := range errs {
 			require.NoError(t, err)
 		}
-		requireGroups(t, readback(t, s), sizes)
+		rb := readback(t, s)
+		requireGroups(t, rb, sizes)
+		dirs := map[int][]string{}
+		for g := range sizes {
+			dirs[g] = []string{ProcDir, DroppedDir}
+		}
+		requireSides(t, rb, sizes, dirs)
 	})
+}
+
+// Group returns a test group: Record(index, rows) with a side of SideRecord(index, rows, dir)
+// per dir, in that order. Release it with ReleaseGroup.
+func Group(index, rows int, dirs ...string) lifecycle.Group {
+	g := lifecycle.Group{Index: index, Main: Record(index, rows)}
+	for _, dir := range dirs {
+		g.Sides = append(g.Sides, lifecycle.Side{Dir: dir, Rec: SideRecord(index, rows, dir)})
+	}
+	return g
+}
+
+// ReleaseGroup releases the records of g.
+func ReleaseGroup(g lifecycle.Group) {
+	if g.Main != nil {
+		g.Main.Release()
+	}
+	for _, s := range g.Sides {
+		if s.Rec != nil {
+			s.Rec.Release()
+		}
+	}
+}
+
+// SideRecord returns a deterministic side record for a group, unlike Record in its columns and
+// unlike another side's in its values, so that a side read back from the wrong place fails.
+// Columns: id int, dir str, dropped str; dropped holds nulls.
+func SideRecord(group, rows int, dir string) arrow.RecordBatch {
+	f := frame.New(rows)
+	id := frame.NewColumn("id", frame.Int, rows)
+	d := frame.NewColumn("dir", frame.String, rows)
+	dropped := frame.NewColumn("dropped", frame.String, rows)
+	for i := range rows {
+		id.Ints[i] = int64(group*100_000 + i)
+		d.Strings[i] = dir
+		dropped.Strings[i] = fmt.Sprintf("%s: group %d row %d", dir, group, i)
+		if i%4 == 2 {
+			dropped.SetNull(i)
+		}
+	}
+	for _, c := range []*frame.Column{id, d, dropped} {
+		if err := f.Put(c); err != nil {
+			panic(err) // lengths match by construction
+		}
+	}
+	return f.ToRecord(nil)
 }
 
 // Record returns a deterministic test record for a group: the same (group, rows) always gives
@@ -299,6 +466,28 @@ func requireGroups(t *testing.T, rb Readback, sizes map[int]int) {
 		exp := Record(g, n)
 		RequireRecordsEqual(t, exp, rb.Groups[g])
 		exp.Release()
+	}
+}
+
+// requireSides checks that rb holds exactly the sides of dirs for the groups of sizes, each
+// equal to SideRecord(g, sizes[g], dir); groups absent from dirs have none.
+func requireSides(t *testing.T, rb Readback, sizes map[int]int, dirs map[int][]string) {
+	t.Helper()
+	for g, sides := range rb.Sides {
+		if len(sides) == 0 {
+			continue
+		}
+		got := slices.Sorted(maps.Keys(sides))
+		want := slices.Sorted(slices.Values(dirs[g]))
+		require.Equal(t, want, got, "side folders of group %d", g)
+	}
+	for g, ds := range dirs {
+		require.Len(t, rb.Sides[g], len(ds), "sides of group %d", g)
+		for _, dir := range ds {
+			exp := SideRecord(g, sizes[g], dir)
+			RequireRecordsEqual(t, exp, rb.Sides[g][dir])
+			exp.Release()
+		}
 	}
 }
 
