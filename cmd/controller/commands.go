@@ -49,6 +49,17 @@ type runFlags struct {
 	n, bufferSize, window, workers int
 	out, name                      string
 	seed                           uint64
+	errorRate                      float64
+	errorWindow                    int
+	noEarlyShutdown, allowPartial  bool
+}
+
+// lifecycle returns the options the flags set for a run in mode.
+func (f *runFlags) lifecycle(mode, name string) lifecycle.Options {
+	return lifecycle.Options{Mode: mode, NumRecords: f.n, BufferSize: f.bufferSize,
+		MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: name,
+		ShutdownErrorRate: f.errorRate, ShutdownErrorWindow: f.errorWindow,
+		DisableEarlyShutdown: f.noEarlyShutdown, AllowPartial: f.allowPartial}
 }
 
 func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
@@ -57,6 +68,10 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of every random choice: the same seed, config, N and buffer size give the same dataset (default: random, printed)")
 	cmd.Flags().IntVar(&f.workers, "workers", 2, "in-process workers (local mode)")
 	cmd.Flags().IntVar(&f.window, "max-concurrent-row-groups", 4, "row groups in flight at once; bounds the controller's memory")
+	cmd.Flags().Float64Var(&f.errorRate, "shutdown-error-rate", 0.5, "stop the run once this share of the last --shutdown-error-window generation tasks failed")
+	cmd.Flags().IntVar(&f.errorWindow, "shutdown-error-window", 10, "generation tasks the error rate is measured over")
+	cmd.Flags().BoolVar(&f.noEarlyShutdown, "disable-early-shutdown", false, "never stop early: failed rows are dropped, however many")
+	cmd.Flags().BoolVar(&f.allowPartial, "allow-partial", false, "when the error rate stops the run, keep the committed groups and write metadata marked partial (exit 0) instead of failing")
 	if !preview {
 		cmd.Flags().IntVar(&f.bufferSize, "buffer-size", 1000, "rows per row group, and per Parquet file")
 		cmd.Flags().StringVar(&f.out, "out", "artifacts", "folder the dataset is written under (local mode; sinkd has its own --out)")
@@ -105,8 +120,7 @@ func runCmd() *cobra.Command {
 			if name == "" {
 				name = strings.TrimSuffix(baseName(f.file), extOf(f.file))
 			}
-			return execute(cmd, &f, cfg, lifecycle.Options{Mode: wire.ModeBuild, NumRecords: f.n,
-				BufferSize: f.bufferSize, MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: name}, showNothing)
+			return execute(cmd, &f, cfg, f.lifecycle(wire.ModeBuild, name), showNothing)
 		},
 	}
 	f.bind(cmd, false)
@@ -135,8 +149,8 @@ Data Designer, a preview is one row group of N rows.`,
 			if asJSON {
 				show = showJSON
 			}
-			return execute(cmd, &f, cfg, lifecycle.Options{Mode: wire.ModePreview, NumRecords: f.n,
-				BufferSize: f.n, MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: "preview"}, show)
+			f.bufferSize = f.n // a preview is one row group, as in Data Designer
+			return execute(cmd, &f, cfg, f.lifecycle(wire.ModePreview, "preview"), show)
 		},
 	}
 	f.bind(cmd, true)
@@ -189,12 +203,12 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 		if err != nil {
 			return err
 		}
-		fmt.Fprintf(stderr, "run %s completed: %d records previewed (%d groups dropped) in %s\n",
-			res.RunID, res.Rows, res.Dropped, time.Since(start).Round(time.Millisecond))
+		fmt.Fprintf(stderr, "run %s %s: %d records previewed (%d groups dropped) in %s\n",
+			res.RunID, res.Status, res.Rows, res.Dropped, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
-	fmt.Fprintf(stderr, "run %s completed: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
-		res.RunID, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
+	fmt.Fprintf(stderr, "run %s %s: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
+		res.RunID, res.Status, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
 		runner.PeakRSS()>>20, sum.Dir)
 	return nil
 }

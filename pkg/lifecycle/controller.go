@@ -32,6 +32,15 @@ type Options struct {
 	MaxConcurrentRowGroups int // admission window; default 4
 	Seed                   uint64
 	DatasetName            string // default "dataset"
+
+	// Early shutdown, with Data Designer's meaning: the run stops once ShutdownErrorRate of the
+	// last ShutdownErrorWindow generation tasks failed (defaults 0.5 and 10).
+	ShutdownErrorRate    float64
+	ShutdownErrorWindow  int
+	DisableEarlyShutdown bool
+	// AllowPartial keeps the committed groups when the gate trips and writes metadata marked
+	// partial; without it the gate fails the run.
+	AllowPartial bool
 }
 
 func (o *Options) setDefaults() {
@@ -49,6 +58,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.DatasetName == "" {
 		o.DatasetName = "dataset"
+	}
+	if o.ShutdownErrorRate <= 0 {
+		o.ShutdownErrorRate = 0.5
+	}
+	if o.ShutdownErrorWindow <= 0 {
+		o.ShutdownErrorWindow = 10
 	}
 }
 
@@ -70,7 +85,7 @@ type Progress struct {
 // Result is the explicit outcome of a run.
 type Result struct {
 	RunID    string
-	Status   string // wire.RunCompleted, wire.RunFailed or wire.RunAborted
+	Status   string // wire.RunCompleted, wire.RunPartial, wire.RunFailed or wire.RunAborted
 	Groups   int
 	Dropped  int // groups whose every row was dropped
 	Rows     int // rows committed
@@ -146,6 +161,13 @@ type run struct {
 	ended  []bool // per group: committed or dropped (one bit's worth per group)
 	nEnded int
 	result Result
+
+	gate *errorGate // nil when early shutdown is disabled
+	// partial is set when the gate tripped under AllowPartial: nothing more is admitted or
+	// written, and the run finalizes once the writes in progress (writes) are committed.
+	partial       bool
+	writes        int
+	stopAdmission context.CancelFunc
 }
 
 // Run generates the dataset of cfg and returns when every group is committed and the metadata
@@ -177,6 +199,9 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		}
 	}
 	r.ended = make([]bool, r.plan.Groups())
+	if !opts.DisableEarlyShutdown {
+		r.gate = newErrorGate(opts.ShutdownErrorRate, opts.ShutdownErrorWindow)
+	}
 	r.result = Result{RunID: opts.RunID, Groups: r.plan.Groups()}
 
 	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
@@ -200,7 +225,6 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		r.shutdown(err, state)
 		return &r.result, err
 	}
-	r.result.Status = wire.RunCompleted
 	return &r.result, nil
 }
 
@@ -254,10 +278,13 @@ func (r *run) loop(parent context.Context) (err error) {
 		return r.genErr(-1, fmt.Errorf("subscribe control: %w", err))
 	}
 
+	actx, stopAdmission := context.WithCancel(ctx)
+	defer stopAdmission()
+	r.stopAdmission = stopAdmission
 	r.wg.Add(1)
-	go r.admit(ctx)
+	go r.admit(actx)
 
-	for r.nEnded < r.plan.Groups() {
+	for r.nEnded < r.plan.Groups() && !(r.partial && r.writes == 0) {
 		select {
 		case <-parent.Done():
 			return &AbortedError{RunID: r.opts.RunID, Reason: context.Cause(parent).Error()}
@@ -357,6 +384,9 @@ func (r *run) msgID(g int, kind string) string { return fmt.Sprintf("%s/%d/%s", 
 func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
 	case evAdmitted:
+		if r.partial {
+			return nil
+		}
 		r.active[ev.group] = &groupState{sides: ev.sides}
 		if ev.empty {
 			r.result.Dropped++
@@ -367,6 +397,7 @@ func (r *run) handle(ctx context.Context, ev event) error {
 	case evAbort:
 		return ev.err
 	case evCommitted:
+		r.writes--
 		st := r.active[ev.group]
 		if st == nil || r.ended[ev.group] {
 			return nil
@@ -413,11 +444,18 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		return nil
 	}
 	st := r.active[g]
-	if r.ended[g] || st == nil || st.outcome != nil { // a redelivery or a late duplicate
+	if r.ended[g] || st == nil || st.outcome != nil || r.partial { // a duplicate, or too late
 		_ = m.Ack()
 		return nil
 	}
-	switch status := m.Headers().Get(wire.HeaderStatus); status {
+	status := m.Headers().Get(wire.HeaderStatus)
+	if status == "completed" || status == "dropped" {
+		if stop, err := r.checkGate(ctx, g, m); stop || err != nil {
+			_ = m.Ack()
+			return err
+		}
+	}
+	switch status {
 	case "completed":
 		body, err := wire.Body(ctx, r.c.res.Payloads, m)
 		if err != nil {
@@ -429,6 +467,7 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		}
 		st.outcome = m
 		sides := st.sides
+		r.writes++
 		r.wg.Add(1)
 		go func() { // POST_BATCH may run a program: off the loop, like the sink write
 			defer r.wg.Done()
@@ -453,6 +492,50 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		r.term(m, fmt.Sprintf("unknown outcome status %q", status))
 	}
 	return nil
+}
+
+// checkGate feeds a group's task results to the early-shutdown gate. When it trips, the run
+// fails — or, with AllowPartial, stops early (stop is true and the group is not written).
+func (r *run) checkGate(ctx context.Context, g int, m jetstream.Msg) (stop bool, err error) {
+	if r.gate == nil {
+		return false, nil
+	}
+	stats, err := wire.DecodeStats([]byte(m.Headers().Get(wire.HeaderStats)))
+	if err != nil {
+		return true, r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+	}
+	ok, failed := 0, 0
+	for _, c := range stats.Columns {
+		ok += c.Generated
+		failed += c.Failed
+	}
+	if !r.gate.record(ok, failed) {
+		return false, nil
+	}
+	trip := &EarlyShutdownError{Rate: r.opts.ShutdownErrorRate, Window: len(r.gate.window), Errors: r.gate.errs}
+	if !r.opts.AllowPartial {
+		return true, r.genErr(g, trip)
+	}
+	r.beginPartial(ctx, trip)
+	return true, nil
+}
+
+// beginPartial stops a run early but keeps it: no group is admitted or written any more, the
+// workers drop what they hold, and the loop finalizes once the writes in progress are committed.
+func (r *run) beginPartial(ctx context.Context, cause error) {
+	r.c.log.Warn("stopping early, keeping the committed groups", "run", r.opts.RunID, "cause", cause)
+	r.partial = true
+	r.stopAdmission()
+	for g := range r.active {
+		if r.active[g].outcome == nil { // not being written: it will not be
+			delete(r.active, g)
+		}
+	}
+	if err := r.setState(ctx, wire.RunAborting, cause.Error()); err != nil {
+		r.c.log.Warn("could not record the run's state", "err", err)
+	}
+	r.broadcastAbort(cause)
+	r.purgeQueued(ctx)
 }
 
 // finish finalizes a completed group — config column order, POST_BATCH — and hands it to the
@@ -560,11 +643,15 @@ func (r *run) finalize(ctx context.Context) error {
 		ConfigHash: r.cfg.Hash(), RunID: r.opts.RunID, Seed: r.opts.Seed,
 		Outcome: wire.RunCompleted, BuilderConfig: r.cfg.JSON(),
 	}
+	if r.partial {
+		meta.Outcome = wire.RunPartial
+	}
 	if err := r.sink.Finalize(ctx, meta); err != nil {
 		return r.genErr(-1, fmt.Errorf("sink finalize: %w", err))
 	}
 	r.result.Metadata = &meta
-	if err := r.setState(ctx, wire.RunCompleted, ""); err != nil {
+	r.result.Status = meta.Outcome
+	if err := r.setState(ctx, meta.Outcome, ""); err != nil {
 		r.c.log.Warn("could not mark the run completed", "run", r.opts.RunID, "err", err)
 	}
 	r.cleanup(ctx)
@@ -585,19 +672,31 @@ func (r *run) shutdown(cause error, state string) {
 	if err := r.setState(ctx, state, cause.Error()); err != nil {
 		log.Warn("could not record the run's state", "err", err)
 	}
-	body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: cause.Error()})
-	if err := r.c.nc.Publish(r.c.layout.ControlSubject(r.opts.RunID), body); err != nil {
-		log.Warn("could not broadcast the abort", "err", err)
-	}
-	if stream, err := r.c.js.Stream(ctx, r.c.layout.GroupsStream()); err == nil {
-		if err := stream.Purge(ctx, jetstream.WithPurgeSubject(r.c.layout.GroupsOfRun(r.opts.RunID))); err != nil {
-			log.Warn("could not purge queued groups", "err", err)
-		}
-	}
+	r.broadcastAbort(cause)
+	r.purgeQueued(ctx)
 	if err := r.sink.Discard(ctx); err != nil {
 		log.Warn("sink could not discard partial output", "err", err)
 	}
 	r.cleanup(ctx)
+}
+
+// broadcastAbort tells the workers to cancel the run's groups in flight.
+func (r *run) broadcastAbort(cause error) {
+	body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: cause.Error()})
+	if err := r.c.nc.Publish(r.c.layout.ControlSubject(r.opts.RunID), body); err != nil {
+		r.c.log.Warn("could not broadcast the abort", "run", r.opts.RunID, "err", err)
+	}
+}
+
+// purgeQueued removes the run's groups that no worker has taken yet.
+func (r *run) purgeQueued(ctx context.Context) {
+	stream, err := r.c.js.Stream(ctx, r.c.layout.GroupsStream())
+	if err == nil {
+		err = stream.Purge(ctx, jetstream.WithPurgeSubject(r.c.layout.GroupsOfRun(r.opts.RunID)))
+	}
+	if err != nil {
+		r.c.log.Warn("could not purge queued groups", "run", r.opts.RunID, "err", err)
+	}
 }
 
 // cleanup removes what the run kept on the broker: its outcome consumer and any offloaded body

@@ -16,6 +16,7 @@ const (
 	HeaderWorker  = "Rf-Worker"  // who produced an outcome
 	HeaderPayload = "Rf-Payload" // object-store name of an offloaded body
 	HeaderDigest  = "Rf-Digest"  // SHA-256 of an offloaded body, hex
+	HeaderStats   = "Rf-Stats"   // an outcome's GroupStats, JSON
 )
 
 // Run states kept in the rf_runs bucket. The bucket is the truth; the control broadcast is only
@@ -26,6 +27,9 @@ const (
 	RunAborted   = "aborted"
 	RunFailed    = "failed"
 	RunCompleted = "completed"
+	// RunPartial is a run the error-rate gate stopped early whose committed groups were kept
+	// (--allow-partial). Its metadata says so.
+	RunPartial = "partial"
 )
 
 // Run modes: what the sink does with finalized groups.

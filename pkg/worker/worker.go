@@ -191,7 +191,7 @@ func (w *Worker) publishOutcome(ctx context.Context, run string, g int, out sche
 	hdr := nats.Header{
 		wire.HeaderRun: []string{run}, wire.HeaderGroup: []string{strconv.Itoa(g)},
 		wire.HeaderStatus: []string{string(out.Status)}, wire.HeaderWorker: []string{w.opts.ID},
-		"Rf-Stats": []string{string(sb)},
+		wire.HeaderStats: []string{string(sb)},
 	}
 	if out.Err != nil {
 		hdr.Set(wire.HeaderError, out.Err.Error())
