@@ -104,6 +104,9 @@ type Controller struct {
 	log       *slog.Logger
 	progress  func(Progress)
 	abortWait time.Duration
+	// drainWaiting is called when an abort waits on workers that still hold groups of the run;
+	// nil outside tests (export_test.go sets it), where it proves the controller waits.
+	drainWaiting func(busy map[string][]int)
 }
 
 // New returns a controller using nc. It does not take ownership of nc.
@@ -112,7 +115,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 		log = slog.Default()
 	}
 	return &Controller{nc: nc, js: js, layout: layout, res: res, log: log,
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: 30 * time.Second}
+		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: time.Minute}
 }
 
 // OnProgress sets a callback called from the run's loop after each group ends; it must not block.
@@ -293,6 +296,11 @@ func (r *run) loop(parent context.Context) (err error) {
 				return err
 			}
 		}
+	}
+	if r.partial { // stopping early is terminal too: nothing of the run may still be running
+		dctx, cancel := context.WithTimeout(ctx, r.c.abortWait)
+		r.awaitDrain(dctx)
+		cancel()
 	}
 	return r.finalize(ctx)
 }
@@ -674,10 +682,71 @@ func (r *run) shutdown(cause error, state string) {
 	}
 	r.broadcastAbort(cause)
 	r.purgeQueued(ctx)
+	r.awaitDrain(ctx)
 	if err := r.sink.Discard(ctx); err != nil {
 		log.Warn("sink could not discard partial output", "err", err)
 	}
 	r.cleanup(ctx)
+}
+
+// awaitDrain returns once no live worker lists a group of the run in flight in rf_workers:
+// every generator call the run started has observed its cancellation (or its worker is gone —
+// its entry expired). Workers list a group before they check the run's state, and the state
+// says aborting before this is called, so no group can start unseen. It gives up, loudly, at
+// ctx's deadline.
+func (r *run) awaitDrain(ctx context.Context) {
+	watch, err := r.c.res.Workers.WatchAll(ctx, jetstream.UpdatesOnly())
+	if err == nil {
+		defer func() { _ = watch.Stop() }()
+	}
+	recheck := time.NewTicker(time.Second) // an entry that expires sends no update
+	defer recheck.Stop()
+	for {
+		busy, err := r.inFlight(ctx)
+		if err == nil && len(busy) == 0 {
+			return
+		}
+		if len(busy) > 0 && r.c.drainWaiting != nil {
+			r.c.drainWaiting(busy)
+		}
+		var updates <-chan jetstream.KeyValueEntry
+		if watch != nil {
+			updates = watch.Updates()
+		}
+		select {
+		case <-ctx.Done():
+			r.c.log.Error("workers did not drain the run in time", "run", r.opts.RunID, "in_flight", busy, "err", err)
+			return
+		case <-updates:
+		case <-recheck.C:
+		}
+	}
+}
+
+// inFlight lists, by worker, the groups of the run that live workers hold.
+func (r *run) inFlight(ctx context.Context) (map[string][]int, error) {
+	keys, err := r.c.res.Workers.ListKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	busy := map[string][]int{}
+	for key := range keys.Keys() {
+		e, err := r.c.res.Workers.Get(ctx, key)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			continue // expired or deleted since the listing
+		}
+		if err != nil {
+			return nil, err
+		}
+		w, err := wire.DecodeWorkerRecord(e.Value())
+		if err != nil {
+			continue // not a worker's record: nothing to wait for
+		}
+		if groups := w.InFlight[r.opts.RunID]; len(groups) > 0 {
+			busy[w.ID] = groups
+		}
+	}
+	return busy, nil
 }
 
 // broadcastAbort tells the workers to cancel the run's groups in flight.

@@ -162,3 +162,33 @@ func DecodeSinkCommit(b []byte) (*SinkCommit, error) {
 	}
 	return &c, nil
 }
+
+// WorkerRecord is a worker's entry in rf_workers: its heartbeat (the bucket's TTL expires the
+// entry of a worker that stopped beating) and the groups it has in flight, by run. A controller
+// that aborts a run waits until no live worker lists a group of it.
+type WorkerRecord struct {
+	ID       string           `json:"id"`
+	InFlight map[string][]int `json:"in_flight,omitempty"`
+	Updated  time.Time        `json:"updated"`
+}
+
+// DecodeWorkerRecord parses a worker record.
+func DecodeWorkerRecord(b []byte) (*WorkerRecord, error) {
+	var w WorkerRecord
+	if err := json.Unmarshal(b, &w); err != nil {
+		return nil, fmt.Errorf("worker record: %w", err)
+	}
+	return &w, nil
+}
+
+// WorkerKey turns a worker id (often a host name) into a valid rf_workers key.
+func WorkerKey(id string) string {
+	b := []byte(id)
+	for i, c := range b {
+		ok := c == '-' || c == '_' || c == '=' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !ok {
+			b[i] = '_'
+		}
+	}
+	return string(b)
+}

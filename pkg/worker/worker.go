@@ -35,7 +35,13 @@ type Options struct {
 	Concurrency int
 	// TaskConcurrency bounds generator calls in flight within one group (default 16).
 	TaskConcurrency int
-	Logger          *slog.Logger
+	// Scheduler builds the scheduler of a run. The default compiles the run's config; another
+	// may bring generators of its own (a test's, which blocks until it is cancelled).
+	Scheduler func(rec *wire.RunRecord, taskConcurrency int) (*scheduler.Scheduler, error)
+	// Heartbeat is how often the worker renews its rf_workers entry (default 5 s; the bucket
+	// expires an entry after 15 s).
+	Heartbeat time.Duration
+	Logger    *slog.Logger
 }
 
 // Worker pulls and runs groups until its context ends.
@@ -51,6 +57,8 @@ type Worker struct {
 	mu       sync.Mutex
 	runs     map[string]*runEntry                       // compiled runs, by id
 	inflight map[string]map[int]context.CancelCauseFunc // run → group → cancel
+	aborted  map[string]error                           // runs aborted while this worker ran
+	announce sync.Mutex                                 // orders rf_workers puts
 }
 
 type runEntry struct {
@@ -71,6 +79,12 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	if opts.TaskConcurrency <= 0 {
 		opts.TaskConcurrency = 16
 	}
+	if opts.Scheduler == nil {
+		opts.Scheduler = compileRun
+	}
+	if opts.Heartbeat <= 0 {
+		opts.Heartbeat = 5 * time.Second
+	}
 	log := opts.Logger
 	if log == nil {
 		log = slog.Default()
@@ -78,7 +92,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	return &Worker{nc: nc, js: js, layout: layout, res: res, opts: opts,
 		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		log: log.With("worker", opts.ID), runs: map[string]*runEntry{},
-		inflight: map[string]map[int]context.CancelCauseFunc{}}
+		inflight: map[string]map[int]context.CancelCauseFunc{}, aborted: map[string]error{}}
 }
 
 // ID is the worker's identity, as it appears in outcomes.
@@ -97,10 +111,49 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 
+	w.publishRecord(ctx)
+	beat, stopBeat := context.WithCancel(ctx)
+	beating := make(chan struct{})
+	go func() { // the heartbeat: a worker whose entry expires is presumed gone
+		defer close(beating)
+		t := time.NewTicker(w.opts.Heartbeat)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-t.C:
+				w.publishRecord(beat)
+			}
+		}
+	}()
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency)
 	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
+	stopBeat()
+	<-beating
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	_ = w.res.Workers.Delete(dctx, wire.WorkerKey(w.opts.ID))
 	w.log.Info("worker stopped")
 	return nil
+}
+
+// publishRecord writes the worker's rf_workers entry: its heartbeat and its groups in flight.
+func (w *Worker) publishRecord(ctx context.Context) {
+	w.announce.Lock()
+	defer w.announce.Unlock()
+	w.mu.Lock()
+	rec := wire.WorkerRecord{ID: w.opts.ID, InFlight: map[string][]int{}, Updated: time.Now().UTC()}
+	for run, groups := range w.inflight {
+		for g := range groups {
+			rec.InFlight[run] = append(rec.InFlight[run], g)
+		}
+	}
+	w.mu.Unlock()
+	b, _ := json.Marshal(rec)
+	if _, err := w.res.Workers.Put(ctx, wire.WorkerKey(w.opts.ID), b); err != nil && ctx.Err() == nil {
+		w.log.Warn("could not publish the worker's record", "err", err)
+	}
 }
 
 // handle runs one prepared group and settles its message: ack once the outcome is stored, term
@@ -116,6 +169,17 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := w.log.With("run", subj.Run, "group", g)
+	// The group is listed in rf_workers before the run's state is read, and an abort recorded
+	// after that read reaches it by the broadcast: so a controller that aborts either sees the
+	// group in flight here and waits for it, or this worker sees the abort and does not start.
+	gctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	w.track(subj.Run, g, cancel)
+	w.publishRecord(ctx)
+	defer func() {
+		w.untrack(subj.Run, g)
+		w.publishRecord(context.WithoutCancel(ctx))
+	}()
 	entry, err := w.run(ctx, subj.Run)
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -130,10 +194,6 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 
-	gctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	w.track(subj.Run, g, cancel)
-	defer w.untrack(subj.Run, g)
 	stopBeat := w.heartbeat(gctx, m)
 	defer stopBeat()
 
@@ -253,7 +313,7 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		return &runEntry{rec: rec, sched: e.sched, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
-	e.sched, e.err = compileRun(rec, w.opts.TaskConcurrency)
+	e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		clear(w.runs)
 	}
@@ -307,11 +367,16 @@ func (w *Worker) control(m *nats.Msg) {
 		w.log.Warn("ignored control message", "subject", m.Subject, "err", err)
 		return
 	}
+	cause := fmt.Errorf("run aborted: %s", ctl.Reason)
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	if len(w.aborted) > 256 { // a long-lived worker: forget old aborts (the run state still says)
+		clear(w.aborted)
+	}
+	w.aborted[subj.Run] = cause
 	for g, cancel := range w.inflight[subj.Run] {
 		w.log.Info("cancelling group of an aborted run", "run", subj.Run, "group", g, "reason", ctl.Reason)
-		cancel(fmt.Errorf("run aborted: %s", ctl.Reason))
+		cancel(cause)
 	}
 }
 
@@ -322,6 +387,9 @@ func (w *Worker) track(run string, g int, cancel context.CancelCauseFunc) {
 		w.inflight[run] = map[int]context.CancelCauseFunc{}
 	}
 	w.inflight[run][g] = cancel
+	if cause, ok := w.aborted[run]; ok { // the broadcast came first
+		cancel(cause)
+	}
 }
 
 func (w *Worker) untrack(run string, g int) {
