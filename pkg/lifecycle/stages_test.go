@@ -102,6 +102,7 @@ func TestProcessorFailuresFailTheRun(t *testing.T) {
 		"pre_batch exit":   `{name: p, processor_type: exec, stage: pre_batch, command: [sh, -c, "exit 1"]}`,
 		"nats no service":  `{name: p, processor_type: nats, subject: nobody.listens, timeout: 1}`,
 		"nats error reply": `{name: p, processor_type: nats, subject: svc.fails}`,
+		"schema_transform": `{name: p, processor_type: schema_transform, template: {x: "{{ n | nosuchfilter }}"}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()

@@ -25,6 +25,8 @@ type Layout struct {
 	MaxDeliver int
 	// AckWait is how long a worker may hold a group without a progress heartbeat; default 30 s.
 	AckWait time.Duration
+	// PreviewTTL is how long a preview's groups stay in the preview bucket; default 1 h.
+	PreviewTTL time.Duration
 }
 
 // DefaultLayout is the layout of the design's table.
@@ -39,6 +41,13 @@ const (
 	defaultMaxDeliver = 5
 	defaultAckWait    = 30 * time.Second
 )
+
+func (l Layout) previewTTL() time.Duration {
+	if l.PreviewTTL <= 0 {
+		return time.Hour
+	}
+	return l.PreviewTTL
+}
 
 // prefix is the subject prefix, defaulted.
 func (l Layout) prefix() string {
@@ -245,7 +254,7 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 		return nil, fmt.Errorf("bucket %s: %w", l.WorkersBucket(), err)
 	}
 	if res.Preview, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: time.Hour,
+		Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL(),
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.PreviewBucket(), err)
 	}
