@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -492,10 +493,16 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		r.result.Dropped++
 		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
 		r.end(g)
-	case "failed", "aborted":
+	case "failed":
 		_ = m.Ack()
-		return r.genErr(g, fmt.Errorf("worker %s reported the group %s: %s", m.Headers().Get(wire.HeaderWorker),
-			status, m.Headers().Get(wire.HeaderError)))
+		return r.genErr(g, fmt.Errorf("worker %s reported the group failed: %s", m.Headers().Get(wire.HeaderWorker),
+			m.Headers().Get(wire.HeaderError)))
+	case "aborted":
+		// A worker reports a group aborted only when the run's abort cancelled it (a stopping
+		// worker hands its groups back): the run is being aborted, whichever message came first.
+		_ = m.Ack()
+		return &AbortedError{RunID: r.opts.RunID,
+			Reason: strings.TrimPrefix(m.Headers().Get(wire.HeaderError), wire.AbortedPrefix)}
 	default:
 		r.term(m, fmt.Sprintf("unknown outcome status %q", status))
 	}

@@ -86,6 +86,10 @@ type Control struct {
 // OpAbort is the only control operation so far.
 const OpAbort = "abort"
 
+// AbortedPrefix starts the error of a group outcome whose run's abort cancelled it, followed by
+// the abort's reason.
+const AbortedPrefix = "run aborted: "
+
 // DecodeControl parses a control message; an unknown op is an error naming it.
 func DecodeControl(b []byte) (*Control, error) {
 	var c Control

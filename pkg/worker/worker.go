@@ -367,7 +367,7 @@ func (w *Worker) control(m *nats.Msg) {
 		w.log.Warn("ignored control message", "subject", m.Subject, "err", err)
 		return
 	}
-	cause := fmt.Errorf("run aborted: %s", ctl.Reason)
+	cause := errors.New(wire.AbortedPrefix + ctl.Reason)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.aborted) > 256 { // a long-lived worker: forget old aborts (the run state still says)
