@@ -102,6 +102,7 @@ func TestProcessorFailuresFailTheRun(t *testing.T) {
 		"pre_batch exit":   `{name: p, processor_type: exec, stage: pre_batch, command: [sh, -c, "exit 1"]}`,
 		"nats no service":  `{name: p, processor_type: nats, subject: nobody.listens, timeout: 1}`,
 		"nats error reply": `{name: p, processor_type: nats, subject: svc.fails}`,
+		"nats timeout":     `{name: p, processor_type: nats, subject: svc.silent, timeout: 1}`,
 		"schema_transform": `{name: p, processor_type: schema_transform, template: {x: "{{ n | nosuchfilter }}"}}`,
 	} {
 		t.Run(name, func(t *testing.T) {
@@ -114,6 +115,9 @@ func TestProcessorFailuresFailTheRun(t *testing.T) {
 			})
 			require.NoError(t, err)
 			t.Cleanup(func() { _ = sub.Unsubscribe() })
+			silent, err := b.nc.Subscribe("svc.silent", func(*nats.Msg) {}) // receives, never replies
+			require.NoError(t, err)
+			t.Cleanup(func() { _ = silent.Unsubscribe() })
 			_, sink, err := runStages(t, b, stageColumns+"processors:\n  - "+proc+"\n")
 			pe := requireFailed[*processors.Error](t, err, sink)
 			require.Equal(t, "p", pe.Processor)
