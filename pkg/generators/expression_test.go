@@ -12,6 +12,7 @@ import (
 	"github.com/nikolalohinski/gonja/v2/logging"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/jinja"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/scheduler"
@@ -217,15 +218,15 @@ func TestExpressionJSONInputs(t *testing.T) {
 	require.Empty(t, rowErrs)
 	require.Equal(t, []string{"Ada:3:2:0.5:007", "Bob:4:0:1.0:12"}, out.Strings)
 
-	require.Equal(t, int64(12), templateValue("12"))
-	require.Equal(t, 1.5, templateValue(" 1.5 "))
-	require.Equal(t, true, templateValue("true"))
-	require.Nil(t, templateValue("null"))
-	require.Equal(t, "quoted", templateValue(`"quoted"`))
-	require.Equal(t, "1 2", templateValue("1 2"))
-	require.Equal(t, "nothing", templateValue("nothing"))
-	require.Equal(t, "[1,", templateValue("[1,"))
-	require.Equal(t, []any{int64(1), "a"}, templateValue(`[1, "a"]`))
+	require.Equal(t, int64(12), jinja.Value("12"))
+	require.Equal(t, 1.5, jinja.Value(" 1.5 "))
+	require.Equal(t, true, jinja.Value("true"))
+	require.Nil(t, jinja.Value("null"))
+	require.Equal(t, "quoted", jinja.Value(`"quoted"`))
+	require.Equal(t, "1 2", jinja.Value("1 2"))
+	require.Equal(t, "nothing", jinja.Value("nothing"))
+	require.Equal(t, "[1,", jinja.Value("[1,"))
+	require.Equal(t, []any{int64(1), "a"}, jinja.Value(`[1, "a"]`))
 }
 
 func TestExpressionSingleRowDrop(t *testing.T) {
@@ -373,11 +374,4 @@ func TestExpressionDisablesGonjaLogging(t *testing.T) {
 	_, err := Expression(exprCol("x", "{{ 1 }}", frame.Int))
 	require.NoError(t, err)
 	require.False(t, logging.Enabled())
-}
-
-func TestRoundIntHalfEven(t *testing.T) {
-	t.Parallel()
-	for _, tc := range [][3]int64{{1250, -2, 1200}, {1350, -2, 1400}, {-1250, -2, -1200}, {-1350, -2, -1400}, {1251, -2, 1300}, {7, 0, 7}, {7, 3, 7}, {5, -1, 0}, {15, -1, 20}, {-5, -1, 0}, {99, -19, 0}} {
-		require.Equal(t, tc[2], roundIntHalfEven(tc[0], int(tc[1])), "round(%d, %d)", tc[0], tc[1])
-	}
 }

@@ -352,7 +352,7 @@ func decimals(xs []float64, places *int) {
 		return
 	}
 	for i, x := range xs {
-		xs[i] = pyRound(x, *places)
+		xs[i] = pyfmt.Round(x, *places)
 	}
 }
 

@@ -606,10 +606,10 @@ func TestPyRound(t *testing.T) {
 		{123456789.987654, 4, 123456789.9877}, {1e20, 2, 1e20}, {5e-324, 2, 0}, {0.1, 20, 0.1},
 		{1234.5, -2, 1200}, {1250, -2, 1200}, {1350, -2, 1400}, {0.5, 0, 0}, {1.5, 0, 2},
 	} {
-		require.Equal(t, tc.want, pyRound(tc.x, tc.n), "round(%v, %d)", tc.x, tc.n)
+		require.Equal(t, tc.want, pyfmt.Round(tc.x, tc.n), "round(%v, %d)", tc.x, tc.n)
 	}
-	require.True(t, math.Signbit(pyRound(-0.001, 2)))
-	require.True(t, math.IsNaN(pyRound(math.NaN(), 2)))
+	require.True(t, math.Signbit(pyfmt.Round(-0.001, 2)))
+	require.True(t, math.IsNaN(pyfmt.Round(math.NaN(), 2)))
 }
 
 func TestStrftime(t *testing.T) {

@@ -7,9 +7,9 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/nikolalohinski/gonja/v2"
 	"github.com/nikolalohinski/gonja/v2/exec"
 
+	"github.com/rowforge/rowforge/internal/jinja"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -97,7 +97,7 @@ func compile(src string) (tpl *exec.Template, err error) {
 			err = fmt.Errorf("template parser failed: %v", r)
 		}
 	}()
-	tpl, err = exec.NewTemplate(rootID, gonja.DefaultConfig, exprLoader{src: src}, templateEnv())
+	tpl, err = jinja.Compile(src)
 	if err != nil {
 		// gonja's message repeats the source; keep the parser's message.
 		if inner := errors.Unwrap(err); inner != nil {
@@ -144,7 +144,7 @@ func (s *schemaTransform) render(ctx context.Context, in *frame.Frame) (*frame.F
 			}
 		}
 		for i, c := range cols {
-			data[s.refs[i]] = templateValue(c.Value(row))
+			data[s.refs[i]] = jinja.Value(c.Value(row))
 		}
 		for i, k := range s.keys {
 			v, err := renderTree(s.tree[k], tctx, &buf)

@@ -1,16 +1,14 @@
-package processors
-
-// The Jinja environment of schema_transform templates. Everything here is copied from
-// pkg/generators (expression.go and pyfmt.go), so that a template renders in a
-// schema_transform exactly as in an expression column; keep the two in sync (or move them to
-// one internal package).
+// Package jinja is rowforge's one Jinja environment: gonja with a Python-compatible round
+// filter, templates that cannot load files, and cell values decoded as Data Designer does. An
+// expression column and a schema_transform render a template the same way because both come
+// here.
+package jinja
 
 import (
 	"encoding/json"
 	"fmt"
 	"io"
 	"math"
-	"strconv"
 	"strings"
 	"sync"
 
@@ -19,6 +17,8 @@ import (
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/nikolalohinski/gonja/v2/loaders"
 	"github.com/nikolalohinski/gonja/v2/logging"
+
+	"github.com/rowforge/rowforge/internal/pyfmt"
 )
 
 var (
@@ -67,10 +67,10 @@ func (l exprLoader) Resolve(path string) (string, error) { return path, nil }
 
 func (l exprLoader) Inherit(string) (loaders.Loader, error) { return l, nil }
 
-// templateValue is what a template sees for a cell. Like Data Designer
+// Value is what a template sees for a cell. Like Data Designer
 // (deserialize_json_values), a string holding a JSON value is decoded: objects to maps, arrays
 // to lists, numbers to int64 or float64, true/false/null to bools and nil.
-func templateValue(v any) any {
+func Value(v any) any {
 	s, ok := v.(string)
 	if !ok || !maybeJSON(s) {
 		return v
@@ -173,7 +173,7 @@ func filterRound(_ *exec.Evaluator, in *exec.Value, params *exec.VarArgs) *exec.
 		if isInt {
 			return exec.AsValue(roundIntHalfEven(i, precision))
 		}
-		return exec.AsValue(pyRound(f, precision))
+		return exec.AsValue(pyfmt.Round(f, precision))
 	case "floor":
 		p := math.Pow(10, float64(precision))
 		return exec.AsValue(math.Floor(f*p) / p)
@@ -207,38 +207,7 @@ func roundIntHalfEven(i int64, n int) int64 {
 	return q * p
 }
 
-var pow10 = [...]float64{1, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15}
-
-// pyRound is Python's round(x, n) for a float: the decimal rounding of the exact binary value,
-// ties to even, read back as the nearest float.
-func pyRound(x float64, n int) float64 {
-	if x == 0 || math.IsNaN(x) || math.IsInf(x, 0) {
-		return x
-	}
-	if n < 0 {
-		if n < -308 {
-			return math.Copysign(0, x)
-		}
-		p := math.Pow(10, float64(-n))
-		return math.RoundToEven(x/p) * p
-	}
-	if n < len(pow10) {
-		// Fast path: when x·10ⁿ is small and clearly not near a tie, the product's rounding
-		// error cannot change the nearest integer, and r/10ⁿ (both exact) is correctly rounded.
-		p := pow10[n]
-		y := x * p
-		if a := math.Abs(y); a < 1e8 {
-			if frac := a - math.Floor(a); math.Abs(frac-0.5) > 1e-6 {
-				return math.Round(y) / p
-			}
-		}
-	}
-	if n > 400 { // more digits than any float's exact expansion: nothing to round
-		return x
-	}
-	r, err := strconv.ParseFloat(strconv.FormatFloat(x, 'f', n, 64), 64)
-	if err != nil {
-		return x
-	}
-	return r
+// Compile parses a template with rowforge's environment.
+func Compile(src string) (*exec.Template, error) {
+	return exec.NewTemplate(rootID, gonja.DefaultConfig, exprLoader{src: src}, templateEnv())
 }
