@@ -39,3 +39,13 @@ func NoArgs(_ *cobra.Command, args []string) error {
 	}
 	return nil
 }
+
+// Args makes a cobra argument check's error a usage error.
+func Args(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return &UsageError{Err: err}
+		}
+		return nil
+	}
+}

@@ -209,11 +209,12 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	r.result = Result{RunID: opts.RunID, Groups: r.plan.Groups()}
 
 	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
-		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC()}
+		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC(),
+		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
 	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
-	if err := r.putRecord(ctx, rec, true); err != nil {
+	if err := r.createRecord(ctx, rec); err != nil {
 		return nil, r.genErr(-1, err)
 	}
 	c.log.Info("run started", "run", opts.RunID, "records", opts.NumRecords, "groups", r.plan.Groups(),
@@ -433,6 +434,13 @@ func (r *run) end(g int) {
 	if r.c.progress != nil {
 		r.c.progress(Progress{RunID: r.opts.RunID, Groups: r.plan.Groups(), GroupsDone: r.nEnded,
 			Rows: r.result.Rows, TargetRows: r.opts.NumRecords, GroupsDropped: r.result.Dropped})
+	}
+	// For `controller status`; best effort: a slow bucket must not slow the run.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	p := wire.RunProgress{Groups: r.plan.Groups(), GroupsDone: r.nEnded, Dropped: r.result.Dropped, Rows: r.result.Rows}
+	if err := r.update(ctx, func(rec *wire.RunRecord) { rec.Progress = p }); err != nil {
+		r.c.log.Debug("could not record progress", "run", r.opts.RunID, "err", err)
 	}
 }
 
@@ -787,32 +795,46 @@ func (r *run) cleanup(ctx context.Context) {
 	}
 }
 
-func (r *run) putRecord(ctx context.Context, rec wire.RunRecord, create bool) error {
+// createRecord records the run in rf_runs; the id must be new.
+func (r *run) createRecord(ctx context.Context, rec wire.RunRecord) error {
 	b, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	if create {
-		if _, err := r.c.res.Runs.Create(ctx, rec.ID, b); err != nil {
-			return fmt.Errorf("record run %s: %w", rec.ID, err)
-		}
-		return nil
+	if _, err := r.c.res.Runs.Create(ctx, rec.ID, b); err != nil {
+		return fmt.Errorf("record run %s: %w", rec.ID, err)
 	}
-	_, err = r.c.res.Runs.Put(ctx, rec.ID, b)
-	return err
+	return nil
 }
 
 func (r *run) setState(ctx context.Context, state, reason string) error {
-	e, err := r.c.res.Runs.Get(ctx, r.opts.RunID)
-	if err != nil {
-		return err
+	return r.update(ctx, func(rec *wire.RunRecord) {
+		rec.State, rec.Reason = state, reason
+	})
+}
+
+// update changes the run's record with compare-and-swap, so that the controller's writes
+// (progress, its own state) never undo another's (an operator's `controller abort`).
+func (r *run) update(ctx context.Context, change func(*wire.RunRecord)) error {
+	for {
+		e, err := r.c.res.Runs.Get(ctx, r.opts.RunID)
+		if err != nil {
+			return err
+		}
+		rec, err := wire.DecodeRunRecord(e.Value())
+		if err != nil {
+			return err
+		}
+		change(rec)
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return err
+		}
+		_, err = r.c.res.Runs.Update(ctx, r.opts.RunID, b, e.Revision())
+		if !errors.Is(err, jetstream.ErrKeyExists) { // ErrKeyExists: someone wrote first; again
+			return err
+		}
 	}
-	rec, err := wire.DecodeRunRecord(e.Value())
-	if err != nil {
-		return err
-	}
-	rec.State, rec.Reason = state, reason
-	return r.putRecord(ctx, *rec, false)
 }
 
 func (r *run) genErr(g int, err error) error {

@@ -51,6 +51,16 @@ type RunRecord struct {
 	DatasetName string          `json:"dataset_name"`
 	Reason      string          `json:"reason,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
+	// Progress is updated by the controller as groups end.
+	Progress RunProgress `json:"progress"`
+}
+
+// RunProgress counts a run's row groups and rows so far.
+type RunProgress struct {
+	Groups     int `json:"groups"`
+	GroupsDone int `json:"groups_done"`
+	Dropped    int `json:"groups_dropped"`
+	Rows       int `json:"rows"`
 }
 
 // Active reports whether work for the run should still be done.

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/spf13/cobra"
+
+	"github.com/rowforge/rowforge/internal/runner"
+)
+
+// connectTo opens a plain connection for an operator command: no local mode, nothing created.
+func connectTo(flag string) (*nats.Conn, jetstream.JetStream, error) {
+	url := runner.NatsURL(flag)
+	if url == "" {
+		return nil, nil, &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required: the server the run lives on")}
+	}
+	nc, err := nats.Connect(url, nats.Name("rowforge-controller-ops"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, nil, err
+	}
+	return nc, js, nil
+}
+
+func abortCmd() *cobra.Command {
+	var url, reason string
+	var wait time.Duration
+	cmd := &cobra.Command{
+		Use:   "abort RUN_ID",
+		Short: "Abort a run (the same as nats pub rf.control.<run> '{\"op\":\"abort\"}')",
+		Long: `abort records the run as aborting in rf_runs (workers that miss the broadcast still see it),
+broadcasts the abort on rf.control.<run>, and waits for the run's controller to drain the
+workers and end the run. It prints the run's final state.`,
+		Args: runner.Args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nc, js, err := connectTo(url)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			state, err := runner.Abort(cmd.Context(), nc, js, args[0], reason, wait)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "run %s: %s\n", args[0], state)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server of the run (default $NATS_URL)")
+	cmd.Flags().StringVar(&reason, "reason", "aborted by an operator", "why; recorded with the run")
+	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the run to end (0: do not wait)")
+	return cmd
+}
+
+func statusCmd() *cobra.Command {
+	var url string
+	cmd := &cobra.Command{
+		Use:   "status [RUN_ID]",
+		Short: "Show runs, their state and progress, and the live workers",
+		Args:  runner.Args(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nc, js, err := connectTo(url)
+			if err != nil {
+				return err
+			}
+			defer nc.Close()
+			run := ""
+			if len(args) == 1 {
+				run = args[0]
+			}
+			runs, workers, err := runner.Status(cmd.Context(), js, run)
+			if err != nil {
+				return err
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
+			fmt.Fprintln(tw, "RUN\tSTATE\tMODE\tGROUPS\tROWS\tSTARTED\tREASON")
+			for _, r := range runs {
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%d/%d\t%d/%d\t%s\t%s\n", r.ID, r.State, r.Mode,
+					r.Progress.GroupsDone, r.Progress.Groups, r.Progress.Rows, r.NumRecords,
+					r.CreatedAt.Local().Format(time.DateTime), r.Reason)
+			}
+			fmt.Fprintln(tw)
+			fmt.Fprintln(tw, "WORKER\tLAST HEARTBEAT\tIN FLIGHT")
+			for _, w := range workers {
+				var groups []string
+				for run, gs := range w.InFlight {
+					groups = append(groups, fmt.Sprintf("%s:%v", run, gs))
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", w.ID, w.Updated.Local().Format(time.TimeOnly), strings.Join(groups, " "))
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	return cmd
+}
