@@ -3,6 +3,7 @@ package jsx
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,10 +11,24 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// FetchWait is how long one pull request waits for a message. It also bounds how long after
+// its stop a service still receives a message (see PullEach): a service hands those back with
+// this delay, so that they go to another instance.
+const FetchWait = 2 * time.Second
+
+// ErrAbandonFetches, as the cause of a PullEach context's cancellation, ends fetches in
+// progress at once instead of letting them run out: for when the server goes away as well (a
+// local deployment stopping), where no request can outlive its service.
+var ErrAbandonFetches = errors.New("abandon fetches: the deployment is stopping")
+
 // PullEach runs slots loops that each fetch one message when they are free and hand it to
 // handle. Nothing is pulled ahead: a message's AckWait starts when a slot is ready for it
-// (nats.go's Consume pre-buffers by default, which redelivers long work needlessly). PullEach
-// returns when ctx ends and every handle call has returned.
+// (nats.go's Consume pre-buffers by default, which redelivers long work needlessly).
+//
+// When ctx ends, a fetch in progress is not abandoned but runs to its expiry: an abandoned pull
+// request stays open on the server and a message delivered into it waits a whole AckWait
+// before anyone else may have it. handle then receives a message with ctx already done and must
+// hand it back. PullEach returns when every fetch has ended and every handle call returned.
 func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog.Logger, handle func(context.Context, jetstream.Msg)) {
 	var wg sync.WaitGroup
 	for range slots {
@@ -21,9 +36,15 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
-				fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FetchWait)
+				stopWatch := context.AfterFunc(ctx, func() {
+					if errors.Is(context.Cause(ctx), ErrAbandonFetches) {
+						cancel()
+					}
+				})
 				batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 				if err != nil {
+					stopWatch()
 					cancel()
 					if ctx.Err() == nil {
 						log.Warn("fetch failed", "err", err)
@@ -34,6 +55,7 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 				for m := range batch.Messages() {
 					handle(ctx, m)
 				}
+				stopWatch()
 				cancel()
 			}
 		}()

@@ -237,7 +237,7 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 func (r *run) loop(parent context.Context) (err error) {
 	ctx, cancel := context.WithCancelCause(parent)
 	var cc jetstream.ConsumeContext
-	var sub *nats.Subscription
+	var sub, exhausted *nats.Subscription
 	// One ordered teardown: cancel first, so that a consume callback or a sink writer blocked
 	// handing an event to this loop returns, then wait for each of them.
 	defer func() {
@@ -248,6 +248,9 @@ func (r *run) loop(parent context.Context) (err error) {
 		}
 		if sub != nil {
 			_ = sub.Unsubscribe()
+		}
+		if exhausted != nil {
+			_ = exhausted.Unsubscribe()
 		}
 		r.wg.Wait() // admission and sink writers
 	}()
@@ -281,6 +284,15 @@ func (r *run) loop(parent context.Context) (err error) {
 	})
 	if err != nil {
 		return r.genErr(-1, fmt.Errorf("subscribe control: %w", err))
+	}
+	// A group no worker could finish in MaxDeliver tries would otherwise be waited for forever.
+	exhausted, err = r.c.nc.Subscribe(r.c.layout.MaxDeliveriesSubject(), func(m *nats.Msg) {
+		if g, n, ok := r.exhaustedGroup(ctx, m.Data); ok {
+			r.emit(ctx, event{kind: evFailed, group: g, err: &DeliveriesExhaustedError{Group: g, Deliveries: n}})
+		}
+	})
+	if err != nil {
+		return r.genErr(-1, fmt.Errorf("subscribe advisories: %w", err))
 	}
 
 	actx, stopAdmission := context.WithCancel(ctx)
@@ -515,6 +527,30 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		r.term(m, fmt.Sprintf("unknown outcome status %q", status))
 	}
 	return nil
+}
+
+// exhaustedGroup reads a max-deliveries advisory and reports whether it names one of this
+// run's groups. A max-delivered message stays in the work queue, so its subject can be read.
+func (r *run) exhaustedGroup(ctx context.Context, advisory []byte) (int, uint64, bool) {
+	a, err := wire.DecodeMaxDeliveries(advisory)
+	if err != nil {
+		r.c.log.Warn("ignored an advisory", "err", err)
+		return 0, 0, false
+	}
+	stream, err := r.c.js.Stream(ctx, r.c.layout.GroupsStream())
+	if err != nil {
+		return 0, 0, false
+	}
+	msg, err := stream.GetMsg(ctx, a.StreamSeq)
+	if err != nil {
+		return 0, 0, false
+	}
+	subj, err := r.c.layout.ParseSubject("groups", msg.Subject)
+	if err != nil || subj.Run != r.opts.RunID {
+		return 0, 0, false
+	}
+	g, err := wire.GroupIndex(subj.ID)
+	return g, a.Deliveries, err == nil
 }
 
 // checkGate feeds a group's task results to the early-shutdown gate. When it trips, the run

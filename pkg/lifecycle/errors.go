@@ -51,3 +51,16 @@ func (e *ResizeError) Error() string {
 	return fmt.Sprintf("processor %q (%s) changed the row count of group %d from %d to %d; only a pre_batch processor with allow_resize: true may",
 		e.Processor, e.Stage, e.Group, e.Before, e.After)
 }
+
+// DeliveriesExhaustedError is a group that was delivered MaxDeliver times without an outcome:
+// every worker that took it crashed, was cut off, or handed it back. It fails the run.
+type DeliveriesExhaustedError struct {
+	Group      int
+	Deliveries uint64
+}
+
+func (e *DeliveriesExhaustedError) Error() string {
+	return fmt.Sprintf("group %d was delivered %d times without an outcome: the workers that took it crashed, "+
+		"were cut off or handed it back (see their logs); raise the consumer's MaxDeliver if groups legitimately need more tries",
+		e.Group, e.Deliveries)
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/wire"
 	"github.com/rowforge/rowforge/pkg/worker"
@@ -42,7 +43,7 @@ type Cluster struct {
 	layout wire.Layout
 	log    *slog.Logger
 	conns  []*nats.Conn
-	cancel context.CancelFunc
+	cancel context.CancelCauseFunc
 	wg     sync.WaitGroup
 	errs   chan error
 }
@@ -91,7 +92,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 		return nil, err
 	}
 
-	wctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	wctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
 	c.cancel = cancel
 	for i := range opts.Workers {
 		nc, js, err := c.Connect(fmt.Sprintf("rowforge-worker-%d", i))
@@ -145,7 +146,9 @@ func (c *Cluster) Connect(name string) (*nats.Conn, jetstream.JetStream, error) 
 // store. It is safe to call more than once.
 func (c *Cluster) Stop() {
 	if c.cancel != nil {
-		c.cancel()
+		// The whole deployment is going away: the services' fetches end at once, instead of
+		// running to their expiry as a lone stopping worker's must.
+		c.cancel(jsx.ErrAbandonFetches)
 	}
 	c.wg.Wait()
 	for _, nc := range c.conns {

@@ -353,3 +353,16 @@ func rebuild(t *testing.T, l Layout, area string, s Subject) string {
 	t.Fatalf("unknown area %q parsed", area)
 	return ""
 }
+
+func FuzzDecodeMaxDeliveries(f *testing.F) {
+	f.Add([]byte(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":"RF_GROUPS","consumer":"workers","stream_seq":42,"deliveries":5}`))
+	addJSON(f, MaxDeliveries{StreamSeq: 1, Deliveries: 5}, MaxDeliveries{})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		a, err := DecodeMaxDeliveries(b)
+		if err != nil {
+			require.Nil(t, a)
+			return
+		}
+		require.NotZero(t, a.StreamSeq)
+	})
+}

@@ -206,3 +206,27 @@ func WorkerKey(id string) string {
 	}
 	return string(b)
 }
+
+// MaxDeliveriesSubject is where the server announces a prepared group that exhausted its
+// deliveries on the workers' consumer.
+func (l Layout) MaxDeliveriesSubject() string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + l.GroupsStream() + "." + WorkersConsumer
+}
+
+// MaxDeliveries is the part of the server's max-deliveries advisory rowforge reads.
+type MaxDeliveries struct {
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint64 `json:"deliveries"`
+}
+
+// DecodeMaxDeliveries parses a max-deliveries advisory.
+func DecodeMaxDeliveries(b []byte) (*MaxDeliveries, error) {
+	var a MaxDeliveries
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("max-deliveries advisory: %w", err)
+	}
+	if a.StreamSeq == 0 {
+		return nil, errors.New("max-deliveries advisory: no stream_seq")
+	}
+	return &a, nil
+}

@@ -159,6 +159,10 @@ func (w *Worker) publishRecord(ctx context.Context) {
 // handle runs one prepared group and settles its message: ack once the outcome is stored, term
 // for a message that cannot be a group, nak (hand back) when the worker is stopping.
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	if ctx.Err() != nil { // a fetch that ran on after the stop: another worker takes it
+		_ = m.NakWithDelay(jsx.FetchWait)
+		return
+	}
 	subj, err := w.layout.ParseSubject("groups", m.Subject())
 	var g int
 	if err == nil {
@@ -204,7 +208,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	if ctx.Err() != nil && out.Status == scheduler.Aborted { // the worker is stopping: another takes it
 		log.Info("handing the group back", "cause", context.Cause(gctx))
-		_ = m.Nak()
+		// Delayed past this worker's last fetches, which run to their expiry after the stop.
+		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
 	if err := w.publishOutcome(ctx, subj.Run, g, out); err != nil {
