@@ -22,17 +22,23 @@ var runIDRe = regexp.MustCompile(`run ([0-9a-f]+) started`)
 // and returns the process and the run id it printed.
 func startLongRun(t *testing.T, url, out string) (*testbin.Process, string) {
 	t.Helper()
-	ctrl := testbin.StartProcess(t, testbin.Binary(t, "controller"), []string{"run", "-f", quickstartPath(t),
-		"-n", "50000000", "--buffer-size", "2000", "--seed", "5", "--nats-url", url, "--name", "long"}, nil)
+	return startRun(t, url, "run", "-f", quickstartPath(t), "-n", "50000000", "--buffer-size", "2000",
+		"--seed", "5", "--nats-url", url, "--name", "long")
+}
+
+// startRun starts a controller and returns once its run is under way (a group committed, as its
+// progress in rf_runs shows), with the run id it printed.
+func startRun(t *testing.T, url string, args ...string) (*testbin.Process, string) {
+	t.Helper()
+	ctrl := testbin.StartProcess(t, testbin.Binary(t, "controller"), args, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
 	require.NoError(t, ctrl.Output.WaitFor(ctx, "started"))
 	m := runIDRe.FindStringSubmatch(ctrl.Output.String())
 	require.NotNil(t, m, ctrl.Output.String())
-	// Under way: its progress in rf_runs shows a committed group (polled with a deadline).
 	kv, err := connect(t, url).KeyValue(ctx, "rf_runs")
 	require.NoError(t, err)
-	for {
+	for { // polled with a deadline: the run's progress is the controller's, on its own clock
 		e, err := kv.Get(ctx, m[1])
 		require.NoError(t, err, "waiting for the run to commit a group")
 		rec, err := wire.DecodeRunRecord(e.Value())
