@@ -33,10 +33,16 @@ func requireIdentical(t *testing.T, a, b dataset, rows int) {
 	}
 }
 
-// faultRun runs 60,000 rows on two worker processes, applies fault to the first worker once
-// the run is under way, and checks the run completes with exactly the rows of a local run with
-// the same seed.
-func faultRun(t *testing.T, fault func(w *testbin.Process)) {
+// fleet is the deployment a fault test runs on: real nats-server, worker and sinkd processes.
+type fleet struct {
+	srv     *testbin.Process
+	workers []*testbin.Process
+	sinkd   *testbin.Process
+}
+
+// faultRun runs 60,000 rows on two worker processes, applies fault once the run is under way,
+// and checks the run completes with exactly the rows of a local run with the same seed.
+func faultRun(t *testing.T, fault func(f *fleet)) {
 	t.Helper()
 	const n, buffer, seed = 60000, 1000, 9
 	srv := testbin.StartNATSServer(t)
@@ -45,21 +51,23 @@ func faultRun(t *testing.T, fault func(w *testbin.Process)) {
 	args := []string{"run", "-f", quickstartPath(t), "-n", fmt.Sprint(n), "--buffer-size", fmt.Sprint(buffer),
 		"--seed", fmt.Sprint(seed), "--name", "fleet"}
 	ctrl, _ := startRun(t, srv.URL, append(args, "--nats-url", srv.URL)...)
-	fault(ws[0])
+	f := &fleet{srv: srv, workers: ws, sinkd: sinkd}
+	fault(f)
 	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
 	require.False(t, ws[1].Exited(), ws[1].Output.String())
 
 	outLocal := t.TempDir()
 	requireCode(t, 0, controller(t, "", append(args, "--out", outLocal)...), "local run")
 	requireIdentical(t, readDataset(t, filepath.Join(out, "fleet")), readDataset(t, filepath.Join(outLocal, "fleet")), n)
-	stopGracefully(t, ws[1], sinkd)
+	stopGracefully(t, ws[1], f.sinkd)
 }
 
 // SIGTERM to one of two workers mid-run: it hands its groups back and exits 0, and the run
 // completes on the other.
 func TestSIGTERMOneOfTwoWorkers(t *testing.T) {
 	t.Parallel()
-	faultRun(t, func(w *testbin.Process) {
+	faultRun(t, func(f *fleet) {
+		w := f.workers[0]
 		require.NoError(t, w.Signal(syscall.SIGTERM))
 		require.NoError(t, w.Wait(), "a worker stopped with SIGTERM exits 0:\n%s", w.Output.String())
 	})
@@ -72,5 +80,25 @@ func TestKill9Worker(t *testing.T) {
 		t.Skip("waits out an AckWait")
 	}
 	t.Parallel()
-	faultRun(t, func(w *testbin.Process) { w.Kill() })
+	faultRun(t, func(f *fleet) { f.workers[0].Kill() })
+}
+
+// kill -9 of sinkd mid-run, then a restart: the group it was writing is redelivered (after the
+// sink consumer's AckWait) and written again under the same name; no temp file remains.
+func TestKill9SinkdThenRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out an AckWait")
+	}
+	t.Parallel()
+	faultRun(t, func(f *fleet) {
+		f.sinkd.Kill()
+		f.sinkd.Restart(t)
+	})
+}
+
+// A restart of nats-server on the same store during a run: every process reconnects, the
+// streams survive on disk, publishes are retried with their ids, and the run completes.
+func TestNATSServerRestartDuringRun(t *testing.T) {
+	t.Parallel()
+	faultRun(t, func(f *fleet) { f.srv.Restart(t) })
 }

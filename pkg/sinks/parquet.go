@@ -255,6 +255,12 @@ func (p *Parquet) Finalize(ctx context.Context, meta wire.Metadata) error {
 		return fmt.Errorf("sinks: finalize run %q: encode metadata: %w", meta.RunID, err)
 	}
 	body = append(body, '\n')
+	// Every group is committed by now: a temp file left is the remains of a write a crashed
+	// sinkd never finished (its group was redelivered and written again). A finished dataset
+	// holds none.
+	if err := p.Discard(ctx); err != nil {
+		return fmt.Errorf("sinks: finalize run %q: %w", meta.RunID, err)
+	}
 	for _, f := range []struct {
 		name string
 		data []byte
