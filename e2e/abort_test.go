@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/testbin"
@@ -39,12 +40,15 @@ func startRun(t *testing.T, url string, args ...string) (*testbin.Process, strin
 	kv, err := connect(t, url).KeyValue(ctx, "rf_runs")
 	require.NoError(t, err)
 	for { // polled with a deadline: the run's progress is the controller's, on its own clock
+		// The run id is printed just before the run is recorded: "not found" means "not yet".
 		e, err := kv.Get(ctx, m[1])
-		require.NoError(t, err, "waiting for the run to commit a group")
-		rec, err := wire.DecodeRunRecord(e.Value())
-		require.NoError(t, err)
-		if rec.Progress.GroupsDone > 0 {
-			return ctrl, m[1]
+		if !errors.Is(err, jetstream.ErrKeyNotFound) {
+			require.NoError(t, err, "waiting for the run to commit a group")
+			rec, err := wire.DecodeRunRecord(e.Value())
+			require.NoError(t, err)
+			if rec.Progress.GroupsDone > 0 {
+				return ctrl, m[1]
+			}
 		}
 		select {
 		case <-ctx.Done():

@@ -3,13 +3,12 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
 	"github.com/rowforge/rowforge/pkg/sinkd"
-	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 func main() {
@@ -24,21 +23,10 @@ metadata.json — each through a temp file, fsync and rename, so a file is whole
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := runner.Logger(logLevel)
-			if err != nil {
-				return err
-			}
-			url = runner.NatsURL(url)
-			if url == "" {
-				return &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
-			}
-			nc, js, res, err := runner.Connect(cmd.Context(), url, "rowforge-sinkd")
-			if err != nil {
-				return err
-			}
-			defer nc.Drain()
-			return sinkd.NewService(nc, js, wire.DefaultLayout(), res,
-				sinkd.Options{Out: out, Concurrency: concurrency, Logger: log}).Run(cmd.Context())
+			return runner.Serve(cmd.Context(), url, logLevel, "rowforge-sinkd", func(ctx context.Context, d runner.Deployment) error {
+				return sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
+					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log}).Run(ctx)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")

@@ -3,12 +3,11 @@
 package main
 
 import (
-	"fmt"
+	"context"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
-	"github.com/rowforge/rowforge/pkg/wire"
 	"github.com/rowforge/rowforge/pkg/worker"
 )
 
@@ -23,22 +22,10 @@ their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops 
 back the groups in hand (another worker takes them) and exits 0.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			log, err := runner.Logger(logLevel)
-			if err != nil {
-				return err
-			}
-			url = runner.NatsURL(url)
-			if url == "" {
-				return &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
-			}
-			nc, js, res, err := runner.Connect(cmd.Context(), url, "rowforge-worker")
-			if err != nil {
-				return err
-			}
-			defer nc.Drain()
-			w := worker.New(nc, js, wire.DefaultLayout(), res, worker.Options{
-				ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: log})
-			return w.Run(cmd.Context())
+			return runner.Serve(cmd.Context(), url, logLevel, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
+				return worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
+					ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: d.Log}).Run(ctx)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")

@@ -221,3 +221,30 @@ func Logger(level string) (*slog.Logger, error) {
 	}
 	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
+
+// Deployment is what a long-running service (worker, sinkd) runs against.
+type Deployment struct {
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	Res    *wire.Resources
+	Layout wire.Layout
+	Log    *slog.Logger
+}
+
+// Serve connects to the deployment at url (else $NATS_URL), prepares its layout and runs
+// serve until ctx ends; the connection is drained afterwards.
+func Serve(ctx context.Context, url, logLevel, name string, serve func(context.Context, Deployment) error) error {
+	log, err := Logger(logLevel)
+	if err != nil {
+		return err
+	}
+	if url = NatsURL(url); url == "" {
+		return &UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
+	}
+	nc, js, res, err := Connect(ctx, url, name)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = nc.Drain() }()
+	return serve(ctx, Deployment{NC: nc, JS: js, Res: res, Layout: wire.DefaultLayout(), Log: log})
+}
