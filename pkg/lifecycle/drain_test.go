@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/natstest"
+	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
@@ -127,10 +128,7 @@ func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *wi
 	res, err := layout.Ensure(ctx, wjs)
 	require.NoError(t, err)
 	w := worker.New(wnc, wjs, layout, res, worker.Options{Concurrency: 2, Scheduler: b.scheduler, Logger: log})
-	wctx, stop := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() { defer close(done); _ = w.Run(wctx) }()
-	t.Cleanup(func() { stop(); <-done })
+	servicetest.Start(t, w.Run)
 
 	nc := natstest.Connect(t, srv)
 	js, err := jetstream.New(nc)

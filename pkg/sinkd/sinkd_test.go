@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/natstest"
+	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/sinkd"
@@ -72,18 +73,7 @@ func (b *bundle) startService(t *testing.T, out string) (svc *sinkd.Service, sto
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	svc = sinkd.NewService(nc, js, b.layout, b.res, sinkd.Options{Out: out, Logger: quiet})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- svc.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			require.NoError(t, <-done)
-		})
-	}
-	t.Cleanup(stop)
-	return svc, stop
+	return svc, servicetest.Start(t, svc.Run)
 }
 
 // putRun records a run in rf_runs.

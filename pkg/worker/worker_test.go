@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"log/slog"
 	"strconv"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/natstest"
+	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/scheduler"
@@ -70,18 +70,7 @@ func (b *bundle) startWorker(t *testing.T, id string) (w *worker.Worker, stop fu
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	w = worker.New(nc, js, b.layout, b.res, worker.Options{ID: id, Logger: quiet})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- w.Run(ctx) }()
-	var once sync.Once
-	stop = func() {
-		once.Do(func() {
-			cancel()
-			require.NoError(t, <-done)
-		})
-	}
-	t.Cleanup(stop)
-	return w, stop
+	return w, servicetest.Start(t, w.Run)
 }
 
 func parse(t *testing.T, src string) *config.Config {
