@@ -184,6 +184,8 @@ func TestUsageErrors(t *testing.T) {
 		{"unknown flag", "controller", []string{"run", "-f", "x.yaml", "-n", "5", "--bogus"}},
 		{"stray argument", "controller", []string{"run", "-f", "x.yaml", "-n", "5", "extra"}},
 		{"validate without -f", "controller", []string{"validate"}},
+		{"resume without a run id", "controller", []string{"resume"}},
+		{"resume without a server", "controller", []string{"resume", "0123456789ab"}},
 		{"worker without a server", "worker", nil},
 		{"sinkd without a server", "sinkd", nil},
 	}

@@ -351,14 +351,14 @@ func waitForStreams(t *testing.T, js jetstream.JetStream, names ...string) {
 	}
 }
 
-// startServices starts n workers and one sinkd writing under out, as separate processes,
+// startServices starts n workers (with workerArgs) and one sinkd writing under out, as separate processes,
 // and waits until they consume: the streams exist and each has logged its start line (which
 // it logs once its consumer and, for a worker, its control subscription are in place).
-func startServices(t *testing.T, url, out string, workers int) (ws []*testbin.Process, sinkd *testbin.Process) {
+func startServices(t *testing.T, url, out string, workers int, workerArgs ...string) (ws []*testbin.Process, sinkd *testbin.Process) {
 	t.Helper()
 	workerBin := testbin.Binary(t, "worker")
 	for range workers {
-		ws = append(ws, testbin.StartProcess(t, workerBin, []string{"--nats-url", url}, nil))
+		ws = append(ws, testbin.StartProcess(t, workerBin, append([]string{"--nats-url", url}, workerArgs...), nil))
 	}
 	sinkd = testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", url, "--out", out}, nil)
 

@@ -40,7 +40,7 @@ has sinkd write the result as Parquet.
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
 workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
 	}
-	root.AddCommand(runCmd(), previewCmd(), validateCmd(), abortCmd(), statusCmd())
+	root.AddCommand(runCmd(), previewCmd(), validateCmd(), abortCmd(), statusCmd(), resumeCmd())
 	return root
 }
 

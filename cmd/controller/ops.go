@@ -103,3 +103,48 @@ func statusCmd() *cobra.Command {
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
 	return cmd
 }
+
+func resumeCmd() *cobra.Command {
+	var url, logLevel string
+	cmd := &cobra.Command{
+		Use:   "resume RUN_ID",
+		Short: "Continue a run whose controller was killed or lost",
+		Long: `resume takes over a run whose controller stopped before the run ended (a kill, a lost
+machine) and finishes it. The run's config and options, the groups already committed (the
+rf_commits ledger) and the outcomes not yet taken are all on the broker: committed groups are
+not generated again, and the dataset equals an uninterrupted run with the same seed.
+
+Only a run in state running can be resumed (controller status shows it); one that was aborted
+while it had no controller is drained and discarded instead (exit 3). If the old controller is
+in fact still alive, it stops at its next group and leaves the run to this one.`,
+		Example: `  controller resume 3f9a1c2b7d4e --nats-url nats://nats:4222`,
+		Args:    runner.Args(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			log, err := runner.Logger(logLevel)
+			if err != nil {
+				return err
+			}
+			stderr := cmd.ErrOrStderr()
+			prog := newProgress(stderr)
+			start := time.Now()
+			sum, err := runner.Resume(cmd.Context(), runner.Params{NatsURL: runner.NatsURL(url), Logger: log,
+				OnStart: func(id, url string) {
+					fmt.Fprintf(stderr, "run %s resuming on server %s\n", id, url)
+				},
+				OnProgress: prog.update,
+			}, args[0])
+			prog.done()
+			if err != nil {
+				return err
+			}
+			res := sum.Result
+			fmt.Fprintf(stderr, "run %s %s: %d records in %d groups (%d groups dropped; %d groups had ended before the resume) in %s; dataset %s\n",
+				res.RunID, res.Status, res.Rows, len(res.Commits), res.Dropped, res.Resumed,
+				time.Since(start).Round(time.Millisecond), sum.Dir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server of the run (default $NATS_URL)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	return cmd
+}

@@ -46,6 +46,39 @@ type Summary struct {
 // Run runs the dataset and returns its summary. The error is a *lifecycle.DatasetGenerationError,
 // matches lifecycle.ErrAborted, or reports a connection problem.
 func Run(ctx context.Context, p Params) (*Summary, error) {
+	opts := p.Run
+	if opts.RunID == "" {
+		opts.RunID = lifecycle.NewRunID()
+	}
+	return drive(ctx, p, opts.RunID, func(ctrl *lifecycle.Controller, sink lifecycle.Sink) (*lifecycle.Result, error) {
+		return ctrl.Run(ctx, p.Config, opts, sink)
+	})
+}
+
+// Resume continues run id, whose controller stopped before the run ended, on the deployment at
+// p.NatsURL (lifecycle.Controller.Resume); p.Config and p.Run are not used: the run's own are on
+// the broker. Local mode has nothing to resume: its server ended with its controller.
+func Resume(ctx context.Context, p Params, id string) (*Summary, error) {
+	if p.NatsURL == "" {
+		return nil, &UsageError{Err: errors.New("resume needs the deployment the run ran on: --nats-url (or NATS_URL); " +
+			"a local-mode run ended with its embedded server")}
+	}
+	if err := wire.ValidToken(id); err != nil {
+		return nil, &UsageError{Err: fmt.Errorf("run id: %w", err)}
+	}
+	sum, err := drive(ctx, p, id, func(ctrl *lifecycle.Controller, sink lifecycle.Sink) (*lifecycle.Result, error) {
+		return ctrl.Resume(ctx, id, sink)
+	})
+	var ended *lifecycle.NotResumableError
+	if errors.Is(err, lifecycle.ErrUnknownRun) || errors.As(err, &ended) {
+		return sum, &UsageError{Err: err}
+	}
+	return sum, err
+}
+
+// drive connects to the deployment (or starts local mode), opens the run's sink client and
+// calls start with a controller.
+func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Controller, lifecycle.Sink) (*lifecycle.Result, error)) (*Summary, error) {
 	log := p.Logger
 	if log == nil {
 		log = slog.Default()
@@ -79,12 +112,7 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 	if err != nil {
 		return nil, fmt.Errorf("prepare JetStream on %s: %w", url, err)
 	}
-
-	opts := p.Run
-	if opts.RunID == "" {
-		opts.RunID = lifecycle.NewRunID()
-	}
-	sink, err := sinkd.NewClient(ctx, nc, js, layout, res, opts.RunID, log)
+	sink, err := sinkd.NewClient(ctx, nc, js, layout, res, runID, log)
 	if err != nil {
 		return nil, err
 	}
@@ -94,19 +122,19 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 		sink.Close(cctx)
 	}()
 	if p.OnStart != nil {
-		p.OnStart(opts.RunID, url)
+		p.OnStart(runID, url)
 	}
 	ctrl := lifecycle.New(nc, js, layout, res, log)
 	if p.OnProgress != nil {
 		ctrl.OnProgress(p.OnProgress)
 	}
-	result, err := ctrl.Run(ctx, p.Config, opts, sink)
+	result, err := start(ctrl, sink)
 	sum := &Summary{Result: result, Dir: sink.Dir()}
 	if err != nil {
 		return sum, err
 	}
-	if opts.Mode == wire.ModePreview {
-		recs, _, err := sinks.ReadPreview(ctx, res.Preview, opts.RunID)
+	if result.Mode == wire.ModePreview {
+		recs, _, err := sinks.ReadPreview(ctx, res.Preview, runID)
 		if err != nil {
 			return sum, fmt.Errorf("read the preview back: %w", err)
 		}

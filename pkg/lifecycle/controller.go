@@ -86,12 +86,16 @@ type Progress struct {
 // Result is the explicit outcome of a run.
 type Result struct {
 	RunID    string
+	Mode     string // wire.ModeBuild or wire.ModePreview
 	Status   string // wire.RunCompleted, wire.RunPartial, wire.RunFailed or wire.RunAborted
 	Groups   int
 	Dropped  int // groups whose every row was dropped
 	Rows     int // rows committed
 	Commits  []wire.Commit
 	Metadata *wire.Metadata
+	// Resumed is, for a resumed run, how many groups had ended before: they were not generated
+	// again.
+	Resumed int
 }
 
 // Controller runs datasets over one JetStream deployment. It is safe for sequential and
@@ -108,6 +112,10 @@ type Controller struct {
 	// drainWaiting is called when an abort waits on workers that still hold groups of the run;
 	// nil outside tests (export_test.go sets it), where it proves the controller waits.
 	drainWaiting func(busy map[string][]int)
+	// groupEnding is called as each group ends, before its progress is recorded; nil outside
+	// tests. Returning errStop stops the run on the spot, as kill -9 would: no shutdown, no
+	// cleanup, its state left on the broker for a resume.
+	groupEnding func(g int) error
 }
 
 // New returns a controller using nc. It does not take ownership of nc.
@@ -172,6 +180,11 @@ type run struct {
 	partial       bool
 	writes        int
 	stopAdmission context.CancelFunc
+	// endedBefore marks the groups a resumed run found in the ledger; read-only once the loop
+	// runs (r.ended is the loop's).
+	endedBefore []bool
+	// epoch is the run record's epoch this controller owns the run under (see wire.RunRecord).
+	epoch int
 }
 
 // Run generates the dataset of cfg and returns when every group is committed and the metadata
@@ -185,6 +198,121 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	if err := wire.ValidToken(opts.RunID); err != nil { // it becomes a subject token and a KV key
 		return nil, fmt.Errorf("run id: %w", err)
 	}
+	r, err := c.newRun(cfg, opts, sink)
+	if err != nil {
+		return nil, err
+	}
+	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
+		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC(),
+		MaxConcurrentRowGroups: opts.MaxConcurrentRowGroups,
+		EarlyShutdown: &wire.EarlyShutdown{Rate: opts.ShutdownErrorRate, Window: opts.ShutdownErrorWindow,
+			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
+		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
+	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
+		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
+	}
+	if err := r.createRecord(ctx, rec); err != nil {
+		return nil, r.genErr(-1, err)
+	}
+	c.log.Info("run started", "run", opts.RunID, "records", opts.NumRecords, "groups", r.plan.Groups(),
+		"buffer_size", opts.BufferSize, "mode", opts.Mode)
+	return r.execute(ctx)
+}
+
+// Resume continues a run whose controller stopped before the run ended — killed, or its
+// machine lost. Everything it needs is on the broker: the run record (config and options), the
+// ledger of ended groups, and the outcomes and sink commits not yet taken. Groups the ledger
+// holds are not generated again; the others are prepared again from the seed, so the dataset
+// equals an uninterrupted run's. A run aborted while it had no controller is drained and
+// discarded instead. Resuming bumps the run's epoch: a controller of the run that is in fact
+// still alive stops at its next group (SupersededError).
+func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Result, error) {
+	rec, err := c.claim(ctx, runID)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.Parse(rec.Config)
+	if err != nil {
+		return nil, fmt.Errorf("run %s: its recorded config: %w", runID, err)
+	}
+	opts := Options{RunID: rec.ID, Mode: rec.Mode, NumRecords: rec.NumRecords, BufferSize: rec.BufferSize,
+		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName}
+	if es := rec.EarlyShutdown; es != nil {
+		opts.ShutdownErrorRate, opts.ShutdownErrorWindow = es.Rate, es.Window
+		opts.DisableEarlyShutdown, opts.AllowPartial = es.Disabled, es.AllowPartial
+	}
+	opts.setDefaults()
+	r, err := c.newRun(cfg, opts, sink)
+	if err != nil {
+		return nil, err
+	}
+	r.epoch = rec.Epoch
+	if rec.State == wire.RunAborting { // aborted while it had no controller: finish the abort
+		cause := &AbortedError{RunID: runID, Reason: rec.Reason}
+		r.result.Status = wire.RunAborted
+		r.shutdown(cause, wire.RunAborted)
+		return &r.result, cause
+	}
+	ends, err := wire.ReadLedger(ctx, c.res.Commits, runID)
+	if err != nil {
+		return nil, r.genErr(-1, err)
+	}
+	for g, e := range ends {
+		if g >= r.plan.Groups() {
+			return nil, r.genErr(g, fmt.Errorf("the ledger names group %d of a run of %d groups", g, r.plan.Groups()))
+		}
+		r.ended[g], r.endedBefore[g] = true, true
+		r.nEnded++
+		if e.Status == wire.EndDropped {
+			r.result.Dropped++
+			continue
+		}
+		r.result.Rows += e.Commit.Rows
+		r.result.Commits = append(r.result.Commits, *e.Commit)
+	}
+	r.result.Resumed = len(ends)
+	// The stopped controller's groups still queued are prepared again under this epoch's ids.
+	r.purgeQueued(ctx)
+	c.log.Info("run resumed", "run", runID, "epoch", r.epoch, "groups", r.plan.Groups(), "groups_done", r.nEnded,
+		"rows", r.result.Rows)
+	return r.execute(ctx)
+}
+
+// claim takes a run over for a resume: it bumps the run's epoch, compare-and-swap.
+func (c *Controller) claim(ctx context.Context, runID string) (*wire.RunRecord, error) {
+	if err := wire.ValidToken(runID); err != nil {
+		return nil, fmt.Errorf("run id: %w", err)
+	}
+	for {
+		e, err := c.res.Runs.Get(ctx, runID)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return nil, fmt.Errorf("run %s: %w", runID, ErrUnknownRun)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read run %s: %w", runID, err)
+		}
+		rec, err := wire.DecodeRunRecord(e.Value())
+		if err != nil {
+			return nil, err
+		}
+		if rec.State != wire.RunRunning && rec.State != wire.RunAborting {
+			return nil, &NotResumableError{RunID: runID, State: rec.State}
+		}
+		rec.Epoch++
+		b, err := json.Marshal(rec)
+		if err != nil {
+			return nil, err
+		}
+		if _, err = c.res.Runs.Update(ctx, runID, b, e.Revision()); err == nil {
+			return rec, nil
+		} else if !errors.Is(err, jetstream.ErrKeyExists) {
+			return nil, fmt.Errorf("claim run %s: %w", runID, err)
+		}
+	}
+}
+
+// newRun prepares the state of one run; opts have their defaults.
+func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, error) {
 	r := &run{
 		c: c, cfg: cfg, opts: opts, plan: Plan{opts.NumRecords, opts.BufferSize}, sink: sink,
 		seeds:  cfg.SeedColumns(),
@@ -203,34 +331,36 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		}
 	}
 	r.ended = make([]bool, r.plan.Groups())
+	r.endedBefore = make([]bool, r.plan.Groups())
 	if !opts.DisableEarlyShutdown {
 		r.gate = newErrorGate(opts.ShutdownErrorRate, opts.ShutdownErrorWindow)
 	}
-	r.result = Result{RunID: opts.RunID, Groups: r.plan.Groups()}
+	r.result = Result{RunID: opts.RunID, Mode: opts.Mode, Groups: r.plan.Groups()}
+	return r, nil
+}
 
-	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
-		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC(),
-		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
-	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
-		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
+// execute runs the loop and, when it fails, stops the run.
+func (r *run) execute(ctx context.Context) (*Result, error) {
+	err := r.loop(ctx)
+	if err == nil {
+		return &r.result, nil
 	}
-	if err := r.createRecord(ctx, rec); err != nil {
-		return nil, r.genErr(-1, err)
-	}
-	c.log.Info("run started", "run", opts.RunID, "records", opts.NumRecords, "groups", r.plan.Groups(),
-		"buffer_size", opts.BufferSize, "mode", opts.Mode)
-
-	err = r.loop(ctx)
-	if err != nil {
-		state := wire.RunFailed
-		if errors.Is(err, ErrAborted) {
-			state = wire.RunAborted
-		}
-		r.result.Status = state
-		r.shutdown(err, state)
+	if errors.Is(err, errStop) {
 		return &r.result, err
 	}
-	return &r.result, nil
+	var sup *SupersededError
+	if errors.As(err, &sup) { // the run is another controller's now: leave it running
+		r.c.log.Warn("stopping: the run was resumed elsewhere", "run", r.opts.RunID, "err", err)
+		r.result.Status = wire.RunRunning
+		return &r.result, err
+	}
+	state := wire.RunFailed
+	if errors.Is(err, ErrAborted) {
+		state = wire.RunAborted
+	}
+	r.result.Status = state
+	r.shutdown(err, state)
+	return &r.result, err
 }
 
 // loop runs the lifecycle until every group has ended and the metadata is committed.
@@ -255,6 +385,12 @@ func (r *run) loop(parent context.Context) (err error) {
 		r.wg.Wait() // admission and sink writers
 	}()
 
+	// A consumer left by a controller that stopped holds its outcomes unacked until their
+	// AckWait: a new one delivers every outcome still in the stream now.
+	if err := r.c.js.DeleteConsumer(ctx, r.c.layout.OutcomesStream(), wire.RunConsumer(r.opts.RunID)); err != nil &&
+		!errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
+	}
 	cons, err := r.c.js.CreateOrUpdateConsumer(ctx, r.c.layout.OutcomesStream(), jetstream.ConsumerConfig{
 		Durable: wire.RunConsumer(r.opts.RunID),
 		FilterSubjects: []string{
@@ -331,6 +467,9 @@ func (r *run) emit(ctx context.Context, ev event) {
 func (r *run) admit(ctx context.Context) {
 	defer r.wg.Done()
 	for g := range r.plan.Groups() {
+		if r.endedBefore[g] {
+			continue
+		}
 		select {
 		case r.slots <- struct{}{}:
 		case <-ctx.Done():
@@ -401,7 +540,9 @@ func (r *run) publish(ctx context.Context, g int, f *frame.Frame) error {
 	}, body)
 }
 
-func (r *run) msgID(g int, kind string) string { return fmt.Sprintf("%s/%d/%s", r.opts.RunID, g, kind) }
+func (r *run) msgID(g int, kind string) string {
+	return fmt.Sprintf("%s/%d/%s/e%d", r.opts.RunID, g, kind, r.epoch)
+}
 
 func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
@@ -412,7 +553,8 @@ func (r *run) handle(ctx context.Context, ev event) error {
 		r.active[ev.group] = &groupState{sides: ev.sides}
 		if ev.empty {
 			r.result.Dropped++
-			r.end(ev.group)
+			r.record(ctx, ev.group, wire.GroupEnd{Status: wire.EndDropped})
+			return r.end(ev.group)
 		}
 	case evFailed:
 		return r.genErr(ev.group, ev.err)
@@ -430,15 +572,21 @@ func (r *run) handle(ctx context.Context, ev event) error {
 		wire.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
 		r.result.Rows += ev.commit.Rows
 		r.result.Commits = append(r.result.Commits, ev.commit)
-		r.end(ev.group)
+		return r.end(ev.group)
 	case evOutcome:
 		return r.outcome(ctx, ev.msg)
 	}
 	return nil
 }
 
-// end retires a group and frees its admission slot.
-func (r *run) end(g int) {
+// end retires a group and frees its admission slot. It fails only when another controller has
+// taken the run over.
+func (r *run) end(g int) error {
+	if r.c.groupEnding != nil {
+		if err := r.c.groupEnding(g); err != nil {
+			return err
+		}
+	}
 	delete(r.active, g)
 	r.ended[g] = true
 	r.nEnded++
@@ -452,7 +600,23 @@ func (r *run) end(g int) {
 	defer cancel()
 	p := wire.RunProgress{Groups: r.plan.Groups(), GroupsDone: r.nEnded, Dropped: r.result.Dropped, Rows: r.result.Rows}
 	if err := r.update(ctx, func(rec *wire.RunRecord) { rec.Progress = p }); err != nil {
+		var sup *SupersededError
+		if errors.As(err, &sup) {
+			return err
+		}
 		r.c.log.Debug("could not record progress", "run", r.opts.RunID, "err", err)
+	}
+	return nil
+}
+
+// record writes group g's end to the ledger, before its outcome is acked, so that a resumed
+// run does not generate it again. A write that fails costs only that: a resume would redo the
+// group, and the sink overwrites it with the same rows.
+func (r *run) record(ctx context.Context, g int, end wire.GroupEnd) {
+	b, _ := json.Marshal(end)
+	if _, err := r.c.res.Commits.Put(ctx, wire.LedgerKey(r.opts.RunID, g), b); err != nil {
+		r.c.log.Warn("could not record the group in the ledger; a resume would generate it again",
+			"run", r.opts.RunID, "group", g, "err", err)
 	}
 }
 
@@ -512,7 +676,8 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		_ = m.Ack()
 		r.result.Dropped++
 		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
-		r.end(g)
+		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped})
+		return r.end(g)
 	case "failed":
 		_ = m.Ack()
 		return r.genErr(g, fmt.Errorf("worker %s reported the group failed: %s", m.Headers().Get(wire.HeaderWorker),
@@ -623,6 +788,7 @@ func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []
 	if err != nil {
 		return wire.Commit{}, fmt.Errorf("sink: %w", err)
 	}
+	r.record(ctx, g, wire.GroupEnd{Status: wire.EndCommitted, Commit: &commit})
 	return commit, nil
 }
 
@@ -819,9 +985,12 @@ func (r *run) purgeQueued(ctx context.Context) {
 	}
 }
 
-// cleanup removes what the run kept on the broker: its outcome consumer and any offloaded body
-// a consumer did not delete.
+// cleanup removes what the run kept on the broker: its outcome consumer, its ledger and any
+// offloaded body a consumer did not delete.
 func (r *run) cleanup(ctx context.Context) {
+	if err := r.c.layout.PurgeLedger(ctx, r.c.js, r.opts.RunID); err != nil {
+		r.c.log.Debug("could not purge the ledger", "err", err)
+	}
 	if err := wire.DeleteRunPayloads(ctx, r.c.res.Payloads, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not delete offloaded bodies", "err", err)
 	}
@@ -860,6 +1029,9 @@ func (r *run) update(ctx context.Context, change func(*wire.RunRecord)) error {
 		rec, err := wire.DecodeRunRecord(e.Value())
 		if err != nil {
 			return err
+		}
+		if rec.Epoch != r.epoch {
+			return &SupersededError{RunID: r.opts.RunID, Epoch: rec.Epoch, Mine: r.epoch}
 		}
 		change(rec)
 		b, err := json.Marshal(rec)

@@ -64,3 +64,31 @@ func (e *DeliveriesExhaustedError) Error() string {
 		"were cut off or handed it back (see their logs); raise the consumer's MaxDeliver if groups legitimately need more tries",
 		e.Group, e.Deliveries)
 }
+
+// SupersededError stops a controller whose run was resumed by another (`controller resume`
+// bumps the run's epoch). It leaves the run alone: the run is the other controller's now.
+type SupersededError struct {
+	RunID       string
+	Epoch, Mine int
+}
+
+func (e *SupersededError) Error() string {
+	return fmt.Sprintf("run %s was resumed by another controller (epoch %d, this one is %d); this one stops and leaves the run to it",
+		e.RunID, e.Epoch, e.Mine)
+}
+
+// NotResumableError is a resume of a run that has ended: only a running run (its controller
+// gone) can be resumed.
+type NotResumableError struct {
+	RunID, State string
+}
+
+func (e *NotResumableError) Error() string {
+	return fmt.Sprintf("run %s is %s; only a running run whose controller has stopped can be resumed", e.RunID, e.State)
+}
+
+// ErrUnknownRun is a resume of a run the deployment has no record of.
+var ErrUnknownRun = errors.New("no such run (controller status lists the runs)")
+
+// errStop is a test's stand-in for kill -9 of the controller (see Controller.groupEnding).
+var errStop = errors.New("controller stopped on the spot")

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -36,6 +37,9 @@ type Client struct {
 	// the sink stream drops as a duplicate, so sinkd would never answer it.
 	committed map[int]wire.SinkCommit
 	dir       string
+	// incarnation sets this client's message ids apart from those of a controller of the same
+	// run that stopped: the sink stream would drop its messages as that one's duplicates.
+	incarnation string
 }
 
 var _ lifecycle.Sink = (*Client)(nil)
@@ -48,7 +52,14 @@ func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layou
 		log = slog.Default()
 	}
 	c := &Client{js: js, layout: layout, run: run, log: log, waiters: map[int]chan wire.SinkCommit{},
-		committed: map[int]wire.SinkCommit{}, pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload())}
+		committed: map[int]wire.SinkCommit{}, pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
+		incarnation: uuid.NewString()[:8]}
+	// A consumer a stopped controller left holds the commits it had in hand until their AckWait;
+	// a new one delivers every commit still in the stream now.
+	if err := js.DeleteConsumer(ctx, layout.OutcomesStream(), wire.CommitConsumer(run)); err != nil &&
+		!errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("sink commit consumer: %w", err)
+	}
 	cons, err := js.CreateOrUpdateConsumer(ctx, layout.OutcomesStream(), jetstream.ConsumerConfig{
 		Durable: wire.CommitConsumer(run),
 		FilterSubjects: []string{
@@ -156,7 +167,7 @@ func (c *Client) WriteGroup(ctx context.Context, g lifecycle.Group) (wire.Commit
 	}
 	commit, err := c.wait(ctx, g.Index, func() error {
 		return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkGroup, g.Index),
-			fmt.Sprintf("%s/%d/sink", c.run, g.Index), nats.Header{
+			fmt.Sprintf("%s/%d/sink/%s", c.run, g.Index, c.incarnation), nats.Header{
 				wire.HeaderRun: []string{c.run}, wire.HeaderGroup: []string{strconv.Itoa(g.Index)},
 			}, body)
 	})
@@ -170,7 +181,7 @@ func (c *Client) Finalize(ctx context.Context, meta wire.Metadata) error {
 		return err
 	}
 	_, err = c.wait(ctx, finalKey, func() error {
-		return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkFinalize, 0), c.run+"/finalize", nil, body)
+		return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkFinalize, 0), c.run+"/finalize/"+c.incarnation, nil, body)
 	})
 	return err
 }
@@ -179,7 +190,7 @@ func (c *Client) Finalize(ctx context.Context, meta wire.Metadata) error {
 // message. It does not wait for that.
 func (c *Client) Discard(ctx context.Context) error {
 	body, _ := json.Marshal(map[string]string{"run": c.run})
-	return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkAbort, 0), c.run+"/abort", nil, body)
+	return c.pub.Publish(ctx, c.layout.SinkSubject(c.run, wire.SinkAbort, 0), c.run+"/abort/"+c.incarnation, nil, body)
 }
 
 // Close stops consuming commits and deletes the run's commit consumer.

@@ -154,7 +154,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	body, _ := json.Marshal(reply)
 	if err := s.pub.Publish(ctx, s.layout.OutcomeSubject(subj.Run, kind, id),
-		fmt.Sprintf("%s/%s/%s", subj.Run, id, kind), nil, body); err != nil {
+		wire.ReplyID(m, kind, fmt.Sprintf("%s/%s/%s", subj.Run, id, kind)), nil, body); err != nil {
 		s.log.Warn("could not publish the commit; the message will be redelivered", "err", err)
 		_ = m.Nak()
 		return

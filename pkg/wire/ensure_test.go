@@ -69,7 +69,7 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 		require.Equal(t, c.ackWait, cfg.AckWait, c.name)
 		require.Equal(t, 10000, cfg.MaxAckPending)
 	}
-	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket()} {
+	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket(), l.CommitsBucket()} {
 		_, err := b.js.KeyValue(b.ctx, bucket)
 		require.NoError(t, err, bucket)
 	}
@@ -80,6 +80,8 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 	require.NotNil(t, res.Workers)
 	require.NotNil(t, res.Preview)
 	require.NotNil(t, res.Payloads)
+	require.NotNil(t, res.Commits)
+	require.Equal(t, l.CommitsBucket(), res.Commits.Bucket())
 	require.Equal(t, l.RunsBucket(), res.Runs.Bucket())
 	require.Equal(t, l.WorkersBucket(), res.Workers.Bucket())
 	require.Equal(t, l.PreviewBucket(), res.Preview.Bucket())
@@ -114,8 +116,8 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		streams = append(streams, n)
 	}
 	require.NoError(t, names.Err())
-	// Three streams, three KV buckets and an object store, each a stream; no more.
-	require.Len(t, streams, 7, "%v", streams)
+	// Three streams, four KV buckets and an object store, each a stream; no more.
+	require.Len(t, streams, 8, "%v", streams)
 }
 
 // Every process calls Ensure at start, possibly at the same moment.

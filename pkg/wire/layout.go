@@ -69,6 +69,7 @@ func (l Layout) RunsBucket() string     { return l.prefix() + "_runs" }
 func (l Layout) WorkersBucket() string  { return l.prefix() + "_workers" }
 func (l Layout) PreviewBucket() string  { return l.prefix() + "_preview" }
 func (l Layout) PayloadsBucket() string { return l.prefix() + "_payloads" }
+func (l Layout) CommitsBucket() string  { return l.prefix() + "_commits" }
 
 // Durable consumer names shared by every instance of a stage.
 const (
@@ -201,6 +202,7 @@ type Resources struct {
 	Workers  jetstream.KeyValue
 	Preview  jetstream.KeyValue
 	Payloads jetstream.ObjectStore
+	Commits  jetstream.KeyValue // the ledger: see GroupEnd
 }
 
 // Ensure creates or updates every stream, shared consumer and bucket of the layout. Every
@@ -258,10 +260,25 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.PreviewBucket(), err)
 	}
+	if res.Commits, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
+	}); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", l.CommitsBucket(), err)
+	}
 	if res.Payloads, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
 	}); err != nil {
 		return nil, fmt.Errorf("object store %s: %w", l.PayloadsBucket(), err)
 	}
 	return &res, nil
+}
+
+// PurgeLedger removes a run's ledger entries in one request, once the run has ended and nothing
+// can resume it.
+func (l Layout) PurgeLedger(ctx context.Context, js jetstream.JetStream, run string) error {
+	stream, err := js.Stream(ctx, "KV_"+l.CommitsBucket())
+	if err != nil {
+		return err
+	}
+	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.CommitsBucket()+"."+LedgerKeys(run)))
 }

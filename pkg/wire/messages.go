@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // Headers rowforge sets on its messages.
@@ -51,8 +53,24 @@ type RunRecord struct {
 	DatasetName string          `json:"dataset_name"`
 	Reason      string          `json:"reason,omitempty"`
 	CreatedAt   time.Time       `json:"created_at"`
+	// The rest of the run's options, so that `controller resume` runs it as it was started.
+	MaxConcurrentRowGroups int            `json:"max_concurrent_row_groups,omitempty"`
+	EarlyShutdown          *EarlyShutdown `json:"early_shutdown,omitempty"`
+	// Epoch counts the controllers that have owned the run: 0 for the one that started it, one
+	// more for each resume. A controller whose epoch is no longer the record's has been
+	// replaced and stops; its messages' ids carry its epoch so that the broker's duplicate
+	// window never swallows a resumed controller's messages as a dead one's repeats.
+	Epoch int `json:"epoch,omitempty"`
 	// Progress is updated by the controller as groups end.
 	Progress RunProgress `json:"progress"`
+}
+
+// EarlyShutdown is the run's error-rate gate (lifecycle.Options has the meaning).
+type EarlyShutdown struct {
+	Rate         float64 `json:"rate"`
+	Window       int     `json:"window"`
+	Disabled     bool    `json:"disabled,omitempty"`
+	AllowPartial bool    `json:"allow_partial,omitempty"`
 }
 
 // RunProgress counts a run's row groups and rows so far.
@@ -83,6 +101,19 @@ func DecodeRunRecord(b []byte) (*RunRecord, error) {
 		return nil, fmt.Errorf("run record %s: bad sizes (num_records %d, buffer_size %d)", r.ID, r.NumRecords, r.BufferSize)
 	}
 	return &r, nil
+}
+
+// ReplyID is the Nats-Msg-Id of the reply to m (a worker's outcome, a sink's commit): m's own
+// id with kind appended, else fallback. A redelivered request gets a reply the stream drops as a
+// duplicate; a request published again under a new id — by a resumed controller — gets a reply
+// of its own.
+func ReplyID(m jetstream.Msg, kind, fallback string) string {
+	if h := m.Headers(); h != nil {
+		if id := h.Get(jetstream.MsgIDHeader); id != "" {
+			return id + "/" + kind
+		}
+	}
+	return fallback
 }
 
 // Control is a message on rf.control.<run>, typed by operators:

@@ -212,7 +212,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
-	if err := w.publishOutcome(ctx, subj.Run, g, out); err != nil {
+	if err := w.publishOutcome(ctx, m, subj.Run, g, out); err != nil {
 		log.Warn("could not publish the outcome; handing the group back", "err", err)
 		_ = m.NakWithDelay(time.Second)
 		return
@@ -247,7 +247,7 @@ func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg)
 	return entry.sched.Run(ctx, f), nil
 }
 
-func (w *Worker) publishOutcome(ctx context.Context, run string, g int, out scheduler.Outcome) error {
+func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome) error {
 	stats := wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}
 	for k, v := range out.Columns {
 		stats.Columns[k] = wire.ColumnStats(v)
@@ -272,7 +272,7 @@ func (w *Worker) publishOutcome(ctx context.Context, run string, g int, out sche
 		}
 	}
 	return w.pub.Publish(ctx, w.layout.OutcomeSubject(run, wire.KindGroup, strconv.Itoa(g)),
-		fmt.Sprintf("%s/%d/outcome", run, g), hdr, body)
+		wire.ReplyID(m, "outcome", fmt.Sprintf("%s/%d/outcome", run, g)), hdr, body)
 }
 
 // heartbeat tells the server the group is still being worked on, so a long group is not

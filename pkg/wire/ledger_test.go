@@ -1,0 +1,126 @@
+package wire
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+)
+
+func TestDecodeGroupEnd(t *testing.T) {
+	t.Parallel()
+	committed := `{"status":"committed","commit":{"group":7,"rows":100,"path":"parquet-files/batch_00007.parquet"}}`
+	for _, tc := range []struct {
+		name, key, body string
+		wantGroup       int
+		wantErr         string
+	}{
+		{"committed", "run1.7", committed, 7, ""},
+		{"dropped", "run1.3", `{"status":"dropped"}`, 3, ""},
+		{"commit of another group", "run1.8", committed, 0, "not of group 8"},
+		{"committed without commit", "run1.7", `{"status":"committed"}`, 0, "commit missing"},
+		{"unknown status", "run1.1", `{"status":"maybe"}`, 0, `unknown status "maybe"`},
+		{"no group in key", "run1", `{"status":"dropped"}`, 0, "no group index"},
+		{"bad index", "run1.x", `{"status":"dropped"}`, 0, "no group index"},
+		{"not JSON", "run1.1", `{`, 0, "ledger entry run1.1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			g, end, err := DecodeGroupEnd(tc.key, []byte(tc.body))
+			if tc.wantErr != "" {
+				require.ErrorContains(t, err, tc.wantErr)
+				require.Nil(t, end)
+				return
+			}
+			require.NoError(t, err)
+			require.Equal(t, tc.wantGroup, g)
+		})
+	}
+}
+
+func FuzzDecodeGroupEnd(f *testing.F) {
+	f.Add("r.7", []byte(`{"status":"committed","commit":{"group":7,"rows":100,"path":"p"}}`))
+	f.Add("r.3", []byte(`{"status":"dropped"}`))
+	f.Add("r.3", []byte(`{"status":"committed","commit":{"group":3,"rows":-1}}`))
+	f.Fuzz(func(t *testing.T, key string, b []byte) {
+		g, end, err := DecodeGroupEnd(key, b)
+		if err != nil {
+			require.Nil(t, end)
+			return
+		}
+		require.GreaterOrEqual(t, g, 0)
+		if end.Status == EndCommitted {
+			require.Equal(t, g, end.Commit.Group)
+			require.GreaterOrEqual(t, end.Commit.Rows, 0)
+		} else {
+			require.Equal(t, EndDropped, end.Status)
+		}
+	})
+}
+
+// The ledger of one run is read whole and purged whole, without touching another run's.
+func TestLedgerReadAndPurge(t *testing.T) {
+	t.Parallel()
+	b := setupJS(t)
+	l := DefaultLayout()
+	res, err := l.Ensure(b.ctx, b.js)
+	require.NoError(t, err)
+	put := func(run string, g int, end GroupEnd) {
+		body, _ := json.Marshal(end)
+		_, err := res.Commits.Put(b.ctx, LedgerKey(run, g), body)
+		require.NoError(t, err)
+	}
+	empty, err := ReadLedger(b.ctx, res.Commits, "a")
+	require.NoError(t, err)
+	require.Empty(t, empty, "a run with no entries has an empty ledger")
+
+	for g := range 3 {
+		put("a", g, GroupEnd{Status: EndCommitted, Commit: &Commit{Group: g, Rows: 10, Path: "p"}})
+	}
+	put("a", 3, GroupEnd{Status: EndDropped})
+	put("ab", 0, GroupEnd{Status: EndDropped}) // a run whose id extends another's
+
+	ends, err := ReadLedger(b.ctx, res.Commits, "a")
+	require.NoError(t, err)
+	require.Len(t, ends, 4)
+	require.Equal(t, EndDropped, ends[3].Status)
+	require.Equal(t, 10, ends[1].Commit.Rows)
+
+	require.NoError(t, l.PurgeLedger(b.ctx, b.js, "a"))
+	ends, err = ReadLedger(b.ctx, res.Commits, "a")
+	require.NoError(t, err)
+	require.Empty(t, ends)
+	other, err := ReadLedger(b.ctx, res.Commits, "ab")
+	require.NoError(t, err)
+	require.Len(t, other, 1, "purging a run's ledger leaves other runs' alone")
+
+	_, err = res.Commits.Put(b.ctx, LedgerKey("bad", 0), []byte("{"))
+	require.NoError(t, err)
+	_, err = ReadLedger(b.ctx, res.Commits, "bad")
+	require.ErrorContains(t, err, "ledger entry bad.0")
+}
+
+func TestReplyIDDerivesFromTheRequest(t *testing.T) {
+	t.Parallel()
+	b := setupJS(t)
+	_, err := DefaultLayout().Ensure(b.ctx, b.js)
+	require.NoError(t, err)
+	l := DefaultLayout()
+	msg := &nats.Msg{Subject: l.GroupSubject("r", 1), Header: nats.Header{}}
+	msg.Header.Set("Nats-Msg-Id", "r/1/prepared/e2")
+	_, err = b.js.PublishMsg(b.ctx, msg)
+	require.NoError(t, err)
+	_, err = b.js.Publish(b.ctx, l.GroupSubject("r", 2), nil) // no id: a message typed by hand
+	require.NoError(t, err)
+
+	cons, err := b.js.Consumer(b.ctx, l.GroupsStream(), WorkersConsumer)
+	require.NoError(t, err)
+	batch, err := cons.FetchNoWait(2)
+	require.NoError(t, err)
+	var ids []string
+	for m := range batch.Messages() {
+		ids = append(ids, ReplyID(m, "outcome", "fallback"))
+	}
+	require.Equal(t, []string{"r/1/prepared/e2/outcome", "fallback"}, ids)
+}
