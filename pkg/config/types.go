@@ -44,6 +44,11 @@ type Config struct {
 	// Processors in config order, then the implicit DefaultDropColumns processor when
 	// `drop: true` columns need one.
 	Processors []*Processor
+	// Models are the `model_configs` entries, in config order.
+	Models []*Model
+	// Providers are the config's own `model_providers`, in config order; a run resolves a
+	// model's provider from these first (see Model.Provider).
+	Providers []*Provider
 }
 
 // Column is one column of the dataset.
@@ -65,6 +70,9 @@ type Column struct {
 	// Expression columns.
 	Expr  string
 	DType frame.Type
+
+	// LLM columns (IsLLM(Type)); nil otherwise.
+	LLM *LLM
 }
 
 // Column returns the named column or nil.
