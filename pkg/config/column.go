@@ -12,11 +12,16 @@ import (
 	"github.com/rowforge/rowforge/pkg/frame"
 )
 
-// laterColumnTypes are Data Designer column types that rowforge does not generate yet. They
-// get their own message so that a user knows the config is valid Data Designer, not a typo.
+// laterColumnTypes are the Data Designer column types that rowforge does not generate yet (the
+// LLM types it does: see IsLLM). They get their own message so that a user knows the config
+// is valid Data Designer, not a typo.
 var laterColumnTypes = map[string]bool{
-	"llm-text": true, "llm-code": true, "llm-structured": true, "llm-judge": true,
 	"embedding": true, "image": true, "validation": true, "seed-dataset": true, "custom": true,
+}
+
+// columnTypes are the column types rowforge generates.
+var columnTypes = []string{
+	TypeSampler, TypeExpression, TypeLLMText, TypeLLMCode, TypeLLMStructured, TypeLLMJudge,
 }
 
 // laterSamplerTypes are Data Designer sampler types that rowforge does not implement yet.
@@ -68,15 +73,13 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 		parseSampler(f, col)
 	case ct == TypeExpression:
 		parseExpression(f, col)
+	case IsLLM(ct):
+		parseLLM(f, col)
 	case laterColumnTypes[ct]:
 		f.errorf("column_type", "column_type %q is not supported yet", ct)
 		return col, false
 	default:
-		msg := fmt.Sprintf("unknown column_type %q (want sampler or expression)", ct)
-		if s := closest(ct, []string{TypeSampler, TypeExpression}); s != "" {
-			msg = fmt.Sprintf("unknown column_type %q (did you mean %q?)", ct, s)
-		}
-		f.errorf("column_type", "%s", msg)
+		f.errorf("column_type", "%s", unknownMsg("column_type", ct, columnTypes))
 		return col, false
 	}
 	f.unknown()
@@ -239,26 +242,33 @@ func decodeParams(st string, f *fields) (any, frame.Type) {
 
 func decodeCategory(f *fields) *CategoryParams {
 	p := &CategoryParams{}
-	v, ok := f.required("values")
-	if !ok {
-		return p
+	if v, ok := f.required("values"); ok {
+		p.Values = scalarList(f, "values", v)
 	}
-	p.Values = scalarList(f, "values", v)
-	if p.Values == nil {
-		return p
+	if p.Values != nil {
+		p.Weights = weights(f, len(p.Values))
+	} else {
+		f.get("weights") // cannot be checked without valid values, but is no unknown key
 	}
+	return p
+}
+
+// weights decodes the optional `weights` of n values (a category sampler's, a manual
+// distribution's): one non-negative number per value, normalized to sum 1. It returns nil
+// when weights is unset (uniform) or has problems.
+func weights(f *fields, n int) []float64 {
 	wv, ok := f.get("weights")
 	if !ok {
-		return p
+		return nil
 	}
 	list, isList := wv.([]any)
 	if !isList {
 		f.errorf("weights", "want a list of numbers, got %s", describe(wv))
-		return p
+		return nil
 	}
-	if len(list) != len(p.Values) {
-		f.errorf("weights", "%d weights for %d values: want one weight per value", len(list), len(p.Values))
-		return p
+	if len(list) != n {
+		f.errorf("weights", "%d weights for %d values: want one weight per value", len(list), n)
+		return nil
 	}
 	weights := make([]float64, len(list))
 	sum, valid := 0.0, true
@@ -276,17 +286,16 @@ func decodeCategory(f *fields) *CategoryParams {
 		sum += x
 	}
 	if !valid {
-		return p
+		return nil
 	}
 	if sum == 0 || math.IsInf(sum, 0) {
 		f.errorf("weights", "must have a positive, finite sum, got %s", pyfmt.Float(sum))
-		return p
+		return nil
 	}
 	for i := range weights {
 		weights[i] /= sum
 	}
-	p.Weights = weights
-	return p
+	return weights
 }
 
 func decodeSubcategory(f *fields) *SubcategoryParams {

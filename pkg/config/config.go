@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -18,13 +19,15 @@ import (
 // then a config that uses one is rejected by name rather than run without it; an empty value
 // is accepted because Data Designer's own exports write `constraints: []` and the like.
 var laterKeys = map[string]bool{
-	"model_configs":   true,
-	"constraints":     true,
-	"seed_config":     true,
-	"tool_configs":    true,
-	"profilers":       true,
-	"model_providers": true,
+	"constraints":  true,
+	"seed_config":  true,
+	"tool_configs": true,
+	"profilers":    true,
 }
+
+// topLevelKeys are the top-level keys rowforge reads. model_providers is its own: Data
+// Designer keeps providers out of the dataset config, in a file of the machine it runs on.
+var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers"}
 
 // Load reads and parses the config file at path.
 func Load(path string) (*Config, error) {
@@ -93,6 +96,10 @@ func Parse(data []byte) (*Config, error) {
 		p.add("", "columns", "want a list of columns, got %s", describe(list))
 	}
 	cfg.Order = validate(cfg.Columns, broken, p)
+	models, aliasless := parseModels(m["model_configs"], p)
+	cfg.Models = models
+	cfg.Providers = parseProviders(m["model_providers"], p)
+	checkModelRefs(cfg.Columns, cfg.Models, aliasless, p)
 	pbroken := map[*Processor]bool{}
 	procs := parseProcessors(m["processors"], pbroken, p)
 	cfg.Processors = checkProcessors(cfg, procs, pbroken, p)
@@ -135,7 +142,7 @@ func yamlError(err error) error {
 // nameColumns attributes problems found while converting the document to the column they
 // are in, like the problems found later: `columns[2].params.low` of a column named "age"
 // becomes column "age", field `params.low`; `processors[1].template.x` of a processor named
-// "chat" becomes field `processors[chat].template.x`.
+// "chat" becomes field `processors[chat].template.x`, and models and providers likewise.
 func nameColumns(errs []error, root any) {
 	m, _ := root.(map[string]any)
 	prefix := ""
@@ -143,17 +150,29 @@ func nameColumns(errs []error, root any) {
 		m, prefix = dd, "data_designer."
 	}
 	cols, _ := m["columns"].([]any)
-	procs, _ := m["processors"].([]any)
+	named := []struct {
+		key, nameKey string
+		field        func(string, int) string
+	}{
+		{"processors", "name", processorField},
+		{"model_configs", "alias", modelField},
+		{"model_providers", "name", providerField},
+	}
 	for _, err := range errs {
 		e, ok := err.(*Error)
 		if !ok || e.Column != "" {
 			continue
 		}
 		e.Field = strings.TrimPrefix(e.Field, prefix)
-		for i, pv := range procs {
-			at := fmt.Sprintf("processors[%d].", i)
-			if name, ok := pv.(map[string]any)["name"].(string); ok && strings.HasPrefix(e.Field, at) {
-				e.Field = processorField(name, i) + "." + strings.TrimPrefix(e.Field, at)
+		for _, n := range named {
+			list, _ := m[n.key].([]any)
+			for i, v := range list {
+				at := fmt.Sprintf("%s[%d].", n.key, i)
+				entry, _ := v.(map[string]any)
+				if name, ok := entry[n.nameKey].(string); ok && strings.HasPrefix(e.Field, at) {
+					e.Field = n.field(name, i) + "." + strings.TrimPrefix(e.Field, at)
+					break // the new name may read as another entry's position
+				}
 			}
 		}
 		for i, c := range cols {
@@ -161,7 +180,8 @@ func nameColumns(errs []error, root any) {
 			if !strings.HasPrefix(e.Field, at) {
 				continue
 			}
-			if name, ok := c.(map[string]any)["name"].(string); ok && strings.TrimSpace(name) != "" {
+			entry, _ := c.(map[string]any)
+			if name, ok := entry["name"].(string); ok && strings.TrimSpace(name) != "" {
 				e.Column, e.Field = name, strings.TrimPrefix(e.Field, at)
 			}
 		}
@@ -199,13 +219,13 @@ func unwrap(m map[string]any, p *problems) map[string]any {
 
 // checkTopLevel rejects unknown keys and the keys of features rowforge does not have yet.
 func checkTopLevel(m map[string]any, p *problems) {
-	known := []string{"columns", "processors"}
+	known := slices.Clone(topLevelKeys)
 	for k := range laterKeys {
 		known = append(known, k)
 	}
 	for _, k := range sortedKeys(m) {
 		switch {
-		case k == "columns", k == "processors":
+		case slices.Contains(topLevelKeys, k):
 		case laterKeys[k]:
 			if !isEmpty(m[k]) {
 				p.add("", k, "%s is not supported yet", k)

@@ -257,9 +257,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty columns", "columns: []", "", "columns", "no columns"},
 		{"columns not a list", "columns: {a: 1}", "", "columns", "want a list of columns"},
 		{"unknown top-level key", "columns:" + uuidA + "\ncolums: []", "", "colums", `unknown top-level key "colums" (did you mean "columns"?)`},
-		{"later feature", "columns:" + uuidA + "\nmodel_configs: [{alias: m}]", "", "model_configs", "model_configs is not supported yet"},
+		{"later feature", "columns:" + uuidA + "\ntool_configs: [{tool_alias: t}]", "", "tool_configs", "tool_configs is not supported yet"},
 		{"later feature mapping", "columns:" + uuidA + "\nseed_config: {source: x}", "", "seed_config", "seed_config is not supported yet"},
-		{"later feature providers", "columns:" + uuidA + "\nmodel_providers: [p]", "", "model_providers", "model_providers is not supported yet"},
+		{"later feature profilers", "columns:" + uuidA + "\nprofilers: [{model_alias: m}]", "", "profilers", "profilers is not supported yet"},
 		{"non-finite number", "columns:" + col("{name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: .inf}}"), "a", "params.high", "+Inf has no JSON form"},
 		{"non-finite number full form", `{"data_designer": {"columns": [{"name": "a", "column_type": "sampler", "sampler_type": "uniform", "params": {"low": 0, "high": .nan}}]}}`, "a", "params.high", "NaN has no JSON form"},
 		{"non-finite number no name", "columns:" + col("{column_type: sampler, sampler_type: uniform, params: {low: -.inf, high: 0}}"), "", "columns[0].params.low", "-Inf has no JSON form"},
@@ -273,9 +273,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty name", "columns:" + col(`{name: " ", column_type: sampler, sampler_type: uuid}`), "", "columns[0].name", "must not be empty"},
 		{"name not a string", "columns:" + col(`{name: [a], column_type: sampler, sampler_type: uuid}`), "", "columns[0].name", "want a string"},
 		{"missing column_type", "columns:" + col("{name: a}"), "a", "column_type", "required"},
-		{"later column_type", "columns:" + col("{name: a, column_type: llm-text, prompt: hi, model_alias: m}"), "a", "column_type", `column_type "llm-text" is not supported yet`},
+		{"later column_type", "columns:" + col("{name: a, column_type: embedding, target_column: b, model_alias: m}"), "a", "column_type", `column_type "embedding" is not supported yet`},
 		{"unknown column_type", "columns:" + col("{name: a, column_type: samplr}"), "a", "column_type", `unknown column_type "samplr"`},
-		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want sampler or expression)`},
+		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, llm-text, llm-code, llm-structured, llm-judge)`},
 		{"unknown column key", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, prams: {}}"), "a", "prams", `unknown key "prams" (did you mean "params"?)`},
 		{"drop not a bool", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, drop: yes}"), "a", "drop", "want true or false"},
 		{"skip", "columns:" + col(`{name: a, column_type: expression, expr: "1", skip: {when: "{{ b }}"}}`), "a", "skip", "skip is not supported yet"},
@@ -369,7 +369,7 @@ func TestParseReportsEveryProblemOnce(t *testing.T) {
 	t.Parallel()
 	cfg, err := Parse([]byte(`
 columns:
-  - {name: a, column_type: llm-text, prompt: "{{ b }}", model_alias: m}
+  - {name: a, column_type: embedding, target_column: b, model_alias: m}
   - {name: b, column_type: expression, expr: "{{ a }} {{ nope }}"}
   - {name: c, column_type: sampler, sampler_type: bernoulli, params: {p: 2}}
   - {name: d, column_type: sampler, sampler_type: subcategory, params: {category: a, values: {x: [1]}}}
@@ -386,7 +386,7 @@ constraints: [{target_column: c, operator: lt, rhs: 1}]
 	// its own error is fixed. One mistake, one error.
 	require.ElementsMatch(t, []string{
 		`constraints: constraints is not supported yet`,
-		`column "a": column_type: column_type "llm-text" is not supported yet`,
+		`column "a": column_type: column_type "embedding" is not supported yet`,
 		`column "b": expr: unknown reference "nope"`,
 		`column "c": params.p: must be between 0 and 1, got 2.0`,
 	}, msgs)
@@ -541,7 +541,7 @@ func TestValidate(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, cfg.Order)
 
 	cfg.Columns[1].Params = &CategoryParams{}
-	cfg.Columns = append(cfg.Columns, &Column{Name: "c", Type: "llm-text"})
+	cfg.Columns = append(cfg.Columns, &Column{Name: "c", Type: "embedding"})
 	err := cfg.Validate()
 	var msgs []string
 	for _, e := range errorsOf(err) {
@@ -549,7 +549,7 @@ func TestValidate(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{
 		`column "a": params: want params of sampler_type "uuid", got *config.CategoryParams`,
-		`column "c": column_type: unknown column_type "llm-text" (want sampler or expression)`,
+		`column "c": column_type: unknown column_type "embedding" (want one of sampler, expression, llm-text, llm-code, llm-structured, llm-judge)`,
 	}, msgs)
 }
 
@@ -644,6 +644,8 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte("a: &x [*x]\n"))
 	f.Add([]byte("columns:\n  - {name: a, column_type: expression, expr: \"{% for x in %}\"}\n"))
 	f.Add([]byte(""))
+	f.Add([]byte(ddExample))
+	f.Add([]byte("model_configs: [{alias: m, model: x, provider: p, inference_parameters: {top_p: {distribution_type: manual, params: {values: [1], weights: [2]}}}}]\nmodel_providers: [{name: p, endpoint: \"http://x\"}]\ncolumns:\n  - {name: a, column_type: llm-structured, model_alias: m, prompt: hi, output_format: {$ref: \"#/$defs/x\", $defs: {x: {type: string}}}}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := Parse(data)
 		if err != nil {

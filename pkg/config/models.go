@@ -1,6 +1,16 @@
 package config
 
-import "time"
+import (
+	"errors"
+	"fmt"
+	"math"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/rowforge/rowforge/internal/pyfmt"
+)
 
 // LLM column types (Data Designer's `column_type`).
 const (
@@ -26,7 +36,8 @@ type LLM struct {
 	SystemPrompt string // Jinja template; "" for none
 	// CodeLang is llm-code's language (Data Designer's CodeLang: python, go, sql:postgres, …).
 	CodeLang string
-	// OutputFormat is llm-structured's JSON schema, as the config wrote it.
+	// OutputFormat is llm-structured's JSON schema, as the config wrote it (CompileSchema
+	// compiles it). It is shared with Raw: read it, do not modify it.
 	OutputFormat map[string]any
 	// Scores are llm-judge's rubric; the column's value is a JSON object with one entry per score.
 	Scores []Score
@@ -61,7 +72,9 @@ type InferenceParams struct {
 	// every worker (default 4).
 	MaxParallelRequests int
 	Timeout             time.Duration // per request; 0: no timeout of its own
-	ExtraBody           map[string]any
+	// ExtraBody are fields added to each request's JSON body. It is shared with Raw: read it,
+	// do not modify it.
+	ExtraBody map[string]any
 }
 
 // Distribution is a number, or a distribution a number is drawn from for each request
@@ -81,4 +94,457 @@ type Provider struct {
 	ProviderType string // "openai"
 	// APIKey is the name of an environment variable holding the key, or the key itself.
 	APIKey string
+}
+
+// DefaultMaxParallelRequests is InferenceParams.MaxParallelRequests when a model does not set
+// it, as in Data Designer.
+const DefaultMaxParallelRequests = 4
+
+// GenerationChatCompletion is the only `generation_type` rowforge supports; Data Designer's
+// embedding and image models are not supported yet.
+const GenerationChatCompletion = "chat-completion"
+
+// ProviderOpenAI is the only `provider_type`: an OpenAI-compatible chat completions API.
+const ProviderOpenAI = "openai"
+
+var generationTypes = []string{GenerationChatCompletion, "embedding", "image"}
+
+var distributionTypes = []string{"uniform", "manual"}
+
+// Model returns the model with the alias or nil.
+func (c *Config) Model(alias string) *Model {
+	for _, m := range c.Models {
+		if m != nil && m.Alias == alias {
+			return m
+		}
+	}
+	return nil
+}
+
+// modelField is the key path under which problems of a model are reported: its alias when it
+// has a usable one, else its position.
+func modelField(alias string, i int) string {
+	if strings.TrimSpace(alias) != "" {
+		return "model_configs[" + alias + "]"
+	}
+	return fmt.Sprintf("model_configs[%d]", i)
+}
+
+// providerField is modelField for model_providers.
+func providerField(name string, i int) string {
+	if strings.TrimSpace(name) != "" {
+		return "model_providers[" + name + "]"
+	}
+	return fmt.Sprintf("model_providers[%d]", i)
+}
+
+// parseModels decodes `model_configs`. It also reports whether an entry was left without a
+// usable alias, so that columns naming an alias that matches none are not blamed for it.
+func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
+	if isEmpty(v) {
+		return nil, false
+	}
+	list, ok := v.([]any)
+	if !ok {
+		p.add("", "model_configs", "want a list of models, got %s", describe(v))
+		return nil, true
+	}
+	pos := map[string]int{}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			p.add("", fmt.Sprintf("model_configs[%d]", i), "want a model mapping with alias, model and provider, got %s", describe(e))
+			aliasless = true
+			continue
+		}
+		alias, _ := m["alias"].(string)
+		f := newFields(p, "", modelField(alias, i)+".", "key", m)
+		model := &Model{}
+		if a, ok := f.str("alias", true); ok {
+			model.Alias = a
+			switch j, dup := pos[a]; {
+			case strings.TrimSpace(a) == "":
+				f.errorf("alias", "must not be empty")
+				model.Alias = ""
+			case dup:
+				f.errorf("alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", a, j, i)
+			default:
+				pos[a] = i
+			}
+		}
+		if model.Alias == "" {
+			aliasless = true
+		}
+		model.Model = nonBlank(f, "model")
+		model.Provider = nonBlank(f, "provider")
+		_, _ = f.bool("skip_health_check") // rowforge makes no health check before a run
+		model.Params = InferenceParams{MaxParallelRequests: DefaultMaxParallelRequests}
+		if pv, ok := f.get("inference_parameters"); ok {
+			if pm, isMap := pv.(map[string]any); isMap {
+				parseInferenceParams(newFields(p, "", f.prefix+"inference_parameters.", "key", pm), &model.Params)
+			} else {
+				f.errorf("inference_parameters", "want a mapping, got %s", describe(pv))
+			}
+		}
+		f.unknown()
+		models = append(models, model)
+	}
+	return models, aliasless
+}
+
+// nonBlank reads a required string that must not be blank.
+func nonBlank(f *fields, key string) string {
+	s, ok := f.str(key, true)
+	if ok && strings.TrimSpace(s) == "" {
+		f.errorf(key, "must not be empty")
+	}
+	return s
+}
+
+// parseInferenceParams decodes chat-completion inference_parameters into ip, which holds the
+// defaults.
+func parseInferenceParams(f *fields, ip *InferenceParams) {
+	if gt, ok := f.str("generation_type", false); ok && gt != GenerationChatCompletion {
+		if slices.Contains(generationTypes, gt) {
+			f.errorf("generation_type", "generation_type %q is not supported yet (only %s)", gt, GenerationChatCompletion)
+		} else {
+			f.errorf("generation_type", "%s", unknownMsg("generation_type", gt, generationTypes))
+		}
+		return // the other keys depend on the generation type
+	}
+	ip.Temperature = distribution(f, "temperature", 0, 2)
+	ip.TopP = distribution(f, "top_p", 0, 1)
+	if n, ok := f.int("max_tokens", false); ok {
+		if n < 1 {
+			f.errorf("max_tokens", "must be at least 1, got %d", n)
+		} else {
+			ip.MaxTokens = n
+		}
+	}
+	if n, ok := f.int("max_parallel_requests", false); ok {
+		if n < 1 {
+			f.errorf("max_parallel_requests", "must be at least 1, got %d", n)
+		} else {
+			ip.MaxParallelRequests = n
+		}
+	}
+	if secs, ok := f.float("timeout", false); ok {
+		if err := checkModelTimeout(secs); err != nil {
+			f.errorf("timeout", "%v", err)
+		} else {
+			ip.Timeout = time.Duration(secs * float64(time.Second))
+		}
+	}
+	if v, ok := f.get("extra_body"); ok {
+		if m, isMap := v.(map[string]any); isMap {
+			ip.ExtraBody = m
+		} else {
+			f.errorf("extra_body", "want a mapping of fields to add to each request, got %s", describe(v))
+		}
+	}
+	f.unknown()
+}
+
+// checkModelTimeout checks a request timeout in seconds: at least 1, as Data Designer has it.
+func checkModelTimeout(secs float64) error {
+	if !(secs >= 1) {
+		return fmt.Errorf("must be at least 1 second, got %s", pyfmt.Float(secs))
+	}
+	return checkTimeout(secs)
+}
+
+// distribution decodes a sampling parameter that is a number, or a distribution a number is
+// drawn from for each request. Every value it can give must lie in [lo, hi], as Data Designer
+// checks them. It returns nil when the key is unset or has problems.
+func distribution(f *fields, key string, lo, hi float64) *Distribution {
+	v, ok := f.get(key)
+	if !ok {
+		return nil
+	}
+	before := len(f.p.errs)
+	inRange := func(df *fields, field string, x float64) {
+		if !(x >= lo && x <= hi) {
+			df.errorf(field, "must be between %s and %s, got %s", pyfmt.Float(lo), pyfmt.Float(hi), pyfmt.Float(x))
+		}
+	}
+	d := &Distribution{}
+	switch x := v.(type) {
+	case int64, float64:
+		n, _ := number(x)
+		inRange(f, key, n)
+		d.Fixed = &n
+	case map[string]any:
+		df := newFields(f.p, f.column, f.prefix+key+".", "key", x)
+		dt, okType := df.str("distribution_type", true)
+		if okType && !slices.Contains(distributionTypes, dt) {
+			df.errorf("distribution_type", "%s", unknownMsg("distribution_type", dt, distributionTypes))
+			okType = false
+		}
+		pv, okParams := df.required("params")
+		params, isMap := pv.(map[string]any)
+		if okParams && !isMap {
+			df.errorf("params", "want a mapping, got %s", describe(pv))
+		}
+		df.unknown()
+		if !okType || !isMap {
+			return nil // without a known type the allowed params are unknown
+		}
+		pf := newFields(f.p, f.column, df.prefix+"params.", "param", params)
+		switch dt {
+		case "uniform":
+			low, okLow := pf.float("low", true)
+			high, okHigh := pf.float("high", true)
+			if okLow {
+				inRange(pf, "low", low)
+			}
+			if okHigh {
+				inRange(pf, "high", high)
+			}
+			if okLow && okHigh && !(low < high) {
+				pf.errorf("high", "must be greater than low (low %s, high %s)", pyfmt.Float(low), pyfmt.Float(high))
+			}
+			d.Uniform = &[2]float64{low, high}
+		case "manual":
+			if vv, ok := pf.required("values"); ok {
+				d.Values = numberList(pf, "values", vv)
+				for i, x := range d.Values {
+					inRange(pf, fmt.Sprintf("values[%d]", i), x)
+				}
+			}
+			if d.Values != nil {
+				d.Weights = weights(pf, len(d.Values))
+			} else {
+				pf.get("weights") // cannot be checked without valid values, but is no unknown key
+			}
+		}
+		pf.unknown()
+	default:
+		f.errorf(key, "want a number or a distribution ({distribution_type: uniform, params: {low, high}} or {distribution_type: manual, params: {values, weights}}), got %s", describe(v))
+	}
+	if len(f.p.errs) != before {
+		return nil
+	}
+	return d
+}
+
+// numberList decodes a non-empty list of numbers.
+func numberList(f *fields, key string, v any) []float64 {
+	list, ok := v.([]any)
+	if !ok {
+		f.errorf(key, "want a list of numbers, got %s", describe(v))
+		return nil
+	}
+	if len(list) == 0 {
+		f.errorf(key, "must list at least one value")
+		return nil
+	}
+	out := make([]float64, len(list))
+	valid := true
+	for i, e := range list {
+		x, isNum := number(e)
+		if !isNum {
+			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a number, got %s", describe(e))
+			valid = false
+		}
+		out[i] = x
+	}
+	if !valid {
+		return nil
+	}
+	return out
+}
+
+// parseProviders decodes `model_providers`, rowforge's addition to Data Designer's config: the
+// providers of its models, which Data Designer keeps in a separate file.
+func parseProviders(v any, p *problems) []*Provider {
+	if isEmpty(v) {
+		return nil
+	}
+	list, ok := v.([]any)
+	if !ok {
+		p.add("", "model_providers", "want a list of providers, got %s", describe(v))
+		return nil
+	}
+	var providers []*Provider
+	pos := map[string]int{}
+	for i, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			p.add("", fmt.Sprintf("model_providers[%d]", i), "want a provider mapping with name and endpoint, got %s", describe(e))
+			continue
+		}
+		name, _ := m["name"].(string)
+		f := newFields(p, "", providerField(name, i)+".", "key", m)
+		pr := &Provider{ProviderType: ProviderOpenAI}
+		if n, ok := f.str("name", true); ok {
+			pr.Name = n
+			switch j, dup := pos[n]; {
+			case strings.TrimSpace(n) == "":
+				f.errorf("name", "must not be empty")
+			case dup:
+				f.errorf("name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", n, j, i)
+			default:
+				pos[n] = i
+			}
+		}
+		if ep, ok := f.str("endpoint", true); ok {
+			pr.Endpoint = ep
+			if err := checkEndpoint(ep); err != nil {
+				f.errorf("endpoint", "%v", err)
+			}
+		}
+		if pt, ok := f.str("provider_type", false); ok {
+			pr.ProviderType = pt
+			if pt != ProviderOpenAI {
+				f.errorf("provider_type", "%s", unknownMsg("provider_type", pt, []string{ProviderOpenAI}))
+			}
+		}
+		pr.APIKey, _ = f.str("api_key", false)
+		f.unknown()
+		providers = append(providers, pr)
+	}
+	return providers
+}
+
+// checkEndpoint checks that an endpoint is an absolute http or https URL with a host.
+func checkEndpoint(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case strings.TrimSpace(s) == "":
+		return errors.New("required")
+	case err != nil:
+		return fmt.Errorf("%q is not a URL: %v", s, errors.Unwrap(err))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("%q: want an http or https URL, such as https://api.openai.com/v1", s)
+	case u.Host == "":
+		return fmt.Errorf("%q has no host", s)
+	}
+	return nil
+}
+
+// checkModels makes the checks of models built in code that the parser makes while decoding
+// (Validate's counterpart of parseModels).
+func checkModels(models []*Model, p *problems) (aliasless bool) {
+	pos := map[string]int{}
+	for i, m := range models {
+		if m == nil {
+			p.add("", fmt.Sprintf("model_configs[%d]", i), "nil model")
+			continue
+		}
+		at := modelField(m.Alias, i)
+		switch j, dup := pos[m.Alias]; {
+		case strings.TrimSpace(m.Alias) == "":
+			p.add("", at+".alias", "required")
+			aliasless = true
+		case dup:
+			p.add("", at+".alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", m.Alias, j, i)
+		default:
+			pos[m.Alias] = i
+		}
+		if strings.TrimSpace(m.Model) == "" {
+			p.add("", at+".model", "required")
+		}
+		if strings.TrimSpace(m.Provider) == "" {
+			p.add("", at+".provider", "required")
+		}
+		ip := m.Params
+		checkDistribution(ip.Temperature, at+".inference_parameters.temperature", 0, 2, p)
+		checkDistribution(ip.TopP, at+".inference_parameters.top_p", 0, 1, p)
+		if ip.MaxTokens < 0 {
+			p.add("", at+".inference_parameters.max_tokens", "must be at least 1, got %d", ip.MaxTokens)
+		}
+		if ip.MaxParallelRequests < 1 {
+			p.add("", at+".inference_parameters.max_parallel_requests", "must be at least 1, got %d", ip.MaxParallelRequests)
+		}
+		if ip.Timeout != 0 {
+			if err := checkModelTimeout(ip.Timeout.Seconds()); err != nil {
+				p.add("", at+".inference_parameters.timeout", "%v", err)
+			}
+		}
+	}
+	return aliasless
+}
+
+// checkDistribution checks a Distribution built in code: one form set, every value it can
+// give in [lo, hi], manual weights one per value and summing to 1.
+func checkDistribution(d *Distribution, at string, lo, hi float64, p *problems) {
+	if d == nil {
+		return
+	}
+	forms := 0
+	for _, set := range []bool{d.Fixed != nil, d.Uniform != nil, d.Values != nil} {
+		if set {
+			forms++
+		}
+	}
+	if forms != 1 {
+		p.add("", at, "want exactly one of Fixed, Uniform and Values, got %d", forms)
+		return
+	}
+	var values []float64
+	switch {
+	case d.Fixed != nil:
+		values = []float64{*d.Fixed}
+	case d.Uniform != nil:
+		values = d.Uniform[:]
+		if !(d.Uniform[0] < d.Uniform[1]) {
+			p.add("", at+".params.high", "must be greater than low (low %s, high %s)", pyfmt.Float(d.Uniform[0]), pyfmt.Float(d.Uniform[1]))
+		}
+	default:
+		values = d.Values
+		if len(d.Values) == 0 {
+			p.add("", at+".params.values", "must list at least one value")
+		}
+	}
+	for _, x := range values {
+		if !(x >= lo && x <= hi) {
+			p.add("", at, "must be between %s and %s, got %s", pyfmt.Float(lo), pyfmt.Float(hi), pyfmt.Float(x))
+			break
+		}
+	}
+	if d.Weights == nil {
+		return
+	}
+	if len(d.Weights) != len(d.Values) {
+		p.add("", at+".params.weights", "%d weights for %d values: want one weight per value", len(d.Weights), len(d.Values))
+		return
+	}
+	sum := 0.0
+	for _, w := range d.Weights {
+		if !(w >= 0) {
+			p.add("", at+".params.weights", "must not be negative, got %s", pyfmt.Float(w))
+			return
+		}
+		sum += w
+	}
+	if math.Abs(sum-1) > 1e-9 {
+		p.add("", at+".params.weights", "must sum to 1, got %s", pyfmt.Float(sum))
+	}
+}
+
+// checkProviders makes the checks of providers built in code that the parser makes while
+// decoding (Validate's counterpart of parseProviders).
+func checkProviders(providers []*Provider, p *problems) {
+	pos := map[string]int{}
+	for i, pr := range providers {
+		if pr == nil {
+			p.add("", fmt.Sprintf("model_providers[%d]", i), "nil provider")
+			continue
+		}
+		at := providerField(pr.Name, i)
+		switch j, dup := pos[pr.Name]; {
+		case strings.TrimSpace(pr.Name) == "":
+			p.add("", at+".name", "required")
+		case dup:
+			p.add("", at+".name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", pr.Name, j, i)
+		default:
+			pos[pr.Name] = i
+		}
+		if err := checkEndpoint(pr.Endpoint); err != nil {
+			p.add("", at+".endpoint", "%v", err)
+		}
+		if pr.ProviderType != ProviderOpenAI {
+			p.add("", at+".provider_type", "%s", unknownMsg("provider_type", pr.ProviderType, []string{ProviderOpenAI}))
+		}
+	}
 }

@@ -54,10 +54,11 @@ type Config struct {
 // Column is one column of the dataset.
 type Column struct {
 	Name string
-	Type string // TypeSampler or TypeExpression
+	Type string // TypeSampler, TypeExpression or an LLM type (IsLLM)
 	Drop bool
 	// Inputs are the columns this one reads, sorted and unique: template references of an
-	// expression, `category` of a subcategory, `reference_column_name` of a timedelta.
+	// expression or of an LLM column's prompt and system_prompt (`{{ recipe.title }}` reads
+	// recipe), `category` of a subcategory, `reference_column_name` of a timedelta.
 	Inputs []string
 	// Output is the type of the generated values.
 	Output frame.Type

@@ -6,8 +6,9 @@ import (
 )
 
 // Validate checks a Config assembled in code rather than parsed, with the checks Parse makes
-// across columns (names, references, dependency cycles, what samplers may read), plus that
-// each column's Params match its sampler type, and recomputes Order. It checks Processors as
+// across columns (names, references, dependency cycles, what samplers may read, model aliases
+// of LLM columns), plus that each column's Params match its sampler type and that LLM columns
+// have their LLM settings, and recomputes Order. It checks Processors, Models and Providers as
 // Parse does and recomputes the implicit DefaultDropColumns processor. Inputs must already be
 // set, as Parse sets them. Like Parse it returns every problem, joined with errors.Join.
 func (c *Config) Validate() error {
@@ -21,15 +22,19 @@ func (c *Config) Validate() error {
 		if strings.TrimSpace(col.Name) == "" {
 			p.add("", fmt.Sprintf("columns[%d].name", i), "required")
 		}
-		switch col.Type {
-		case TypeExpression:
-		case TypeSampler:
+		switch {
+		case col.Type == TypeExpression:
+		case col.Type == TypeSampler:
 			if !paramsMatch(col.SamplerType, col.Params) {
 				p.add(col.Name, "params", "want params of sampler_type %q, got %T", col.SamplerType, col.Params)
 				broken[col] = true
 			}
+		case IsLLM(col.Type):
+			before := len(p.errs)
+			checkLLM(col, p)
+			broken[col] = len(p.errs) != before
 		default:
-			p.add(col.Name, "column_type", "unknown column_type %q (want sampler or expression)", col.Type)
+			p.add(col.Name, "column_type", "%s", unknownMsg("column_type", col.Type, columnTypes))
 			broken[col] = true
 		}
 	}
@@ -47,6 +52,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	procs := checkProcessors(c, c.Processors, pbroken, p)
+	aliasless := checkModels(c.Models, p)
+	checkProviders(c.Providers, p)
+	checkModelRefs(cols, c.Models, aliasless, p)
 	if err := p.err(); err != nil {
 		return err
 	}
@@ -106,8 +114,8 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 	deps := map[string][]string{} // column → the columns it reads
 	for _, name := range names {
 		c := byName[name]
-		field := inputField(c)
 		for _, in := range c.Inputs {
+			field := inputField(c, in)
 			target, known := byName[in]
 			switch {
 			case in == c.Name:
@@ -130,11 +138,13 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 	return order(names, deps, byName, p)
 }
 
-// inputField is the key path that holds a column's references, for error messages.
-func inputField(c *Column) string {
+// inputField is the key path that holds a column's reference to in, for error messages.
+func inputField(c *Column, in string) string {
 	switch {
 	case c.Type == TypeExpression:
 		return "expr"
+	case IsLLM(c.Type):
+		return promptField(c, in)
 	case c.SamplerType == SamplerSubcategory:
 		return "params.category"
 	case c.SamplerType == SamplerTimedelta:
@@ -234,7 +244,7 @@ func order(names []string, deps map[string][]string, byName map[string]*Column, 
 		cycle = append(cycle[first:], cycle[:first]...)
 		cycle = append(cycle, cycle[0])
 		c := byName[cycle[0]]
-		p.add(c.Name, inputField(c), "dependency cycle: %s (each column reads the next)", strings.Join(cycle, " -> "))
+		p.add(c.Name, inputField(c, cycle[1]), "dependency cycle: %s (each column reads the next)", strings.Join(cycle, " -> "))
 	}
 	return nil
 }

@@ -96,6 +96,8 @@ type Result struct {
 	// Resumed is, for a resumed run, how many groups had ended before: they were not generated
 	// again.
 	Resumed int
+	// Usage counts model requests and tokens by alias, over the groups that ended.
+	Usage map[string]wire.ModelUsage
 }
 
 // Controller runs datasets over one JetStream deployment. It is safe for sequential and
@@ -154,6 +156,7 @@ type event struct {
 type groupState struct {
 	outcome jetstream.Msg           // held unacked until the sink commits
 	sides   []processors.SideOutput // from PRE_BATCH
+	usage   map[string]wire.ModelUsage
 }
 
 type run struct {
@@ -263,6 +266,7 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 		}
 		r.ended[g], r.endedBefore[g] = true, true
 		r.nEnded++
+		wire.AddUsage(&r.result.Usage, e.Usage)
 		if e.Status == wire.EndDropped {
 			r.result.Dropped++
 			continue
@@ -570,6 +574,7 @@ func (r *run) handle(ctx context.Context, ev event) error {
 			r.c.log.Debug("ack of a committed outcome failed; it will be redelivered and ignored", "group", ev.group, "err", err)
 		}
 		wire.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
+		wire.AddUsage(&r.result.Usage, st.usage)
 		r.result.Rows += ev.commit.Rows
 		r.result.Commits = append(r.result.Commits, ev.commit)
 		return r.end(ev.group)
@@ -642,10 +647,18 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		return nil
 	}
 	status := m.Headers().Get(wire.HeaderStatus)
+	var stats *wire.GroupStats
 	if status == "completed" || status == "dropped" {
-		if stop, err := r.checkGate(ctx, g, m); stop || err != nil {
+		if stats, err = wire.DecodeStats([]byte(m.Headers().Get(wire.HeaderStats))); err != nil {
 			_ = m.Ack()
-			return err
+			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+		}
+		if stop, err := r.checkGate(ctx, stats); err != nil {
+			_ = m.Ack()
+			return r.genErr(g, err)
+		} else if stop {
+			_ = m.Ack()
+			return nil
 		}
 	}
 	switch status {
@@ -658,13 +671,13 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		if err != nil {
 			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
 		}
-		st.outcome = m
-		sides := st.sides
+		st.outcome, st.usage = m, stats.Models
+		sides, usage := st.sides, stats.Models
 		r.writes++
 		r.wg.Add(1)
 		go func() { // POST_BATCH may run a program: off the loop, like the sink write
 			defer r.wg.Done()
-			commit, err := r.finish(ctx, g, rec, sides)
+			commit, err := r.finish(ctx, g, rec, sides, usage)
 			rec.Release()
 			if err != nil {
 				r.emit(ctx, event{kind: evFailed, group: g, err: err})
@@ -676,7 +689,8 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		_ = m.Ack()
 		r.result.Dropped++
 		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
-		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped})
+		wire.AddUsage(&r.result.Usage, stats.Models)
+		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped, Usage: stats.Models})
 		return r.end(g)
 	case "failed":
 		_ = m.Ack()
@@ -720,13 +734,9 @@ func (r *run) exhaustedGroup(ctx context.Context, advisory []byte) (int, uint64,
 
 // checkGate feeds a group's task results to the early-shutdown gate. When it trips, the run
 // fails — or, with AllowPartial, stops early (stop is true and the group is not written).
-func (r *run) checkGate(ctx context.Context, g int, m jetstream.Msg) (stop bool, err error) {
+func (r *run) checkGate(ctx context.Context, stats *wire.GroupStats) (stop bool, err error) {
 	if r.gate == nil {
 		return false, nil
-	}
-	stats, err := wire.DecodeStats([]byte(m.Headers().Get(wire.HeaderStats)))
-	if err != nil {
-		return true, r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
 	}
 	ok, failed := 0, 0
 	for _, c := range stats.Columns {
@@ -738,7 +748,7 @@ func (r *run) checkGate(ctx context.Context, g int, m jetstream.Msg) (stop bool,
 	}
 	trip := &EarlyShutdownError{Rate: r.opts.ShutdownErrorRate, Window: len(r.gate.window), Errors: r.gate.errs}
 	if !r.opts.AllowPartial {
-		return true, r.genErr(g, trip)
+		return true, trip
 	}
 	r.beginPartial(ctx, trip)
 	return true, nil
@@ -764,7 +774,7 @@ func (r *run) beginPartial(ctx context.Context, cause error) {
 
 // finish finalizes a completed group — config column order, POST_BATCH — and hands it to the
 // sink with its side outputs.
-func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []processors.SideOutput) (wire.Commit, error) {
+func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []processors.SideOutput, usage map[string]wire.ModelUsage) (wire.Commit, error) {
 	f, err := r.ordered(rec)
 	if err != nil {
 		return wire.Commit{}, fmt.Errorf("group %d: %w", g, err)
@@ -788,7 +798,7 @@ func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []
 	if err != nil {
 		return wire.Commit{}, fmt.Errorf("sink: %w", err)
 	}
-	r.record(ctx, g, wire.GroupEnd{Status: wire.EndCommitted, Commit: &commit})
+	r.record(ctx, g, wire.GroupEnd{Status: wire.EndCommitted, Commit: &commit, Usage: usage})
 	return commit, nil
 }
 
@@ -866,7 +876,7 @@ func (r *run) finalize(ctx context.Context) error {
 		TotalNumBatches: len(r.result.Commits), BufferSize: r.opts.BufferSize,
 		DatasetName: r.opts.DatasetName, FilePaths: files,
 		ConfigHash: r.cfg.Hash(), RunID: r.opts.RunID, Seed: r.opts.Seed,
-		Outcome: wire.RunCompleted, BuilderConfig: r.cfg.JSON(),
+		Outcome: wire.RunCompleted, BuilderConfig: r.cfg.JSON(), ModelUsage: r.result.Usage,
 	}
 	if r.partial {
 		meta.Outcome = wire.RunPartial

@@ -24,6 +24,8 @@ const (
 type GroupEnd struct {
 	Status string  `json:"status"`
 	Commit *Commit `json:"commit,omitempty"` // EndCommitted only
+	// Usage is what the group's generation cost, so that a resumed run's metadata counts it.
+	Usage map[string]ModelUsage `json:"usage,omitempty"`
 }
 
 // LedgerKey is group g's key in the ledger; a run's entries share the prefix LedgerKeys(run).

@@ -61,6 +61,9 @@ type RunRecord struct {
 	// replaced and stops; its messages' ids carry its epoch so that the broker's duplicate
 	// window never swallows a resumed controller's messages as a dead one's repeats.
 	Epoch int `json:"epoch,omitempty"`
+	// Providers come from the controller's --providers file; the config's own model_providers
+	// win over them, and they over the built-in ones.
+	Providers []Provider `json:"providers,omitempty"`
 	// Progress is updated by the controller as groups end.
 	Progress RunProgress `json:"progress"`
 }
@@ -148,6 +151,8 @@ type GroupStats struct {
 	Rows    int                    `json:"rows"`
 	Dropped int                    `json:"dropped"`
 	Columns map[string]ColumnStats `json:"columns,omitempty"`
+	// Models counts the group's model requests and tokens by alias.
+	Models map[string]ModelUsage `json:"models,omitempty"`
 }
 
 // ColumnStats mirrors scheduler.ColumnStats on the wire.

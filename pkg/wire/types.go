@@ -23,7 +23,41 @@ type Metadata struct {
 	ConfigHash       string              `json:"config_hash"`
 	RunID            string              `json:"run_id"`
 	Seed             uint64              `json:"seed"`
-	Outcome          string              `json:"outcome"` // completed (later: partial)
+	Outcome          string              `json:"outcome"` // completed or partial
+	// ModelUsage counts requests and tokens by model alias (runs with LLM columns).
+	ModelUsage map[string]ModelUsage `json:"model_usage,omitempty"`
 	// BuilderConfig is written beside the metadata as builder_config.json.
 	BuilderConfig json.RawMessage `json:"-"`
+}
+
+// ModelUsage counts what one model was asked and answered (llm.ModelUsage on the wire).
+type ModelUsage struct {
+	Requests         int64 `json:"requests"`
+	Failed           int64 `json:"failed"`
+	PromptTokens     int64 `json:"prompt_tokens"`
+	CompletionTokens int64 `json:"completion_tokens"`
+}
+
+// AddUsage adds each model's usage in from to into.
+func AddUsage(into *map[string]ModelUsage, from map[string]ModelUsage) {
+	for k, u := range from {
+		if *into == nil {
+			*into = map[string]ModelUsage{}
+		}
+		t := (*into)[k]
+		t.Requests += u.Requests
+		t.Failed += u.Failed
+		t.PromptTokens += u.PromptTokens
+		t.CompletionTokens += u.CompletionTokens
+		(*into)[k] = t
+	}
+}
+
+// Provider is a model provider a run carries in its record (from the controller's --providers
+// file). APIKey is the name of an environment variable, resolved on each worker, or the key.
+type Provider struct {
+	Name         string `json:"name"`
+	Endpoint     string `json:"endpoint"`
+	ProviderType string `json:"provider_type,omitempty"`
+	APIKey       string `json:"api_key,omitempty"`
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/scheduler"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -33,11 +34,15 @@ type Options struct {
 	// Concurrency is how many groups the worker runs at once (default 2); it pulls only when a
 	// slot is free, so a group never waits in a client buffer while its AckWait runs.
 	Concurrency int
-	// TaskConcurrency bounds generator calls in flight within one group (default 16).
+	// TaskConcurrency bounds generator calls in flight within one group (default 256). LLM
+	// cells wait for their model's admission, not here: this only has to exceed what the
+	// models admit, so that a group never starves an endpoint.
 	TaskConcurrency int
 	// Scheduler builds the scheduler of a run. The default compiles the run's config; another
 	// may bring generators of its own (a test's, which blocks until it is cancelled).
 	Scheduler func(rec *wire.RunRecord, taskConcurrency int) (*scheduler.Scheduler, error)
+	// LLM tunes model calls (patience, backoff, HTTP client).
+	LLM llm.Options
 	// Heartbeat is how often the worker renews its rf_workers entry (default 5 s; the bucket
 	// expires an entry after 15 s).
 	Heartbeat time.Duration
@@ -56,6 +61,7 @@ type Worker struct {
 
 	mu       sync.Mutex
 	runs     map[string]*runEntry                       // compiled runs, by id
+	peers    peers                                      // live workers, for shares of model caps
 	inflight map[string]map[int]context.CancelCauseFunc // run → group → cancel
 	aborted  map[string]error                           // runs aborted while this worker ran
 	announce sync.Mutex                                 // orders rf_workers puts
@@ -64,7 +70,8 @@ type Worker struct {
 type runEntry struct {
 	rec   *wire.RunRecord
 	sched *scheduler.Scheduler
-	err   error // the run's config does not compile here: its groups fail
+	pool  *llm.Pool // the run's models; nil without LLM columns
+	err   error     // the run's config does not compile here: its groups fail
 }
 
 // New returns a worker. It does not take ownership of nc.
@@ -77,10 +84,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 		opts.Concurrency = 2
 	}
 	if opts.TaskConcurrency <= 0 {
-		opts.TaskConcurrency = 16
-	}
-	if opts.Scheduler == nil {
-		opts.Scheduler = compileRun
+		opts.TaskConcurrency = 256
 	}
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 5 * time.Second
@@ -112,6 +116,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() { _ = sub.Unsubscribe() }()
 
 	w.publishRecord(ctx)
+	w.reshare(ctx)
 	beat, stopBeat := context.WithCancel(ctx)
 	beating := make(chan struct{})
 	go func() { // the heartbeat: a worker whose entry expires is presumed gone
@@ -124,6 +129,7 @@ func (w *Worker) Run(ctx context.Context) error {
 				return
 			case <-t.C:
 				w.publishRecord(beat)
+				w.reshare(beat)
 			}
 		}
 	}()
@@ -153,6 +159,28 @@ func (w *Worker) publishRecord(ctx context.Context) {
 	b, _ := json.Marshal(rec)
 	if _, err := w.res.Workers.Put(ctx, wire.WorkerKey(w.opts.ID), b); err != nil && ctx.Err() == nil {
 		w.log.Warn("could not publish the worker's record", "err", err)
+	}
+}
+
+// reshare recounts the live workers and, when that changed, gives every run's models this
+// worker's new share of their caps.
+func (w *Worker) reshare(ctx context.Context) {
+	changed, err := w.peers.refresh(ctx, w.res.Workers, wire.WorkerKey(w.opts.ID))
+	if err != nil {
+		if ctx.Err() == nil {
+			w.log.Warn("could not count the live workers", "err", err)
+		}
+		return
+	}
+	if !changed {
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	for _, e := range w.runs {
+		if e.pool != nil {
+			e.pool.Reshare(w.peers.share)
+		}
 	}
 }
 
@@ -201,7 +229,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	stopBeat := w.heartbeat(gctx, m)
 	defer stopBeat()
 
-	out, err := w.generate(gctx, entry, m)
+	usage := &llm.Usage{}
+	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m)
 	if err != nil { // the message itself is bad: no worker will do better
 		w.term(m, err.Error())
 		return
@@ -212,7 +241,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
-	if err := w.publishOutcome(ctx, m, subj.Run, g, out); err != nil {
+	if err := w.publishOutcome(ctx, m, subj.Run, g, out, usage.Snapshot()); err != nil {
 		log.Warn("could not publish the outcome; handing the group back", "err", err)
 		_ = m.NakWithDelay(time.Second)
 		return
@@ -247,10 +276,16 @@ func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg)
 	return entry.sched.Run(ctx, f), nil
 }
 
-func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome) error {
+func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome, usage map[string]llm.ModelUsage) error {
 	stats := wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}
 	for k, v := range out.Columns {
 		stats.Columns[k] = wire.ColumnStats(v)
+	}
+	for k, v := range usage {
+		if stats.Models == nil {
+			stats.Models = map[string]wire.ModelUsage{}
+		}
+		stats.Models[k] = wire.ModelUsage(v)
 	}
 	sb, _ := json.Marshal(stats)
 	hdr := nats.Header{
@@ -315,10 +350,14 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
-		return &runEntry{rec: rec, sched: e.sched, err: e.err}, nil
+		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
-	e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
+	if w.opts.Scheduler != nil {
+		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
+	} else {
+		e.sched, e.pool, e.err = w.compileRun(rec)
+	}
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		clear(w.runs)
 	}
@@ -326,29 +365,58 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	return e, nil
 }
 
-// compileRun builds the scheduler of a run from the config in its record.
-func compileRun(rec *wire.RunRecord, concurrency int) (*scheduler.Scheduler, error) {
+// compileRun builds the scheduler of a run from the config in its record, and the run's
+// models on their providers: the config's own, then the record's (the controller's --providers
+// file), then the built-in ones. Keys are read from this worker's environment.
+func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, error) {
 	cfg, err := config.Parse(rec.Config)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
+		return nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
-	s, err := Compile(cfg, concurrency)
+	var pool *llm.Pool
+	if len(cfg.Models) > 0 {
+		fromRecord := make([]*config.Provider, len(rec.Providers))
+		for i, p := range rec.Providers {
+			fromRecord[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey}
+		}
+		opts := w.opts.LLM
+		if opts.Logger == nil {
+			opts.Logger = w.log
+		}
+		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), w.peers.share, opts); err != nil {
+			return nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+		}
+	}
+	s, err := Compile(cfg, pool, w.opts.TaskConcurrency)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", rec.ID, err)
+		return nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 	}
-	return s, nil
+	return s, pool, nil
 }
 
 // Compile builds the scheduler that generates cfg's non-seed columns, taskConcurrency
-// generator calls at a time.
-func Compile(cfg *config.Config, taskConcurrency int) (*scheduler.Scheduler, error) {
+// generator calls at a time; LLM columns call models of pool.
+func Compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int) (*scheduler.Scheduler, error) {
 	var seeds []string
 	for _, c := range cfg.SeedColumns() {
 		seeds = append(seeds, c.Name)
 	}
 	var gens []*scheduler.Generator
 	for _, c := range cfg.GeneratedColumns() {
-		g, err := generators.Expression(c)
+		var g *scheduler.Generator
+		var err error
+		if config.IsLLM(c.Type) {
+			var m *llm.Model
+			if pool != nil {
+				m = pool.Model(c.LLM.ModelAlias)
+			}
+			if m == nil {
+				return nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
+			}
+			g, err = generators.LLM(c, m)
+		} else {
+			g, err = generators.Expression(c)
+		}
 		if err != nil {
 			return nil, err
 		}

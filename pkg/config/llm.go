@@ -1,0 +1,354 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/rowforge/rowforge/pkg/frame"
+)
+
+// DefaultMaxConversationRestarts is MaxConversationRestarts when a column does not set it.
+const DefaultMaxConversationRestarts = 5
+
+// CodeLangs are the values of llm-code's `code_lang` (Data Designer's CodeLang).
+var CodeLangs = []string{
+	"bash", "c", "cobol", "cpp", "csharp", "go", "java", "javascript", "kotlin", "python", "ruby",
+	"rust", "scala", "swift", "typescript",
+	"sql:sqlite", "sql:tsql", "sql:bigquery", "sql:mysql", "sql:postgres", "sql:ansi",
+}
+
+// withTraceModes are the values of Data Designer's `with_trace`; only the default is supported.
+var withTraceModes = []string{"none", "last_message", "all_messages"}
+
+// parseLLM decodes the fields of an LLM column. Every LLM type stores its value as text: a
+// structured or judge reply is kept as its JSON.
+func parseLLM(f *fields, col *Column) {
+	l := &LLM{MaxConversationRestarts: DefaultMaxConversationRestarts}
+	col.LLM, col.Output = l, frame.String
+
+	if a, ok := f.str("model_alias", true); ok {
+		l.ModelAlias = a
+		if strings.TrimSpace(a) == "" {
+			f.errorf("model_alias", "must not be empty")
+		}
+	}
+	var refs []string
+	if prompt, ok := f.str("prompt", true); ok {
+		l.Prompt = prompt
+		if strings.TrimSpace(prompt) == "" {
+			f.errorf("prompt", "must not be blank")
+		} else if r, err := TemplateRefs(prompt); err != nil {
+			f.errorf("prompt", "invalid Jinja template: %v", err)
+		} else {
+			refs = append(refs, r...)
+		}
+	}
+	if sp, ok := f.str("system_prompt", false); ok {
+		l.SystemPrompt = sp
+		if r, err := TemplateRefs(sp); err != nil {
+			f.errorf("system_prompt", "invalid Jinja template: %v", err)
+		} else {
+			refs = append(refs, r...)
+		}
+	}
+	slices.Sort(refs)
+	col.Inputs = slices.Compact(refs)
+
+	if n, ok := f.int("max_conversation_restarts", false); ok {
+		if n < 0 {
+			f.errorf("max_conversation_restarts", "must be at least 0, got %d", n)
+		} else {
+			l.MaxConversationRestarts = n
+		}
+	}
+	unsupportedLLMOptions(f)
+
+	switch col.Type {
+	case TypeLLMCode:
+		if lang, ok := f.str("code_lang", true); ok {
+			l.CodeLang = lang
+			if !slices.Contains(CodeLangs, lang) {
+				f.errorf("code_lang", "%s", unknownMsg("code_lang", lang, CodeLangs))
+			}
+		}
+	case TypeLLMStructured:
+		if v, ok := f.required("output_format"); ok {
+			schema, isMap := v.(map[string]any)
+			if !isMap {
+				f.errorf("output_format", "want a JSON schema mapping, got %s", describe(v))
+			} else {
+				l.OutputFormat = schema
+				if _, err := CompileSchema(schema); err != nil {
+					f.errorf("output_format", "not a valid JSON schema: %v", err)
+				}
+			}
+		}
+	case TypeLLMJudge:
+		if v, ok := f.required("scores"); ok {
+			l.Scores = parseScores(f, v)
+		}
+	}
+}
+
+// unsupportedLLMOptions accepts Data Designer's optional LLM column fields only at their
+// defaults, which its own exports write out: anything else changes what the column generates
+// or adds side-effect columns (`<name>__trace`), which rowforge does not do yet.
+func unsupportedLLMOptions(f *fields) {
+	if v, ok := f.get("multi_modal_context"); ok {
+		if list, isList := v.([]any); !isList {
+			f.errorf("multi_modal_context", "want a list, got %s", describe(v))
+		} else if len(list) > 0 {
+			f.errorf("multi_modal_context", "multi_modal_context is not supported yet")
+		}
+	}
+	if s, ok := f.str("tool_alias", false); ok && s != "" {
+		f.errorf("tool_alias", "tool_alias is not supported yet")
+	}
+	if s, ok := f.str("with_trace", false); ok && s != "none" {
+		if slices.Contains(withTraceModes, s) {
+			f.errorf("with_trace", "with_trace is not supported yet (only its default, none)")
+		} else {
+			f.errorf("with_trace", "%s", unknownMsg("with_trace", s, withTraceModes))
+		}
+	}
+	if b, ok := f.bool("extract_reasoning_content"); ok && b {
+		f.errorf("extract_reasoning_content", "extract_reasoning_content is not supported yet (only its default, false)")
+	}
+}
+
+// parseScores decodes llm-judge's `scores`. Option keys arrive as strings already: the config
+// tree went through the same JSON normalization as Data Designer's (`4:` is "4").
+func parseScores(f *fields, v any) []Score {
+	list, ok := v.([]any)
+	if !ok {
+		f.errorf("scores", "want a list of scores, got %s", describe(v))
+		return nil
+	}
+	if len(list) == 0 {
+		f.errorf("scores", "must list at least one score")
+		return nil
+	}
+	scores := make([]Score, 0, len(list))
+	pos := map[string]int{}
+	for i, e := range list {
+		at := fmt.Sprintf("scores[%d]", i)
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			f.errorf(at, "want a mapping with name, description and options, got %s", describe(e))
+			continue
+		}
+		sf := newFields(f.p, f.column, f.prefix+at+".", "key", m)
+		var s Score
+		if name, ok := sf.str("name", true); ok {
+			s.Name = name
+			switch j, dup := pos[name]; {
+			case strings.TrimSpace(name) == "":
+				sf.errorf("name", "must not be empty")
+			case dup:
+				sf.errorf("name", "duplicate score name %q: scores[%d] and scores[%d] both use it", name, j, i)
+			default:
+				pos[name] = i
+			}
+		}
+		s.Description, _ = sf.str("description", true)
+		if ov, ok := sf.required("options"); ok {
+			s.Options = scoreOptions(sf, ov)
+		}
+		sf.unknown()
+		scores = append(scores, s)
+	}
+	return scores
+}
+
+func scoreOptions(f *fields, v any) map[string]string {
+	m, ok := v.(map[string]any)
+	if !ok {
+		f.errorf("options", "want a mapping from each score to what it means, got %s", describe(v))
+		return nil
+	}
+	if len(m) == 0 {
+		f.errorf("options", "must list at least one option")
+		return nil
+	}
+	opts := make(map[string]string, len(m))
+	for _, k := range sortedKeys(m) {
+		s, isStr := m[k].(string)
+		if !isStr {
+			f.errorf("options."+k, "want a string, got %s", describe(m[k]))
+			continue
+		}
+		opts[k] = s
+	}
+	return opts
+}
+
+// schemaURL is where CompileSchema places the schema. It is not a file: relative references
+// resolve against it and then fail to load, rather than reading files next to the process.
+const schemaURL = "mem:///output_format.json"
+
+// refusingLoader is the loader of CompileSchema: an output_format must be self-contained.
+// Loading a `$ref` from a file or the network while reading a config would make a config's
+// meaning depend on where, and when, it is loaded.
+type refusingLoader struct{}
+
+func (refusingLoader) Load(url string) (any, error) {
+	return nil, errors.New("a schema cannot load other documents: put the definitions it needs under $defs")
+}
+
+// CompileSchema compiles an llm-structured column's output_format the way Parse checks it:
+// the JSON Schema draft its `$schema` names (2020-12 by default), unknown keywords (pydantic's
+// `decimal_places`) ignored, no references outside the schema itself. The engine validates
+// replies with the schema it returns, so a reply is checked against exactly what was checked
+// at load time. The schema is shared with the caller and is not modified.
+func CompileSchema(schema map[string]any) (sch *jsonschema.Schema, err error) {
+	// The compiler is third-party code fed with user input.
+	defer func() {
+		if r := recover(); r != nil {
+			sch, err = nil, fmt.Errorf("schema compiler failed: %v", r)
+		}
+	}()
+	c := jsonschema.NewCompiler()
+	c.UseLoader(refusingLoader{})
+	if err := c.AddResource(schemaURL, schema); err != nil {
+		return nil, schemaError(err)
+	}
+	sch, err = c.Compile(schemaURL)
+	if err != nil {
+		return nil, schemaError(err)
+	}
+	return sch, nil
+}
+
+// schemaError rewrites a compiler error for a config's author: the schema's own problems
+// without the metaschema's allOf/anyOf scaffolding, and without the made-up URL the schema
+// was compiled under.
+func schemaError(err error) error {
+	var (
+		sve *jsonschema.SchemaValidationError
+		ve  *jsonschema.ValidationError
+		le  *jsonschema.LoadURLError
+	)
+	switch {
+	case errors.As(err, &sve) && errors.As(sve.Err, &ve):
+		var msgs []string
+		var leaves func(*jsonschema.ValidationError)
+		leaves = func(e *jsonschema.ValidationError) {
+			if len(e.Causes) == 0 {
+				leaf := &jsonschema.ValidationError{InstanceLocation: e.InstanceLocation, ErrorKind: e.ErrorKind}
+				msgs = append(msgs, leaf.Error())
+			}
+			for _, c := range e.Causes {
+				leaves(c)
+			}
+		}
+		leaves(ve)
+		return errors.New(strings.Join(slices.Compact(msgs), "; "))
+	case errors.As(err, &le):
+		return fmt.Errorf("%q: %v", strings.TrimPrefix(le.URL, "mem:///"), le.Err)
+	}
+	msg := strings.ReplaceAll(err.Error(), schemaURL, "")
+	return errors.New(strings.ReplaceAll(msg, "mem:///", ""))
+}
+
+// checkLLM makes the checks of an LLM column built in code that the parser makes while
+// decoding (Validate's counterpart of parseLLM). Inputs must already be set.
+func checkLLM(col *Column, p *problems) {
+	l := col.LLM
+	if l == nil {
+		p.add(col.Name, "", "an %s column needs its LLM settings (Column.LLM is nil)", col.Type)
+		return
+	}
+	if strings.TrimSpace(l.ModelAlias) == "" {
+		p.add(col.Name, "model_alias", "required")
+	}
+	if strings.TrimSpace(l.Prompt) == "" {
+		p.add(col.Name, "prompt", "must not be blank")
+	} else if _, err := TemplateRefs(l.Prompt); err != nil {
+		p.add(col.Name, "prompt", "invalid Jinja template: %v", err)
+	}
+	if _, err := TemplateRefs(l.SystemPrompt); err != nil {
+		p.add(col.Name, "system_prompt", "invalid Jinja template: %v", err)
+	}
+	if l.MaxConversationRestarts < 0 {
+		p.add(col.Name, "max_conversation_restarts", "must be at least 0, got %d", l.MaxConversationRestarts)
+	}
+	switch col.Type {
+	case TypeLLMCode:
+		if !slices.Contains(CodeLangs, l.CodeLang) {
+			p.add(col.Name, "code_lang", "%s", unknownMsg("code_lang", l.CodeLang, CodeLangs))
+		}
+	case TypeLLMStructured:
+		if l.OutputFormat == nil {
+			p.add(col.Name, "output_format", "required")
+		} else if _, err := CompileSchema(l.OutputFormat); err != nil {
+			p.add(col.Name, "output_format", "not a valid JSON schema: %v", err)
+		}
+	case TypeLLMJudge:
+		if len(l.Scores) == 0 {
+			p.add(col.Name, "scores", "must list at least one score")
+		}
+		pos := map[string]int{}
+		for i, s := range l.Scores {
+			at := fmt.Sprintf("scores[%d]", i)
+			switch j, dup := pos[s.Name]; {
+			case strings.TrimSpace(s.Name) == "":
+				p.add(col.Name, at+".name", "required")
+			case dup:
+				p.add(col.Name, at+".name", "duplicate score name %q: scores[%d] and scores[%d] both use it", s.Name, j, i)
+			default:
+				pos[s.Name] = i
+			}
+			if len(s.Options) == 0 {
+				p.add(col.Name, at+".options", "must list at least one option")
+			}
+		}
+	}
+}
+
+// promptField is the field of an LLM column that reads column in, for error messages.
+func promptField(c *Column, in string) string {
+	if c.LLM != nil {
+		inPrompt, _ := TemplateRefs(c.LLM.Prompt)
+		inSystem, _ := TemplateRefs(c.LLM.SystemPrompt)
+		if slices.Contains(inSystem, in) && !slices.Contains(inPrompt, in) {
+			return "system_prompt"
+		}
+	}
+	return "prompt"
+}
+
+// checkModelRefs checks that every LLM column names a model of the config. Columns whose alias
+// is missing have that reported already. When a model entry has no usable alias, an alias
+// that matches none is most likely that entry's, whose problem is reported already as well.
+func checkModelRefs(cols []*Column, models []*Model, aliasless bool, p *problems) {
+	var aliases []string
+	for _, m := range models {
+		if m != nil && m.Alias != "" {
+			aliases = append(aliases, m.Alias)
+		}
+	}
+	for _, c := range cols {
+		if c == nil || c.LLM == nil || !IsLLM(c.Type) || strings.TrimSpace(c.LLM.ModelAlias) == "" {
+			continue
+		}
+		alias := c.LLM.ModelAlias
+		switch {
+		case slices.Contains(aliases, alias):
+		case len(aliases) == 0 && !aliasless:
+			p.add(c.Name, "model_alias", "unknown model alias %q: model_configs is required for LLM columns, and the config has none", alias)
+		case aliasless:
+		default:
+			msg := fmt.Sprintf("unknown model alias %q", alias)
+			if s := closest(alias, aliases); s != "" {
+				msg += fmt.Sprintf(": did you mean %q?", s)
+			} else {
+				msg += " (model_configs has " + strings.Join(aliases, ", ") + ")"
+			}
+			p.add(c.Name, "model_alias", "%s", msg)
+		}
+	}
+}

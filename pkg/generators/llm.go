@@ -1,0 +1,256 @@
+package generators
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/nikolalohinski/gonja/v2/exec"
+	"github.com/santhosh-tekuri/jsonschema/v6"
+
+	"github.com/rowforge/rowforge/internal/jinja"
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/frame"
+	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/scheduler"
+)
+
+// Completer is what an LLM column needs of its model (an *llm.Model).
+type Completer interface {
+	Complete(ctx context.Context, req llm.Request) (llm.Reply, error)
+}
+
+// LLM returns the cell-by-cell generator of an LLM column: each row renders the column's
+// prompts over the row's inputs (a structured column's JSON is an object there, so
+// `{{ recipe.title }}` works) and asks model. What the reply becomes depends on the type:
+// llm-text keeps it, llm-code keeps the code (the fenced block, preferring the column's
+// language), llm-structured and llm-judge keep the JSON, validated — a reply that fails is asked
+// again from scratch up to max_conversation_restarts times, then the row is dropped.
+//
+// A model that stays unavailable past its patience fails the group (and so the run); any other
+// failure drops the row.
+func LLM(col *config.Column, model Completer) (*scheduler.Generator, error) {
+	if col == nil || col.LLM == nil {
+		return nil, errors.New("generators: not an LLM column")
+	}
+	if model == nil {
+		return nil, fmt.Errorf("column %q: no model %q", col.Name, col.LLM.ModelAlias)
+	}
+	g := &llmColumn{col: col, model: model}
+	var err error
+	if g.prompt, err = jinja.Compile(col.LLM.Prompt); err != nil {
+		return nil, fmt.Errorf("column %q: compile prompt: %w", col.Name, err)
+	}
+	if col.LLM.SystemPrompt != "" {
+		if g.system, err = jinja.Compile(col.LLM.SystemPrompt); err != nil {
+			return nil, fmt.Errorf("column %q: compile system_prompt: %w", col.Name, err)
+		}
+	}
+	switch col.Type {
+	case config.TypeLLMStructured:
+		g.schema = col.LLM.OutputFormat
+	case config.TypeLLMJudge:
+		g.schema, g.rubric = judgeSchema(col.LLM.Scores), judgeRubric(col.LLM.Scores)
+	}
+	if g.schema != nil {
+		if g.validator, err = config.CompileSchema(g.schema); err != nil {
+			return nil, fmt.Errorf("column %q: %w", col.Name, err)
+		}
+	}
+	return &scheduler.Generator{Name: col.Name, Type: frame.String, Inputs: slices.Clone(col.Inputs), Cell: g.cell}, nil
+}
+
+type llmColumn struct {
+	col            *config.Column
+	model          Completer
+	prompt, system *exec.Template
+	schema         map[string]any
+	validator      *jsonschema.Schema
+	rubric         string // llm-judge: appended to the prompt
+}
+
+func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
+	data := make(map[string]any, len(row))
+	for k, v := range row {
+		data[k] = jinja.Value(v)
+	}
+	req := llm.Request{SchemaName: schemaName(g.col.Name)}
+	var err error
+	if req.Prompt, err = renderPrompt(g.prompt, data); err != nil {
+		return nil, fmt.Errorf("column %q: prompt: %w", g.col.Name, err)
+	}
+	req.Prompt += g.rubric
+	if g.system != nil {
+		if req.System, err = renderPrompt(g.system, data); err != nil {
+			return nil, fmt.Errorf("column %q: system_prompt: %w", g.col.Name, err)
+		}
+	}
+	if g.schema != nil {
+		req.Schema = g.schema
+	}
+	tries := 1
+	if g.validator != nil || g.col.Type == config.TypeLLMCode {
+		tries += max(g.col.LLM.MaxConversationRestarts, 0)
+	}
+	var invalid error
+	for range tries {
+		reply, err := g.model.Complete(ctx, req)
+		if err != nil {
+			var unavailable *llm.UnavailableError
+			if errors.As(err, &unavailable) {
+				return nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: %w", g.col.Name, err)}
+			}
+			return nil, fmt.Errorf("column %q: %w", g.col.Name, err)
+		}
+		var value string
+		if value, invalid = g.accept(reply.Content); invalid == nil {
+			return value, nil
+		}
+	}
+	return nil, fmt.Errorf("column %q: no valid reply in %d attempts: %w", g.col.Name, tries, invalid)
+}
+
+// accept turns a reply into the cell's value, or says why the reply is not usable.
+func (g *llmColumn) accept(content string) (string, error) {
+	switch g.col.Type {
+	case config.TypeLLMCode:
+		code := ExtractCode(content, g.col.LLM.CodeLang)
+		if code == "" {
+			return "", errors.New("the reply holds no code")
+		}
+		return code, nil
+	case config.TypeLLMStructured, config.TypeLLMJudge:
+		doc, err := jsonschema.UnmarshalJSON(strings.NewReader(stripFence(content)))
+		if err != nil {
+			return "", fmt.Errorf("the reply is not JSON: %w", err)
+		}
+		if err := g.validator.Validate(doc); err != nil {
+			return "", fmt.Errorf("the reply does not match the schema: %w", err)
+		}
+		if g.col.Type == config.TypeLLMJudge {
+			if err := checkScores(doc, g.col.LLM.Scores); err != nil {
+				return "", err
+			}
+		}
+		b, err := json.Marshal(doc)
+		if err != nil {
+			return "", err
+		}
+		return string(b), nil
+	}
+	return strings.TrimSpace(content), nil
+}
+
+func renderPrompt(tpl *exec.Template, data map[string]any) (string, error) {
+	var buf bytes.Buffer
+	if err := tpl.Execute(&buf, exec.NewContext(data)); err != nil {
+		return "", err
+	}
+	return buf.String(), nil
+}
+
+var fenceRe = regexp.MustCompile("(?s)```([A-Za-z0-9_:+#.-]*)[ \t]*\r?\n(.*?)```")
+
+// ExtractCode returns the code of a reply: the first fenced block in lang (sql:postgres matches
+// ```sql), else the first fenced block, else the whole reply when it has no fence at all.
+func ExtractCode(reply, lang string) string {
+	blocks := fenceRe.FindAllStringSubmatch(reply, -1)
+	if len(blocks) == 0 {
+		return strings.TrimSpace(reply)
+	}
+	base, _, _ := strings.Cut(strings.ToLower(lang), ":")
+	for _, b := range blocks {
+		if l := strings.ToLower(b[1]); l == base || l == strings.ToLower(lang) {
+			return strings.TrimSpace(b[2])
+		}
+	}
+	return strings.TrimSpace(blocks[0][2])
+}
+
+// stripFence removes a ```json fence that models put around JSON although asked not to.
+func stripFence(s string) string {
+	if m := fenceRe.FindStringSubmatch(s); m != nil && strings.TrimSpace(s[:strings.Index(s, "```")]) == "" {
+		return m[2]
+	}
+	return s
+}
+
+var nameRe = regexp.MustCompile(`[^A-Za-z0-9_-]`)
+
+// schemaName is the response_format name OpenAI accepts: [A-Za-z0-9_-]{1,64}.
+func schemaName(col string) string {
+	n := nameRe.ReplaceAllString(col, "_")
+	if len(n) > 64 {
+		n = n[:64]
+	}
+	if n == "" {
+		n = "output"
+	}
+	return n
+}
+
+// judgeSchema asks for one {reasoning, score} object per score, Data Designer's judge output.
+func judgeSchema(scores []config.Score) map[string]any {
+	props := map[string]any{}
+	required := make([]any, 0, len(scores))
+	for _, s := range scores {
+		var options []any
+		for _, k := range sortedOptionKeys(s.Options) {
+			if n, err := strconv.ParseInt(k, 10, 64); err == nil {
+				options = append(options, n)
+			}
+			options = append(options, k)
+		}
+		props[s.Name] = map[string]any{
+			"type": "object",
+			"properties": map[string]any{
+				"reasoning": map[string]any{"type": "string"},
+				"score":     map[string]any{"enum": options},
+			},
+			"required": []any{"reasoning", "score"},
+		}
+		required = append(required, s.Name)
+	}
+	return map[string]any{"type": "object", "properties": props, "required": required}
+}
+
+func judgeRubric(scores []config.Score) string {
+	var b strings.Builder
+	b.WriteString("\n\nJudge it on each of these criteria. For each, give a short reasoning and one of the allowed scores.\n")
+	for _, s := range scores {
+		fmt.Fprintf(&b, "\n%s: %s\n", s.Name, s.Description)
+		for _, k := range sortedOptionKeys(s.Options) {
+			fmt.Fprintf(&b, "  %s: %s\n", k, s.Options[k])
+		}
+	}
+	b.WriteString("\nAnswer with a JSON object that has one key per criterion, each {\"reasoning\": \"...\", \"score\": ...}.")
+	return b.String()
+}
+
+func sortedOptionKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// checkScores requires each score's value to be one of its options, as a number or its text.
+func checkScores(doc any, scores []config.Score) error {
+	obj, _ := doc.(map[string]any)
+	for _, s := range scores {
+		entry, _ := obj[s.Name].(map[string]any)
+		v := fmt.Sprint(entry["score"])
+		if _, ok := s.Options[v]; !ok {
+			return fmt.Errorf("score %q is %s, not one of its options", s.Name, v)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,351 @@
+package llm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	"github.com/openai/openai-go/v3/shared"
+
+	"github.com/rowforge/rowforge/pkg/config"
+)
+
+// Options tune how models are called; the zero value gives the defaults.
+type Options struct {
+	// Patience is how long a model may answer only errors before the run fails (default 5 min).
+	Patience time.Duration
+	// Backoff is the first pause between attempts (default 500 ms); it doubles, with full
+	// jitter, up to MaxBackoff (default 30 s). A Retry-After the endpoint sends wins.
+	Backoff, MaxBackoff time.Duration
+	// HTTPClient, when set, replaces the default client (a transport that keeps as many idle
+	// connections per endpoint as requests may be in flight).
+	HTTPClient *http.Client
+	Logger     *slog.Logger
+}
+
+func (o *Options) setDefaults() {
+	if o.Patience <= 0 {
+		o.Patience = 5 * time.Minute
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 500 * time.Millisecond
+	}
+	if o.MaxBackoff <= 0 {
+		o.MaxBackoff = 30 * time.Second
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.HTTPClient == nil {
+		o.HTTPClient = &http.Client{Transport: &http.Transport{
+			Proxy:               http.ProxyFromEnvironment,
+			DialContext:         (&net.Dialer{Timeout: 30 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+			MaxIdleConns:        4096,
+			MaxIdleConnsPerHost: 1024,
+			IdleConnTimeout:     90 * time.Second,
+			ForceAttemptHTTP2:   true,
+		}}
+	}
+}
+
+// Request is one completion a cell asks for.
+type Request struct {
+	System string // "" for none
+	Prompt string
+	// Schema, when set, asks for a JSON reply following it (response_format json_schema), named
+	// SchemaName.
+	Schema     map[string]any
+	SchemaName string
+}
+
+// Reply is a model's answer.
+type Reply struct {
+	Content string
+	Usage   ModelUsage
+}
+
+// Model is one model_configs entry on its endpoint, with its admission control. It is safe for
+// concurrent use; all of a run's groups on a worker share it.
+type Model struct {
+	alias, name, endpoint string
+	params                config.InferenceParams
+	client                openai.Client
+	limiter               *Limiter
+	opts                  Options
+
+	mu           sync.Mutex
+	failingSince time.Time // zero while the last attempt succeeded
+}
+
+// NewModel returns the model m served by provider p, admitting at most ceiling requests at once.
+func NewModel(m *config.Model, p *config.Provider, ceiling int, opts Options) *Model {
+	opts.setDefaults()
+	client := openai.NewClient(
+		option.WithBaseURL(p.Endpoint),
+		option.WithAPIKey(APIKey(p)),
+		option.WithMaxRetries(0), // retries are ours: they must go through admission
+		option.WithHTTPClient(opts.HTTPClient),
+	)
+	return &Model{alias: m.Alias, name: m.Model, endpoint: p.Endpoint, params: m.Params, client: client,
+		limiter: NewLimiter(ceiling), opts: opts}
+}
+
+// Alias is the model's alias in the config.
+func (m *Model) Alias() string { return m.alias }
+
+// Limiter is the model's admission control.
+func (m *Model) Limiter() *Limiter { return m.limiter }
+
+// Complete asks the model for one reply. Transient failures (429, 5xx, 408, timeouts, broken
+// connections, garbled replies) are retried — each attempt admitted again — until one succeeds,
+// ctx ends, or the model has failed for longer than the patience (*UnavailableError). A refusal
+// that no retry can fix is a *RequestError. Attempts and tokens are counted in ctx's Usage.
+func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
+	usage := usageOf(ctx)
+	for attempt := 0; ; attempt++ {
+		release, err := m.limiter.Acquire(ctx)
+		if err != nil {
+			return Reply{}, err
+		}
+		reply, err := m.attempt(ctx, req)
+		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: reply.Usage.PromptTokens,
+			CompletionTokens: reply.Usage.CompletionTokens})
+		if err == nil {
+			release(Succeeded)
+			m.succeeded()
+			reply.Usage.Requests = 1
+			return reply, nil
+		}
+		usage.add(m.alias, ModelUsage{Failed: 1})
+		var tr *transientError
+		switch {
+		case ctx.Err() != nil:
+			release(Failed)
+			return Reply{}, context.Cause(ctx)
+		case !errors.As(err, &tr):
+			release(Failed)
+			m.succeeded() // the endpoint answered: it is up, the request was wrong
+			return Reply{}, err
+		case tr.status == http.StatusTooManyRequests:
+			release(RateLimited)
+		default:
+			release(Failed)
+		}
+		if failing := m.failed(); failing > m.opts.Patience {
+			return Reply{}, &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}
+		}
+		wait := m.backoff(attempt, tr.retryAfter)
+		m.opts.Logger.Debug("model request failed; retrying", "model", m.alias, "attempt", attempt+1, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return Reply{}, context.Cause(ctx)
+		case <-time.After(wait):
+		}
+	}
+}
+
+func (m *Model) succeeded() {
+	m.mu.Lock()
+	m.failingSince = time.Time{}
+	m.mu.Unlock()
+}
+
+// failed records a transient failure and returns for how long the model has been failing.
+func (m *Model) failed() time.Duration {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	now := time.Now()
+	if m.failingSince.IsZero() {
+		m.failingSince = now
+	}
+	return now.Sub(m.failingSince)
+}
+
+// backoff is the pause before attempt+1: exponential with full jitter, or the endpoint's
+// Retry-After when it asked for longer.
+func (m *Model) backoff(attempt int, retryAfter time.Duration) time.Duration {
+	ceil := m.opts.Backoff << min(attempt, 16)
+	if ceil <= 0 || ceil > m.opts.MaxBackoff {
+		ceil = m.opts.MaxBackoff
+	}
+	return max(time.Duration(rand.Int64N(int64(ceil))+1), retryAfter)
+}
+
+// attempt sends one request.
+func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
+	params := openai.ChatCompletionNewParams{Model: m.name}
+	if req.System != "" {
+		params.Messages = append(params.Messages, openai.SystemMessage(req.System))
+	}
+	params.Messages = append(params.Messages, openai.UserMessage(req.Prompt))
+	if d := m.params.Temperature; d != nil {
+		params.Temperature = openai.Float(draw(d))
+	}
+	if d := m.params.TopP; d != nil {
+		params.TopP = openai.Float(draw(d))
+	}
+	if m.params.MaxTokens > 0 {
+		params.MaxTokens = openai.Int(int64(m.params.MaxTokens))
+	}
+	if req.Schema != nil {
+		params.ResponseFormat = openai.ChatCompletionNewParamsResponseFormatUnion{
+			OfJSONSchema: &shared.ResponseFormatJSONSchemaParam{JSONSchema: shared.ResponseFormatJSONSchemaJSONSchemaParam{
+				Name: req.SchemaName, Schema: req.Schema,
+			}},
+		}
+	}
+	var opts []option.RequestOption
+	for _, k := range sortedKeys(m.params.ExtraBody) {
+		opts = append(opts, option.WithJSONSet(k, m.params.ExtraBody[k]))
+	}
+	actx := ctx
+	if m.params.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
+		defer cancel()
+	}
+	resp, err := m.client.Chat.Completions.New(actx, params, opts...)
+	if err != nil {
+		return Reply{}, m.classify(ctx, err)
+	}
+	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}
+	if len(resp.Choices) == 0 {
+		return Reply{Usage: usage}, &transientError{err: errors.New("reply has no choices")}
+	}
+	return Reply{Content: resp.Choices[0].Message.Content, Usage: usage}, nil
+}
+
+// classify sorts a failed attempt into transient (worth retrying) or final.
+func (m *Model) classify(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err // the caller's cancellation, not the endpoint's failure
+	}
+	var apiErr *openai.Error
+	if errors.As(err, &apiErr) {
+		status := apiErr.StatusCode
+		if status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500 {
+			te := &transientError{status: status, err: errors.New(apiMessage(apiErr))}
+			if apiErr.Response != nil {
+				te.retryAfter = retryAfter(apiErr.Response.Header)
+			}
+			return te
+		}
+		return &RequestError{Model: m.alias, Status: status, Err: errors.New(apiMessage(apiErr))}
+	}
+	// Timeouts, refused or reset connections, and replies that are not JSON: the endpoint or
+	// the path to it is unwell, which is what retrying and the patience are for.
+	return &transientError{err: err}
+}
+
+func apiMessage(e *openai.Error) string {
+	if e.Message != "" {
+		return e.Message
+	}
+	return strings.TrimSpace(e.RawJSON())
+}
+
+// retryAfter reads how long the endpoint asked to wait: retry-after-ms (OpenAI's, finer), else
+// Retry-After in seconds or as an HTTP date.
+func retryAfter(hdr http.Header) time.Duration {
+	if ms, err := strconv.ParseFloat(hdr.Get("Retry-After-Ms"), 64); err == nil && ms > 0 {
+		return time.Duration(ms * float64(time.Millisecond))
+	}
+	h := hdr.Get("Retry-After")
+	if h == "" {
+		return 0
+	}
+	if s, err := strconv.ParseFloat(h, 64); err == nil && s > 0 {
+		return time.Duration(s * float64(time.Second))
+	}
+	if t, err := http.ParseTime(h); err == nil {
+		return max(0, time.Until(t))
+	}
+	return 0
+}
+
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// Pool holds a run's models by alias.
+type Pool struct {
+	models map[string]*Model
+	caps   map[string]int // max_parallel_requests by alias
+}
+
+// NewPool builds cfg's models on their providers. share gives this process's part of a
+// model's max_parallel_requests (the whole of it when nil). A model whose provider is unknown
+// is an error naming both.
+func NewPool(cfg *config.Config, providers map[string]*config.Provider, share func(cap int) int, opts Options) (*Pool, error) {
+	p := &Pool{models: map[string]*Model{}, caps: map[string]int{}}
+	for _, mc := range cfg.Models {
+		prov := providers[mc.Provider]
+		if prov == nil {
+			known := make([]string, 0, len(providers))
+			for name := range providers {
+				known = append(known, name)
+			}
+			slices.Sort(known)
+			return nil, &config.Error{Field: fmt.Sprintf("model_configs[%s].provider", mc.Alias),
+				Msg: fmt.Sprintf("unknown provider %q (known: %s; define it under model_providers or in --providers)", mc.Provider, strings.Join(known, ", "))}
+		}
+		capacity := max(mc.Params.MaxParallelRequests, 1)
+		ceiling := capacity
+		if share != nil {
+			ceiling = share(capacity)
+		}
+		p.models[mc.Alias] = NewModel(mc, prov, ceiling, opts)
+		p.caps[mc.Alias] = capacity
+	}
+	return p, nil
+}
+
+// Model returns the model with alias, or nil.
+func (p *Pool) Model(alias string) *Model { return p.models[alias] }
+
+// Reshare applies a new share function to every model's ceiling.
+func (p *Pool) Reshare(share func(cap int) int) {
+	for alias, m := range p.models {
+		m.limiter.SetCeiling(share(p.caps[alias]))
+	}
+}
+
+// draw returns a value of d for one request: Data Designer draws temperature and top_p per
+// request when they are distributions.
+func draw(d *config.Distribution) float64 {
+	switch {
+	case d.Fixed != nil:
+		return *d.Fixed
+	case d.Uniform != nil:
+		return d.Uniform[0] + rand.Float64()*(d.Uniform[1]-d.Uniform[0])
+	case len(d.Values) > 0:
+		if len(d.Weights) != len(d.Values) {
+			return d.Values[rand.IntN(len(d.Values))]
+		}
+		x := rand.Float64()
+		for i, w := range d.Weights {
+			if x < w {
+				return d.Values[i]
+			}
+			x -= w
+		}
+		return d.Values[len(d.Values)-1]
+	}
+	return 0
+}
