@@ -42,6 +42,9 @@ type Options struct {
 	// AllowPartial keeps the committed groups when the gate trips and writes metadata marked
 	// partial; without it the gate fails the run.
 	AllowPartial bool
+	// Providers are model providers from a providers file; the workers resolve a model's
+	// provider from the config's model_providers first, then these, then the built-in ones.
+	Providers []wire.Provider
 }
 
 func (o *Options) setDefaults() {
@@ -210,7 +213,8 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		MaxConcurrentRowGroups: opts.MaxConcurrentRowGroups,
 		EarlyShutdown: &wire.EarlyShutdown{Rate: opts.ShutdownErrorRate, Window: opts.ShutdownErrorWindow,
 			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
-		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
+		Providers: opts.Providers,
+		Progress:  wire.RunProgress{Groups: r.plan.Groups()}}
 	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
@@ -239,7 +243,8 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 		return nil, fmt.Errorf("run %s: its recorded config: %w", runID, err)
 	}
 	opts := Options{RunID: rec.ID, Mode: rec.Mode, NumRecords: rec.NumRecords, BufferSize: rec.BufferSize,
-		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName}
+		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName,
+		Providers: rec.Providers}
 	if es := rec.EarlyShutdown; es != nil {
 		opts.ShutdownErrorRate, opts.ShutdownErrorWindow = es.Rate, es.Window
 		opts.DisableEarlyShutdown, opts.AllowPartial = es.Disabled, es.AllowPartial
@@ -1000,6 +1005,9 @@ func (r *run) purgeQueued(ctx context.Context) {
 func (r *run) cleanup(ctx context.Context) {
 	if err := r.c.layout.PurgeLedger(ctx, r.c.js, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not purge the ledger", "err", err)
+	}
+	if err := r.c.layout.PurgeSeats(ctx, r.c.js, r.opts.RunID); err != nil {
+		r.c.log.Debug("could not free the run's model seats", "err", err)
 	}
 	if err := wire.DeleteRunPayloads(ctx, r.c.res.Payloads, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not delete offloaded bodies", "err", err)

@@ -6,12 +6,14 @@ import (
 	"errors"
 	"log/slog"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
@@ -233,5 +235,46 @@ func TestPlan(t *testing.T) {
 		p := lifecycle.Plan{NumRecords: tc.n, BufferSize: tc.b}
 		require.Equal(t, tc.groups, p.Groups())
 		require.Equal(t, tc.last, p.Size(p.Groups()-1))
+	}
+}
+
+// A run with LLM columns on two workers: every row is generated, the endpoint never sees more
+// than the model's max_parallel_requests, and the metadata counts what the endpoint served.
+func TestLLMRunHoldsTheCapAndCountsUsage(t *testing.T) {
+	t.Parallel()
+	stub := llmstub.New(llmstub.Options{Latency: time.Millisecond})
+	url := stub.Start(t)
+	b := setup(t, 2)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	cfg := parse(t, `
+model_providers:
+  - {name: stub, endpoint: "`+url+`"}
+model_configs:
+  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: 6}}
+columns:
+  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread, tea]}}
+  - {name: text, column_type: llm-text, model_alias: writer, prompt: "Write about {{ topic }}"}
+  - name: facts
+    column_type: llm-structured
+    model_alias: writer
+    prompt: "Facts about {{ text }}"
+    output_format: {type: object, properties: {calories: {type: integer}}, required: [calories]}
+  - {name: summary, column_type: llm-text, model_alias: writer, prompt: "{{ facts.calories }} kcal: {{ text }}"}
+`)
+	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 120, BufferSize: 20,
+		MaxConcurrentRowGroups: 4, Seed: 3}, sink)
+	require.NoError(t, err)
+	require.Equal(t, 120, res.Rows)
+	st := stub.Stats()
+	require.EqualValues(t, 360, st.Completed, "three LLM cells per row")
+	require.LessOrEqual(t, st.PeakInFlight, int64(6))
+	meta := sink.Meta()
+	require.Equal(t, map[string]wire.ModelUsage{"writer": {Requests: 360, PromptTokens: st.PromptTokens,
+		CompletionTokens: st.CompletionTokens}}, meta.ModelUsage)
+	for g, f := range frames(t, sink) {
+		for i := range f.Len() {
+			require.Contains(t, f.Column("summary").Strings[i], "kcal", "group %d row %d", g, i)
+		}
 	}
 }

@@ -82,6 +82,7 @@ type Model struct {
 	params                config.InferenceParams
 	client                openai.Client
 	limiter               *Limiter
+	capacity              int // max_parallel_requests
 	opts                  Options
 
 	mu           sync.Mutex
@@ -98,11 +99,14 @@ func NewModel(m *config.Model, p *config.Provider, ceiling int, opts Options) *M
 		option.WithHTTPClient(opts.HTTPClient),
 	)
 	return &Model{alias: m.Alias, name: m.Model, endpoint: p.Endpoint, params: m.Params, client: client,
-		limiter: NewLimiter(ceiling), opts: opts}
+		limiter: NewLimiter(ceiling), capacity: max(m.Params.MaxParallelRequests, 1), opts: opts}
 }
 
 // Alias is the model's alias in the config.
 func (m *Model) Alias() string { return m.alias }
+
+// Capacity is the model's max_parallel_requests: the most requests in flight for the whole run.
+func (m *Model) Capacity() int { return m.capacity }
 
 // Limiter is the model's admission control.
 func (m *Model) Limiter() *Limiter { return m.limiter }
@@ -286,14 +290,13 @@ func sortedKeys(m map[string]any) []string {
 // Pool holds a run's models by alias.
 type Pool struct {
 	models map[string]*Model
-	caps   map[string]int // max_parallel_requests by alias
 }
 
 // NewPool builds cfg's models on their providers. share gives this process's part of a
 // model's max_parallel_requests (the whole of it when nil). A model whose provider is unknown
 // is an error naming both.
 func NewPool(cfg *config.Config, providers map[string]*config.Provider, share func(cap int) int, opts Options) (*Pool, error) {
-	p := &Pool{models: map[string]*Model{}, caps: map[string]int{}}
+	p := &Pool{models: map[string]*Model{}}
 	for _, mc := range cfg.Models {
 		prov := providers[mc.Provider]
 		if prov == nil {
@@ -311,7 +314,6 @@ func NewPool(cfg *config.Config, providers map[string]*config.Provider, share fu
 			ceiling = share(capacity)
 		}
 		p.models[mc.Alias] = NewModel(mc, prov, ceiling, opts)
-		p.caps[mc.Alias] = capacity
 	}
 	return p, nil
 }
@@ -319,11 +321,14 @@ func NewPool(cfg *config.Config, providers map[string]*config.Provider, share fu
 // Model returns the model with alias, or nil.
 func (p *Pool) Model(alias string) *Model { return p.models[alias] }
 
-// Reshare applies a new share function to every model's ceiling.
-func (p *Pool) Reshare(share func(cap int) int) {
-	for alias, m := range p.models {
-		m.limiter.SetCeiling(share(p.caps[alias]))
+// Models returns the pool's models, ordered by alias.
+func (p *Pool) Models() []*Model {
+	out := make([]*Model, 0, len(p.models))
+	for _, m := range p.models {
+		out = append(out, m)
 	}
+	slices.SortFunc(out, func(a, b *Model) int { return strings.Compare(a.alias, b.alias) })
+	return out
 }
 
 // draw returns a value of d for one request: Data Designer draws temperature and top_p per

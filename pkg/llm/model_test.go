@@ -16,7 +16,9 @@ import (
 	"github.com/rowforge/rowforge/pkg/llm"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait")) }
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"), goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"), goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
 
 // model returns a model on the stub, with fast retries.
 func model(t *testing.T, stub *llmstub.Stub, params config.InferenceParams, ceiling int, patience time.Duration) *llm.Model {

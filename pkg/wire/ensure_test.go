@@ -69,7 +69,7 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 		require.Equal(t, c.ackWait, cfg.AckWait, c.name)
 		require.Equal(t, 10000, cfg.MaxAckPending)
 	}
-	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket(), l.CommitsBucket()} {
+	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket(), l.CommitsBucket(), l.SeatsBucket()} {
 		_, err := b.js.KeyValue(b.ctx, bucket)
 		require.NoError(t, err, bucket)
 	}
@@ -116,8 +116,8 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		streams = append(streams, n)
 	}
 	require.NoError(t, names.Err())
-	// Three streams, four KV buckets and an object store, each a stream; no more.
-	require.Len(t, streams, 8, "%v", streams)
+	// Three streams, five KV buckets and an object store, each a stream; no more.
+	require.Len(t, streams, 9, "%v", streams)
 }
 
 // Every process calls Ensure at start, possibly at the same moment.

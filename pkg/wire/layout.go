@@ -70,6 +70,7 @@ func (l Layout) WorkersBucket() string  { return l.prefix() + "_workers" }
 func (l Layout) PreviewBucket() string  { return l.prefix() + "_preview" }
 func (l Layout) PayloadsBucket() string { return l.prefix() + "_payloads" }
 func (l Layout) CommitsBucket() string  { return l.prefix() + "_commits" }
+func (l Layout) SeatsBucket() string    { return l.prefix() + "_seats" }
 
 // Durable consumer names shared by every instance of a stage.
 const (
@@ -203,6 +204,7 @@ type Resources struct {
 	Preview  jetstream.KeyValue
 	Payloads jetstream.ObjectStore
 	Commits  jetstream.KeyValue // the ledger: see GroupEnd
+	Seats    jetstream.KeyValue // model request seats: see SeatKey
 }
 
 // Ensure creates or updates every stream, shared consumer and bucket of the layout. Every
@@ -265,6 +267,11 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.CommitsBucket(), err)
 	}
+	if res.Seats, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL,
+	}); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", l.SeatsBucket(), err)
+	}
 	if res.Payloads, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
 	}); err != nil {
@@ -281,4 +288,23 @@ func (l Layout) PurgeLedger(ctx context.Context, js jetstream.JetStream, run str
 		return err
 	}
 	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.CommitsBucket()+"."+LedgerKeys(run)))
+}
+
+// SeatTTL is how long a seat outlives the worker that stopped renewing it.
+const SeatTTL = 15 * time.Second
+
+// SeatKey names seat i of a model of a run in rf_seats. A model's max_parallel_requests is its
+// number of seats; a worker sends at most as many requests at once as it holds seats, so the
+// endpoint never sees more than the cap, whichever workers come and go.
+func SeatKey(run, model string, i int) string {
+	return fmt.Sprintf("%s.%s.%d", run, WorkerKey(model), i)
+}
+
+// PurgeSeats frees a run's seats at once when the run ends, instead of at their TTL.
+func (l Layout) PurgeSeats(ctx context.Context, js jetstream.JetStream, run string) error {
+	stream, err := js.Stream(ctx, "KV_"+l.SeatsBucket())
+	if err != nil {
+		return err
+	}
+	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.SeatsBucket()+"."+run+".>"))
 }

@@ -16,10 +16,9 @@ type peers struct {
 	n, rank int
 }
 
-// share is this worker's part of cap. While the count is unknown it is the whole cap, as for
-// the only worker. A worker whose exact share would be zero (more workers than the cap) gets
-// one: a group it holds must make progress; the cap is then exceeded by at most the number of
-// such workers.
+// share is this worker's part of cap (zero when there are more workers than cap and it ranks
+// last). While the count is unknown it is the whole cap, as for the only worker; the seats it
+// can claim bound it either way (see seats).
 func (p *peers) share(capacity int) int {
 	p.mu.Lock()
 	n, rank := p.n, p.rank
@@ -31,7 +30,13 @@ func (p *peers) share(capacity int) int {
 	if rank < capacity%n {
 		s++
 	}
-	return max(s, 1)
+	return s
+}
+
+func (p *peers) count() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.n
 }
 
 // refresh lists the live workers in rf_workers; it reports whether the count or rank changed.

@@ -71,6 +71,7 @@ type runEntry struct {
 	rec   *wire.RunRecord
 	sched *scheduler.Scheduler
 	pool  *llm.Pool // the run's models; nil without LLM columns
+	seats []*seats  // this worker's seats of each model of pool
 	err   error     // the run's config does not compile here: its groups fail
 }
 
@@ -116,7 +117,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer func() { _ = sub.Unsubscribe() }()
 
 	w.publishRecord(ctx)
-	w.reshare(ctx)
+	w.recount(ctx)
 	beat, stopBeat := context.WithCancel(ctx)
 	beating := make(chan struct{})
 	go func() { // the heartbeat: a worker whose entry expires is presumed gone
@@ -129,7 +130,21 @@ func (w *Worker) Run(ctx context.Context) error {
 				return
 			case <-t.C:
 				w.publishRecord(beat)
-				w.reshare(beat)
+			}
+		}
+	}()
+	seating := make(chan struct{})
+	go func() { // seats follow the groups in hand and the live workers
+		defer close(seating)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			select {
+			case <-beat.Done():
+				return
+			case <-t.C:
+				w.recount(beat)
+				w.adjustSeats(beat, "")
 			}
 		}
 	}()
@@ -137,8 +152,10 @@ func (w *Worker) Run(ctx context.Context) error {
 	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
 	stopBeat()
 	<-beating
+	<-seating
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
+	w.adjustSeats(dctx, "") // no group in hand: every seat goes back
 	_ = w.res.Workers.Delete(dctx, wire.WorkerKey(w.opts.ID))
 	w.log.Info("worker stopped")
 	return nil
@@ -162,25 +179,41 @@ func (w *Worker) publishRecord(ctx context.Context) {
 	}
 }
 
-// reshare recounts the live workers and, when that changed, gives every run's models this
-// worker's new share of their caps.
-func (w *Worker) reshare(ctx context.Context) {
-	changed, err := w.peers.refresh(ctx, w.res.Workers, wire.WorkerKey(w.opts.ID))
-	if err != nil {
+// recount counts the live workers, whose number sets this worker's share of each model's seats.
+func (w *Worker) recount(ctx context.Context) {
+	if changed, err := w.peers.refresh(ctx, w.res.Workers, wire.WorkerKey(w.opts.ID)); err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("could not count the live workers", "err", err)
 		}
-		return
+	} else if changed {
+		w.log.Debug("live workers changed", "workers", w.peers.count())
 	}
-	if !changed {
-		return
+}
+
+// adjustSeats moves this worker's model seats toward its want (see seats): of every run, or
+// only of run when it is not "". A run with no group in flight here wants none.
+func (w *Worker) adjustSeats(ctx context.Context, run string) {
+	type job struct {
+		s    *seats
+		busy bool
 	}
+	var jobs []job
 	w.mu.Lock()
-	defer w.mu.Unlock()
-	for _, e := range w.runs {
-		if e.pool != nil {
-			e.pool.Reshare(w.peers.share)
+	for id, e := range w.runs {
+		if run != "" && id != run {
+			continue
 		}
+		for _, s := range e.seats {
+			jobs = append(jobs, job{s, len(w.inflight[id]) > 0})
+		}
+	}
+	w.mu.Unlock()
+	for _, j := range jobs {
+		want := 0
+		if j.busy {
+			want = max(1, w.peers.share(j.s.capacity))
+		}
+		j.s.adjust(ctx, want)
 	}
 }
 
@@ -228,6 +261,12 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 
 	stopBeat := w.heartbeat(gctx, m)
 	defer stopBeat()
+	for _, s := range entry.seats {
+		if s.count() == 0 { // the run's first group here: claim seats now, not at the next tick
+			w.adjustSeats(ctx, subj.Run)
+			break
+		}
+	}
 
 	usage := &llm.Usage{}
 	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m)
@@ -350,13 +389,18 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
-		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, err: e.err}, nil
+		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, seats: e.seats, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
 	if w.opts.Scheduler != nil {
 		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
 	} else {
 		e.sched, e.pool, e.err = w.compileRun(rec)
+	}
+	if e.pool != nil {
+		for _, m := range e.pool.Models() {
+			e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, m.Alias(), m.Capacity(), m.Limiter()))
+		}
 	}
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		clear(w.runs)
@@ -383,7 +427,9 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		if opts.Logger == nil {
 			opts.Logger = w.log
 		}
-		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), w.peers.share, opts); err != nil {
+		// No request before this worker holds seats: they set each model's ceiling.
+		noSeats := func(int) int { return 0 }
+		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
 			return nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 		}
 	}
