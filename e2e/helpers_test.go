@@ -245,6 +245,12 @@ type metadata struct {
 	RunID            string              `json:"run_id"`
 	Seed             uint64              `json:"seed"`
 	Outcome          string              `json:"outcome"`
+	ModelUsage       map[string]struct {
+		Requests         int64 `json:"requests"`
+		Failed           int64 `json:"failed"`
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"model_usage"`
 }
 
 // dataset is a dataset folder read back: its metadata and its batch files in order.

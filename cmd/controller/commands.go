@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -40,7 +41,7 @@ has sinkd write the result as Parquet.
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
 workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
 	}
-	root.AddCommand(runCmd(), previewCmd(), validateCmd(), abortCmd(), statusCmd(), resumeCmd())
+	root.AddCommand(runCmd(), previewCmd(), validateCmd(), checkModelsCmd(), abortCmd(), statusCmd(), resumeCmd())
 	return root
 }
 
@@ -52,6 +53,7 @@ type runFlags struct {
 	errorRate                      float64
 	errorWindow                    int
 	noEarlyShutdown, allowPartial  bool
+	providers                      string
 }
 
 // lifecycle returns the options the flags set for a run in mode.
@@ -71,6 +73,7 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().Float64Var(&f.errorRate, "shutdown-error-rate", 0.5, "stop the run once this share of the last --shutdown-error-window generation tasks failed")
 	cmd.Flags().IntVar(&f.errorWindow, "shutdown-error-window", 10, "generation tasks the error rate is measured over")
 	cmd.Flags().BoolVar(&f.noEarlyShutdown, "disable-early-shutdown", false, "never stop early: failed rows are dropped, however many")
+	cmd.Flags().StringVar(&f.providers, "providers", "", "model providers file (Data Designer's model_providers.yaml shape); the config's model_providers win over it, it over the built-in nvidia, openai and openrouter")
 	cmd.Flags().BoolVar(&f.allowPartial, "allow-partial", false, "when the error rate stops the run, keep the committed groups and write metadata marked partial (exit 0) instead of failing")
 	if !preview {
 		cmd.Flags().IntVar(&f.bufferSize, "buffer-size", 1000, "rows per row group, and per Parquet file")
@@ -120,7 +123,11 @@ func runCmd() *cobra.Command {
 			if name == "" {
 				name = strings.TrimSuffix(baseName(f.file), extOf(f.file))
 			}
-			return execute(cmd, &f, cfg, f.lifecycle(wire.ModeBuild, name), showNothing)
+			opts := f.lifecycle(wire.ModeBuild, name)
+			if opts.Providers, err = runner.LoadProviders(f.providers); err != nil {
+				return err
+			}
+			return execute(cmd, &f, cfg, opts, showNothing)
 		},
 	}
 	f.bind(cmd, false)
@@ -150,7 +157,11 @@ Data Designer, a preview is one row group of N rows.`,
 				show = showJSON
 			}
 			f.bufferSize = f.n // a preview is one row group, as in Data Designer
-			return execute(cmd, &f, cfg, f.lifecycle(wire.ModePreview, "preview"), show)
+			opts := f.lifecycle(wire.ModePreview, "preview")
+			if opts.Providers, err = runner.LoadProviders(f.providers); err != nil {
+				return err
+			}
+			return execute(cmd, &f, cfg, opts, show)
 		},
 	}
 	f.bind(cmd, true)
@@ -210,7 +221,53 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	fmt.Fprintf(stderr, "run %s %s: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
 		res.RunID, res.Status, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
 		runner.PeakRSS()>>20, sum.Dir)
+	printUsage(stderr, res.Usage)
 	return nil
+}
+
+// printUsage prints a line per model: what the run asked and what it cost in tokens.
+func printUsage(w interface{ Write([]byte) (int, error) }, usage map[string]wire.ModelUsage) {
+	aliases := make([]string, 0, len(usage))
+	for a := range usage {
+		aliases = append(aliases, a)
+	}
+	slices.Sort(aliases)
+	for _, a := range aliases {
+		u := usage[a]
+		fmt.Fprintf(w, "  model %s: %d requests (%d failed and retried or dropped), %d prompt + %d completion tokens\n",
+			a, u.Requests, u.Failed, u.PromptTokens, u.CompletionTokens)
+	}
+}
+
+func checkModelsCmd() *cobra.Command {
+	var file, providers string
+	var patience time.Duration
+	cmd := &cobra.Command{
+		Use:   "check-models -f CONFIG",
+		Short: "Ask each model of a config for one reply and report",
+		Long: `check-models resolves each model_configs entry to its provider — the config's model_providers,
+then --providers, then the built-in nvidia, openai and openrouter — and asks it for one short
+reply from this machine (with this machine's API keys). Exit 1 if any model did not answer.`,
+		Args: runner.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if file == "" {
+				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
+			}
+			cfg, err := config.Load(file)
+			if err != nil {
+				return err
+			}
+			ps, err := runner.LoadProviders(providers)
+			if err != nil {
+				return err
+			}
+			return runner.CheckModels(cmd.Context(), cfg, ps, patience, cmd.OutOrStdout())
+		},
+	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "dataset config (required)")
+	cmd.Flags().StringVar(&providers, "providers", "", "model providers file")
+	cmd.Flags().DurationVar(&patience, "patience", 20*time.Second, "give up on a model that answered only errors for this long")
+	return cmd
 }
 
 func validateCmd() *cobra.Command {

@@ -141,6 +141,7 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 			fmt.Fprintf(stderr, "run %s %s: %d records in %d groups (%d groups dropped; %d groups had ended before the resume) in %s; dataset %s\n",
 				res.RunID, res.Status, res.Rows, len(res.Commits), res.Dropped, res.Resumed,
 				time.Since(start).Round(time.Millisecond), sum.Dir)
+			printUsage(stderr, res.Usage)
 			return nil
 		},
 	}

@@ -4,16 +4,19 @@ package main
 
 import (
 	"context"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/worker"
 )
 
 func main() {
 	var url, id, logLevel string
 	var concurrency, tasks int
+	var patience time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker --nats-url URL",
 		Short: "Generate row groups for rowforge runs",
@@ -24,13 +27,15 @@ back the groups in hand (another worker takes them) and exits 0.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runner.Serve(cmd.Context(), url, logLevel, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
 				return worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
-					ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: d.Log}).Run(ctx)
+					ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: d.Log,
+					LLM: llm.Options{Patience: patience}}).Run(ctx)
 			})
 		},
 	}
 	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups generated at once")
-	cmd.Flags().IntVar(&tasks, "task-concurrency", 16, "generator calls in flight within one row group")
+	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
+	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	runner.Main(cmd)

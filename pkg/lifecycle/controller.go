@@ -1006,6 +1006,9 @@ func (r *run) cleanup(ctx context.Context) {
 	if err := r.c.layout.PurgeLedger(ctx, r.c.js, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not purge the ledger", "err", err)
 	}
+	if err := r.c.layout.PurgeCells(ctx, r.c.js, r.opts.RunID, -1); err != nil {
+		r.c.log.Debug("could not purge the run's kept cells", "err", err)
+	}
 	if err := r.c.layout.PurgeSeats(ctx, r.c.js, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not free the run's model seats", "err", err)
 	}

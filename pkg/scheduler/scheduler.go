@@ -85,10 +85,28 @@ type result struct {
 	attempts int
 }
 
+// Cells carries cell-by-cell results across deliveries of a group: what an earlier delivery
+// finished is not generated again, and what this one finishes is kept as it finishes. Cell
+// values are what the column's generator returned (a cell whose row was later dropped may be
+// among them; it is not used).
+type Cells struct {
+	// Done holds cells already generated, by column and row.
+	Done map[string]map[int]any
+	// Keep, when set, is called with each cell a generator returns successfully, from the
+	// goroutine that ran it, before the scheduler takes the value: a worker that dies after Keep
+	// returned loses nothing of that cell.
+	Keep func(ctx context.Context, column string, row int, value any)
+}
+
 // Run generates every column of the group held in buf, whose seed columns are filled, and
 // returns its outcome. It returns only after every generator call it started has returned: on
 // cancellation or a fatal error the calls' context is cancelled and Run waits for them.
 func (s *Scheduler) Run(ctx context.Context, buf *frame.Frame) Outcome {
+	return s.RunCells(ctx, buf, Cells{})
+}
+
+// RunCells is Run resuming from cells.Done and keeping cells through cells.Keep.
+func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells) Outcome {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
@@ -123,12 +141,16 @@ func (s *Scheduler) Run(ctx context.Context, buf *frame.Frame) Outcome {
 			}
 			gen := s.graph.byName[task.Column]
 			inflight++
+			if v, ok := cells.Done[task.Column][task.Row]; ok && task.Row >= 0 {
+				results <- result{task: task, value: v} // room: at most Concurrency in flight
+				continue
+			}
 			if task.Row >= 0 {
 				row := make(map[string]any, len(gen.Inputs))
 				for _, in := range gen.Inputs {
 					row[in] = buf.Column(in).Value(task.Row)
 				}
-				go s.runCell(ctx, gen, task, row, results)
+				go s.runCell(ctx, gen, task, row, cells.Keep, results)
 			} else {
 				go s.runColumn(ctx, gen, task, buf.Select(gen.Inputs), tr.LiveRows(), results)
 			}
@@ -220,7 +242,8 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 	return append(ready, tr.ColumnDone(r.task.Column)...), nil
 }
 
-func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row map[string]any, out chan<- result) {
+func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row map[string]any,
+	keep func(context.Context, string, int, any), out chan<- result) {
 	r := result{task: task}
 	defer func() {
 		if p := recover(); p != nil {
@@ -231,6 +254,9 @@ func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row 
 	for r.attempts < s.opts.MaxAttempts {
 		r.attempts++
 		r.value, r.err = gen.Cell(ctx, row)
+		if r.err == nil && keep != nil {
+			keep(ctx, task.Column, task.Row, r.value)
+		}
 		if r.err == nil || !isRetryable(r.err) || ctx.Err() != nil {
 			return
 		}

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"strings"
 	"sync/atomic"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -271,4 +272,36 @@ func TestImportsStayPure(t *testing.T) {
 			require.False(t, strings.Contains(imp, banned), "scheduler imports %s", imp)
 		}
 	}
+}
+
+// Cells an earlier delivery finished are taken as they are, not generated again; the rest are
+// generated and kept as they finish.
+func TestRunCellsResumesAndKeeps(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	calls := map[int64]int{}
+	b := intCell("b", "a", func(_ context.Context, v int64) (any, error) {
+		mu.Lock()
+		calls[v]++
+		mu.Unlock()
+		return v * 10, nil
+	})
+	c := intColumn("c", "b", func(v int64) (int64, error) { return v + 1, nil })
+	g, err := scheduler.NewGraph([]string{"a"}, []*scheduler.Generator{b, c})
+	require.NoError(t, err)
+	kept := map[int]any{}
+	out := scheduler.New(g, scheduler.Options{Concurrency: 3}).RunCells(context.Background(), seedFrame(6), scheduler.Cells{
+		Done: map[string]map[int]any{"b": {0: int64(100), 4: int64(400)}},
+		Keep: func(_ context.Context, column string, row int, v any) {
+			require.Equal(t, "b", column)
+			mu.Lock()
+			kept[row] = v
+			mu.Unlock()
+		},
+	})
+	require.Equal(t, scheduler.Completed, out.Status)
+	require.Equal(t, []int64{100, 10, 20, 30, 400, 50}, out.Frame.Column("b").Ints)
+	require.Equal(t, []int64{101, 11, 21, 31, 401, 51}, out.Frame.Column("c").Ints, "downstream reads the kept cells")
+	require.Equal(t, map[int64]int{1: 1, 2: 1, 3: 1, 5: 1}, calls, "rows 0 and 4 are not generated again")
+	require.Equal(t, map[int]any{1: int64(10), 2: int64(20), 3: int64(30), 5: int64(50)}, kept)
 }

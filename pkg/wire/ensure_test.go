@@ -69,7 +69,7 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 		require.Equal(t, c.ackWait, cfg.AckWait, c.name)
 		require.Equal(t, 10000, cfg.MaxAckPending)
 	}
-	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket(), l.CommitsBucket(), l.SeatsBucket()} {
+	for _, bucket := range []string{l.RunsBucket(), l.WorkersBucket(), l.PreviewBucket(), l.CommitsBucket(), l.SeatsBucket(), l.CellsBucket()} {
 		_, err := b.js.KeyValue(b.ctx, bucket)
 		require.NoError(t, err, bucket)
 	}
@@ -116,8 +116,8 @@ func TestEnsureIsIdempotent(t *testing.T) {
 		streams = append(streams, n)
 	}
 	require.NoError(t, names.Err())
-	// Three streams, five KV buckets and an object store, each a stream; no more.
-	require.Len(t, streams, 9, "%v", streams)
+	// Three streams, six KV buckets and an object store, each a stream; no more.
+	require.Len(t, streams, 10, "%v", streams)
 }
 
 // Every process calls Ensure at start, possibly at the same moment.

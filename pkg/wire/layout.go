@@ -2,6 +2,7 @@ package wire
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strconv"
@@ -71,6 +72,7 @@ func (l Layout) PreviewBucket() string  { return l.prefix() + "_preview" }
 func (l Layout) PayloadsBucket() string { return l.prefix() + "_payloads" }
 func (l Layout) CommitsBucket() string  { return l.prefix() + "_commits" }
 func (l Layout) SeatsBucket() string    { return l.prefix() + "_seats" }
+func (l Layout) CellsBucket() string    { return l.prefix() + "_cells" }
 
 // Durable consumer names shared by every instance of a stage.
 const (
@@ -205,6 +207,7 @@ type Resources struct {
 	Payloads jetstream.ObjectStore
 	Commits  jetstream.KeyValue // the ledger: see GroupEnd
 	Seats    jetstream.KeyValue // model request seats: see SeatKey
+	Cells    jetstream.KeyValue // LLM cells of groups in progress: see CellKey
 }
 
 // Ensure creates or updates every stream, shared consumer and bucket of the layout. Every
@@ -272,6 +275,11 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.SeatsBucket(), err)
 	}
+	if res.Cells, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour,
+	}); err != nil {
+		return nil, fmt.Errorf("bucket %s: %w", l.CellsBucket(), err)
+	}
 	if res.Payloads, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
 		Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
 	}); err != nil {
@@ -307,4 +315,45 @@ func (l Layout) PurgeSeats(ctx context.Context, js jetstream.JetStream, run stri
 		return err
 	}
 	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.SeatsBucket()+"."+run+".>"))
+}
+
+// CellKey names a cell a worker generated for a group still in progress: the model calls a
+// group's next delivery does not make again after a worker died. The column name is encoded
+// (base64url) because column names may hold any character.
+func CellKey(run string, group int, column string, row int) string {
+	return fmt.Sprintf("%s.%d.%s.%d", run, group, base64.RawURLEncoding.EncodeToString([]byte(column)), row)
+}
+
+// CellsOf is the key filter of a group's cells; group < 0 selects every group of the run.
+func CellsOf(run string, group int) string {
+	if group < 0 {
+		return run + ".>"
+	}
+	return fmt.Sprintf("%s.%d.>", run, group)
+}
+
+// ParseCellKey returns the column and row of a CellKey.
+func ParseCellKey(key string) (column string, row int, err error) {
+	parts := strings.Split(key, ".")
+	if len(parts) != 4 {
+		return "", 0, fmt.Errorf("cell key %q: want run.group.column.row", key)
+	}
+	name, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil {
+		return "", 0, fmt.Errorf("cell key %q: column: %w", key, err)
+	}
+	if row, err = GroupIndex(parts[3]); err != nil {
+		return "", 0, fmt.Errorf("cell key %q: row: %w", key, err)
+	}
+	return string(name), row, nil
+}
+
+// PurgeCells removes the kept cells of a group (of the whole run when group < 0), in one
+// request, once its outcome is stored.
+func (l Layout) PurgeCells(ctx context.Context, js jetstream.JetStream, run string, group int) error {
+	stream, err := js.Stream(ctx, "KV_"+l.CellsBucket())
+	if err != nil {
+		return err
+	}
+	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.CellsBucket()+"."+CellsOf(run, group)))
 }

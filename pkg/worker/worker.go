@@ -269,7 +269,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 
 	usage := &llm.Usage{}
-	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m)
+	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m, subj.Run, g)
 	if err != nil { // the message itself is bad: no worker will do better
 		w.term(m, err.Error())
 		return
@@ -289,13 +289,16 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
 	} else {
 		wire.DeleteOffloaded(ctx, w.res.Payloads, m)
+		if err := w.layout.PurgeCells(ctx, w.js, subj.Run, g); err != nil {
+			log.Debug("could not purge the group's kept cells", "err", err)
+		}
 	}
 	log.Debug("group done", "status", out.Status, "rows", out.Rows)
 }
 
 // generate decodes the prepared group and runs the scheduler on it. An error means the message
 // is malformed; generation failures are in the outcome.
-func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg) (scheduler.Outcome, error) {
+func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg, run string, g int) (scheduler.Outcome, error) {
 	if entry.err != nil {
 		return scheduler.Outcome{Status: scheduler.Failed, Err: entry.err}, nil
 	}
@@ -312,7 +315,55 @@ func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg)
 	if err != nil {
 		return scheduler.Outcome{}, err
 	}
-	return entry.sched.Run(ctx, f), nil
+	if entry.pool == nil { // no model calls: nothing worth keeping across deliveries
+		return entry.sched.Run(ctx, f), nil
+	}
+	return entry.sched.RunCells(ctx, f, w.cells(ctx, run, g)), nil
+}
+
+// cells returns the LLM cells a previous delivery of group g kept in rf_cells, and keeps the
+// ones this delivery generates: a worker that dies mid-group loses only its requests in flight.
+// A cell that cannot be read back is generated again.
+func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
+	c := scheduler.Cells{Keep: func(ctx context.Context, column string, row int, v any) {
+		b, err := json.Marshal(v)
+		if err == nil {
+			_, err = w.res.Cells.Put(ctx, wire.CellKey(run, g, column, row), b)
+		}
+		if err != nil && ctx.Err() == nil {
+			w.log.Debug("could not keep a cell; a redelivery would generate it again", "run", run, "group", g, "err", err)
+		}
+	}}
+	watch, err := w.res.Cells.WatchFiltered(ctx, []string{wire.CellsOf(run, g)}, jetstream.IgnoreDeletes())
+	if err != nil {
+		w.log.Warn("could not read the group's kept cells", "run", run, "group", g, "err", err)
+		return c
+	}
+	defer func() { _ = watch.Stop() }()
+	for e := range watch.Updates() {
+		if e == nil { // caught up
+			break
+		}
+		column, row, err := wire.ParseCellKey(e.Key())
+		var v any
+		if err == nil {
+			err = json.Unmarshal(e.Value(), &v)
+		}
+		if err != nil {
+			continue
+		}
+		if c.Done == nil {
+			c.Done = map[string]map[int]any{}
+		}
+		if c.Done[column] == nil {
+			c.Done[column] = map[int]any{}
+		}
+		c.Done[column][row] = v
+	}
+	if n := len(c.Done); n > 0 {
+		w.log.Info("resuming a group from its kept cells", "run", run, "group", g, "columns", n)
+	}
+	return c
 }
 
 func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome, usage map[string]llm.ModelUsage) error {

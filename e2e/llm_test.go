@@ -1,0 +1,92 @@
+package e2e
+
+import (
+	"encoding/json"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/llmstub"
+	"github.com/rowforge/rowforge/internal/testbin"
+)
+
+// llmDataset is a config whose LLM columns depend on each other, served by endpoint.
+func llmDataset(t *testing.T, endpoint string, capacity int) string {
+	return writeConfig(t, fmt.Sprintf(`
+model_providers:
+  - {name: stub, endpoint: "%s", api_key: STUB_API_KEY}
+model_configs:
+  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: %d, temperature: 0.5}}
+columns:
+  - {name: id, column_type: sampler, sampler_type: uuid}
+  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread, tea]}}
+  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask about {{ topic }}"}
+  - name: facts
+    column_type: llm-structured
+    model_alias: writer
+    prompt: "Facts for {{ question }}"
+    output_format: {type: object, properties: {calories: {type: integer}}, required: [calories]}
+  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "{{ facts.calories }} kcal. Answer {{ question }}"}
+  - name: grade
+    column_type: llm-judge
+    model_alias: writer
+    prompt: "Grade {{ answer }}"
+    scores:
+      - {name: accuracy, description: "Is it right?", options: {"0": wrong, "1": right}}
+`, endpoint, capacity))
+}
+
+// An LLM dataset on real processes: every row is generated, the endpoint never sees more than
+// max_parallel_requests across the two workers, and metadata.json and the summary count what
+// the endpoint served.
+func TestLLMColumnsOnTwoWorkers(t *testing.T) {
+	t.Parallel()
+	const n, capacity = 600, 8
+	stub := llmstub.New(llmstub.Options{})
+	cfg := llmDataset(t, stub.Start(t), capacity)
+	srv := testbin.StartNATSServer(t)
+	out := t.TempDir()
+	ws, sinkd := startServices(t, srv.URL, out, 2)
+	res := controller(t, "", "run", "-f", cfg, "-n", fmt.Sprint(n), "--buffer-size", "100", "--name", "llm",
+		"--nats-url", srv.URL)
+	requireCode(t, 0, res, "run")
+
+	st := stub.Stats()
+	require.EqualValues(t, 4*n, st.Completed)
+	require.LessOrEqual(t, st.PeakInFlight, int64(capacity))
+	ds := readDataset(t, filepath.Join(out, "llm"))
+	require.Equal(t, n, ds.rows())
+	u := ds.Meta.ModelUsage["writer"]
+	require.EqualValues(t, 4*n, u.Requests)
+	require.Equal(t, st.PromptTokens, u.PromptTokens)
+	require.Equal(t, st.CompletionTokens, u.CompletionTokens)
+	require.Contains(t, res.Stderr, fmt.Sprintf("model writer: %d requests", 4*n))
+	for _, tb := range ds.Tables {
+		for _, g := range tb.column(t, "grade") {
+			var doc map[string]map[string]any
+			require.NoError(t, json.Unmarshal([]byte(g.(string)), &doc))
+			require.Contains(t, doc, "accuracy")
+		}
+	}
+	for _, r := range stub.Requests() {
+		require.Equal(t, 0.5, *r.Temperature)
+	}
+	stopGracefully(t, append(ws, sinkd)...)
+}
+
+func TestCheckModels(t *testing.T) {
+	t.Parallel()
+	stub := llmstub.New(llmstub.Options{})
+	res := controller(t, "", "check-models", "-f", llmDataset(t, stub.Start(t), 4))
+	requireCode(t, 0, res, "check-models")
+	require.Contains(t, res.Stdout, "ok    writer")
+
+	down := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: 503})})
+	res = controller(t, "", "check-models", "-f", llmDataset(t, down.Start(t), 4), "--patience", "200ms")
+	requireCode(t, 1, res, "check-models of a model that only fails")
+	require.True(t, strings.HasPrefix(res.Stdout, "FAIL  writer"), res.Stdout)
+	require.Contains(t, res.Stdout, "patience")
+}
