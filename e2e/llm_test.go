@@ -1,11 +1,13 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -89,4 +91,56 @@ func TestCheckModels(t *testing.T) {
 	requireCode(t, 1, res, "check-models of a model that only fails")
 	require.True(t, strings.HasPrefix(res.Stdout, "FAIL  writer"), res.Stdout)
 	require.Contains(t, res.Stdout, "patience")
+}
+
+// kill -9 of the worker in the middle of a group of LLM cells: once the group is redelivered
+// (after its AckWait), the restarted worker takes the cells the dead one had kept and requests
+// only the rest. A prompt asked twice is one that was in flight at the kill (or answered in
+// the instant before its cell was kept): at most the cap of them, not the hundreds done.
+func TestKill9WorkerKeepsCompletedCells(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out an AckWait")
+	}
+	t.Parallel()
+	const n, capacity = 300, 8
+	stub := llmstub.New(llmstub.Options{Latency: 5 * time.Millisecond})
+	cfg := writeConfig(t, fmt.Sprintf(`
+model_providers:
+  - {name: stub, endpoint: "%s"}
+model_configs:
+  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: %d}}
+columns:
+  - {name: id, column_type: sampler, sampler_type: uuid}
+  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask {{ id }}"}
+  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Answer {{ id }}: {{ question }}"}
+`, stub.Start(t), capacity))
+	srv := testbin.StartNATSServer(t)
+	out := t.TempDir()
+	ws, sinkd := startServices(t, srv.URL, out, 1)
+	ctrl := testbin.StartProcess(t, testbin.Binary(t, "controller"), []string{"run", "-f", cfg, "-n", fmt.Sprint(n),
+		"--buffer-size", fmt.Sprint(n), "--name", "kept", "--nats-url", srv.URL}, nil)
+
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	require.NoError(t, stub.Wait(ctx, func(s llmstub.Stats) bool { return s.Completed >= n/2 }))
+	ws[0].Kill()
+	before := stub.Stats().Completed
+	require.Less(t, before, int64(2*n), "killed mid-group")
+	ws[0].Restart(t)
+	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+
+	asked := map[string]int{}
+	for _, r := range stub.Requests() {
+		asked[r.Messages[len(r.Messages)-1].Content]++
+	}
+	require.Len(t, asked, 2*n, "every cell's prompt was asked")
+	twice := 0
+	for _, c := range asked {
+		twice += c - 1
+	}
+	require.LessOrEqual(t, twice, 2*capacity, "%d prompts asked again after the kill, of %d answered before it", twice, before)
+	require.Contains(t, ws[0].Output.String(), "resuming a group from its kept cells")
+	ds := readDataset(t, filepath.Join(out, "kept"))
+	require.Equal(t, n, ds.rows())
+	stopGracefully(t, ws[0], sinkd)
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rowforge/rowforge/internal/runner"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -54,6 +55,7 @@ type runFlags struct {
 	errorWindow                    int
 	noEarlyShutdown, allowPartial  bool
 	providers                      string
+	patience                       time.Duration
 }
 
 // lifecycle returns the options the flags set for a run in mode.
@@ -73,6 +75,7 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().Float64Var(&f.errorRate, "shutdown-error-rate", 0.5, "stop the run once this share of the last --shutdown-error-window generation tasks failed")
 	cmd.Flags().IntVar(&f.errorWindow, "shutdown-error-window", 10, "generation tasks the error rate is measured over")
 	cmd.Flags().BoolVar(&f.noEarlyShutdown, "disable-early-shutdown", false, "never stop early: failed rows are dropped, however many")
+	cmd.Flags().DurationVar(&f.patience, "model-patience", 5*time.Minute, "local mode: fail the run when a model has answered only errors for this long (workers have their own flag)")
 	cmd.Flags().StringVar(&f.providers, "providers", "", "model providers file (Data Designer's model_providers.yaml shape); the config's model_providers win over it, it over the built-in nvidia, openai and openrouter")
 	cmd.Flags().BoolVar(&f.allowPartial, "allow-partial", false, "when the error rate stops the run, keep the committed groups and write metadata marked partial (exit 0) instead of failing")
 	if !preview {
@@ -188,6 +191,7 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	start := time.Now()
 	sum, err := runner.Run(cmd.Context(), runner.Params{
 		Config: cfg, NatsURL: runner.NatsURL(f.natsURL), Workers: f.workers, Out: f.out, Run: opts, Logger: log,
+		LLM: llm.Options{Patience: f.patience},
 		OnStart: func(id, url string) {
 			fmt.Fprintf(stderr, "run %s started: %d records, seed %d, server %s\n", id, opts.NumRecords, opts.Seed, url)
 			fmt.Fprintf(stderr, "  abort with: nats pub --server %s rf.control.%s '{\"op\":\"abort\",\"reason\":\"...\"}'\n", url, id)

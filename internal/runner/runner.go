@@ -17,6 +17,7 @@ import (
 
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/local"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/sinks"
@@ -26,9 +27,10 @@ import (
 // Params describe one run.
 type Params struct {
 	Config  *config.Config
-	NatsURL string // empty: local mode
-	Workers int    // local mode only
-	Out     string // local mode's sink folder
+	NatsURL string      // empty: local mode
+	Workers int         // local mode only
+	Out     string      // local mode's sink folder
+	LLM     llm.Options // local mode's workers' model calls
 	Run     lifecycle.Options
 	Logger  *slog.Logger
 	// OnStart is called once the run has an id and a server, before any group is published.
@@ -89,7 +91,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 	var err error
 	url := p.NatsURL
 	if url == "" {
-		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log})
+		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM})
 		if err != nil {
 			return nil, fmt.Errorf("local mode: %w", err)
 		}

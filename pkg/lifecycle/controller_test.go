@@ -17,6 +17,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/local"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -44,9 +45,16 @@ type bundle struct {
 // setup starts a local deployment (embedded server, workers) and a controller on it.
 func setup(t *testing.T, workers int) *bundle {
 	t.Helper()
+	return setupWith(t, local.Options{Workers: workers})
+}
+
+// setupWith is setup with the deployment's options (Out and Logger are set here).
+func setupWith(t *testing.T, opts local.Options) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.DiscardHandler)
-	cl, err := local.Start(ctx, local.Options{Workers: workers, Out: t.TempDir(), Logger: log})
+	opts.Out, opts.Logger = t.TempDir(), log
+	cl, err := local.Start(ctx, opts)
 	require.NoError(t, err)
 	t.Cleanup(cl.Stop)
 	nc, js, err := cl.Connect("test-controller")
@@ -277,4 +285,58 @@ columns:
 			require.Contains(t, f.Column("summary").Strings[i], "kcal", "group %d row %d", g, i)
 		}
 	}
+}
+
+// llmConfig is a one-LLM-column config on endpoint.
+func llmConfig(t *testing.T, endpoint string) *config.Config {
+	return parse(t, `
+model_providers:
+  - {name: stub, endpoint: "`+endpoint+`"}
+model_configs:
+  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: 4}}
+columns:
+  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup]}}
+  - {name: text, column_type: llm-text, model_alias: writer, prompt: "Write about {{ topic }}"}
+`)
+}
+
+// An abort reaches the endpoint: the requests in flight are cancelled (it sees the clients
+// go), and the run ends aborted only after that.
+func TestAbortCancelsModelRequests(t *testing.T) {
+	t.Parallel()
+	gate := make(chan struct{}) // never opened: every request stays in flight
+	stub := llmstub.New(llmstub.Options{Gate: gate})
+	url := stub.Start(t)
+	b := setup(t, 1)
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 100, BufferSize: 50}
+	go func() {
+		if stub.WaitInFlight(context.Background(), 4) == nil { // the model's cap is busy: abort
+			body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "stop spending"})
+			_ = b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body)
+		}
+	}()
+	_, err := b.ctrl.Run(context.Background(), llmConfig(t, url), opts, sink)
+	require.ErrorIs(t, err, lifecycle.ErrAborted)
+	require.NoError(t, stub.WaitCancelled(context.Background(), 4), "the endpoint saw the four requests go")
+	require.LessOrEqual(t, stub.Stats().PeakInFlight, int64(4))
+}
+
+// A model that answers only errors past the workers' patience fails the run, naming it.
+func TestUnavailableModelFailsTheRun(t *testing.T) {
+	t.Parallel()
+	stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: 503})})
+	url := stub.Start(t)
+	b := setupWith(t, local.Options{Workers: 1, LLM: llm.Options{Patience: 50 * time.Millisecond,
+		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
+	sink := sinks.NewMemory()
+	t.Cleanup(sink.Release)
+	res, err := b.ctrl.Run(context.Background(), llmConfig(t, url), lifecycle.Options{NumRecords: 20, BufferSize: 10}, sink)
+	var ge *lifecycle.DatasetGenerationError
+	require.ErrorAs(t, err, &ge)
+	require.Contains(t, err.Error(), `model "writer"`)
+	require.Contains(t, err.Error(), "patience")
+	require.Equal(t, wire.RunFailed, res.Status)
+	require.Nil(t, sink.Meta())
 }

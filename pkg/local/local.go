@@ -18,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/wire"
 	"github.com/rowforge/rowforge/pkg/worker"
@@ -34,6 +35,7 @@ type Options struct {
 	Out               string
 	Layout            wire.Layout
 	Logger            *slog.Logger
+	LLM               llm.Options // the workers' model calls
 }
 
 // Cluster is a running local deployment. Stop ends it.
@@ -100,7 +102,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return nil, err
 		}
 		w := worker.New(nc, js, opts.Layout, res, worker.Options{
-			ID: fmt.Sprintf("local-%d", i), Concurrency: opts.WorkerConcurrency, Logger: opts.Logger})
+			ID: fmt.Sprintf("local-%d", i), Concurrency: opts.WorkerConcurrency, Logger: opts.Logger, LLM: opts.LLM})
 		c.goRun(func() error { return w.Run(wctx) })
 	}
 	snc, sjs, err := c.Connect("rowforge-sinkd")

@@ -2,6 +2,8 @@ package wire
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go"
@@ -123,4 +125,47 @@ func TestReplyIDDerivesFromTheRequest(t *testing.T) {
 		ids = append(ids, ReplyID(m, "outcome", "fallback"))
 	}
 	require.Equal(t, []string{"r/1/prepared/e2/outcome", "fallback"}, ids)
+}
+
+func TestCellKeyRoundTrip(t *testing.T) {
+	t.Parallel()
+	for _, col := range []string{"answer", "a.b c/d", "ünïcode", ""} {
+		key := CellKey("run1", 3, col, 17)
+		require.NoError(t, ValidKeyChars(key), key)
+		got, row, err := ParseCellKey(key)
+		require.NoError(t, err)
+		require.Equal(t, col, got)
+		require.Equal(t, 17, row)
+		require.True(t, strings.HasPrefix(key, strings.TrimSuffix(CellsOf("run1", 3), ">")))
+	}
+	for _, bad := range []string{"run1.3.x", "run1.3.!!.1", "run1.3.YQ.-1", "run1.3.YQ.x"} {
+		_, _, err := ParseCellKey(bad)
+		require.Error(t, err, bad)
+	}
+}
+
+func FuzzParseCellKey(f *testing.F) {
+	f.Add(CellKey("r", 0, "answer", 5))
+	f.Add("r.0.!.5")
+	f.Fuzz(func(t *testing.T, key string) {
+		col, row, err := ParseCellKey(key)
+		if err != nil {
+			return
+		}
+		require.GreaterOrEqual(t, row, 0)
+		col2, row2, err := ParseCellKey(CellKey("r", 0, col, row))
+		require.NoError(t, err)
+		require.Equal(t, col, col2)
+		require.Equal(t, row, row2)
+	})
+}
+
+// ValidKeyChars reports whether key uses only the characters a KV key may hold.
+func ValidKeyChars(key string) error {
+	for _, c := range key {
+		if !(c == '-' || c == '_' || c == '=' || c == '.' || c == '/' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return fmt.Errorf("key %q has %q", key, c)
+		}
+	}
+	return nil
 }
