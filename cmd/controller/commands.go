@@ -20,15 +20,14 @@ import (
 )
 
 type common struct {
-	file     string
-	natsURL  string
-	logLevel string
+	file   string
+	client runner.Client
 }
 
 func (c *common) bind(cmd *cobra.Command) {
 	cmd.Flags().StringVarP(&c.file, "file", "f", "", "dataset config (YAML, Data Designer's shape) (required)")
-	cmd.Flags().StringVar(&c.natsURL, "nats-url", "", "NATS server of a deployment (default $NATS_URL; neither: local mode)")
-	cmd.Flags().StringVar(&c.logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	c.client.Bind(cmd.Flags(), "warn")
+	cmd.Flags().Lookup("nats-url").Usage = "NATS server(s) of a deployment, comma-separated (default $NATS_URL; neither: local mode)"
 }
 
 func newRoot() *cobra.Command {
@@ -182,7 +181,10 @@ const (
 )
 
 func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle.Options, how show) error {
-	log, err := runner.Logger(f.logLevel)
+	if err := f.client.Resolve(); err != nil {
+		return err
+	}
+	log, err := f.client.Logger()
 	if err != nil {
 		return err
 	}
@@ -190,11 +192,11 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	prog := newProgress(stderr)
 	start := time.Now()
 	sum, err := runner.Run(cmd.Context(), runner.Params{
-		Config: cfg, NatsURL: runner.NatsURL(f.natsURL), Workers: f.workers, Out: f.out, Run: opts, Logger: log,
+		Config: cfg, Client: f.client, Workers: f.workers, Out: f.out, Run: opts, Logger: log,
 		LLM: llm.Options{Patience: f.patience},
 		OnStart: func(id, url string) {
 			fmt.Fprintf(stderr, "run %s started: %d records, seed %d, server %s\n", id, opts.NumRecords, opts.Seed, url)
-			fmt.Fprintf(stderr, "  abort with: nats pub --server %s rf.control.%s '{\"op\":\"abort\",\"reason\":\"...\"}'\n", url, id)
+			fmt.Fprintf(stderr, "  abort with: nats pub --server %s %s '{\"op\":\"abort\",\"reason\":\"...\"}'\n", url, f.client.Layout().ControlSubject(id))
 		},
 		OnProgress: prog.update,
 	})

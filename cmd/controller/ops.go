@@ -14,14 +14,17 @@ import (
 )
 
 // connectTo opens a plain connection for an operator command: no local mode, nothing created.
-func connectTo(flag string) (*nats.Conn, jetstream.JetStream, error) {
-	url := runner.NatsURL(flag)
-	if url == "" {
+func connectTo(c *runner.Client) (*nats.Conn, jetstream.JetStream, error) {
+	if err := c.Resolve(); err != nil {
+		return nil, nil, err
+	}
+	if c.URL == "" {
 		return nil, nil, &runner.UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required: the server the run lives on")}
 	}
-	nc, err := nats.Connect(url, nats.Name("rowforge-controller-ops"))
+	opts := append(c.Options("rowforge-controller-ops", false), nats.MaxReconnects(0))
+	nc, err := nats.Connect(c.URL, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+		return nil, nil, fmt.Errorf("connect to %s: %w", c.URL, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -32,7 +35,8 @@ func connectTo(flag string) (*nats.Conn, jetstream.JetStream, error) {
 }
 
 func abortCmd() *cobra.Command {
-	var url, reason string
+	var client runner.Client
+	var reason string
 	var wait time.Duration
 	cmd := &cobra.Command{
 		Use:   "abort RUN_ID",
@@ -42,12 +46,12 @@ broadcasts the abort on rf.control.<run>, and waits for the run's controller to 
 workers and end the run. It prints the run's final state.`,
 		Args: runner.Args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nc, js, err := connectTo(url)
+			nc, js, err := connectTo(&client)
 			if err != nil {
 				return err
 			}
 			defer nc.Close()
-			state, err := runner.Abort(cmd.Context(), nc, js, args[0], reason, wait)
+			state, err := runner.Abort(cmd.Context(), nc, js, client.Layout(), args[0], reason, wait)
 			if err != nil {
 				return err
 			}
@@ -55,20 +59,20 @@ workers and end the run. It prints the run's final state.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server of the run (default $NATS_URL)")
+	client.Bind(cmd.Flags(), "warn")
 	cmd.Flags().StringVar(&reason, "reason", "aborted by an operator", "why; recorded with the run")
 	cmd.Flags().DurationVar(&wait, "wait", time.Minute, "how long to wait for the run to end (0: do not wait)")
 	return cmd
 }
 
 func statusCmd() *cobra.Command {
-	var url string
+	var client runner.Client
 	cmd := &cobra.Command{
 		Use:   "status [RUN_ID]",
 		Short: "Show runs, their state and progress, and the live workers",
 		Args:  runner.Args(cobra.MaximumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nc, js, err := connectTo(url)
+			nc, js, err := connectTo(&client)
 			if err != nil {
 				return err
 			}
@@ -77,7 +81,7 @@ func statusCmd() *cobra.Command {
 			if len(args) == 1 {
 				run = args[0]
 			}
-			runs, workers, err := runner.Status(cmd.Context(), js, run)
+			runs, workers, err := runner.Status(cmd.Context(), js, client.Layout(), run)
 			if err != nil {
 				return err
 			}
@@ -100,12 +104,12 @@ func statusCmd() *cobra.Command {
 			return tw.Flush()
 		},
 	}
-	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	client.Bind(cmd.Flags(), "warn")
 	return cmd
 }
 
 func resumeCmd() *cobra.Command {
-	var url, logLevel string
+	var client runner.Client
 	cmd := &cobra.Command{
 		Use:   "resume RUN_ID",
 		Short: "Continue a run whose controller was killed or lost",
@@ -120,14 +124,17 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 		Example: `  controller resume 3f9a1c2b7d4e --nats-url nats://nats:4222`,
 		Args:    runner.Args(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			log, err := runner.Logger(logLevel)
+			if err := client.Resolve(); err != nil {
+				return err
+			}
+			log, err := client.Logger()
 			if err != nil {
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
 			prog := newProgress(stderr)
 			start := time.Now()
-			sum, err := runner.Resume(cmd.Context(), runner.Params{NatsURL: runner.NatsURL(url), Logger: log,
+			sum, err := runner.Resume(cmd.Context(), runner.Params{Client: client, Logger: log,
 				OnStart: func(id, url string) {
 					fmt.Fprintf(stderr, "run %s resuming on server %s\n", id, url)
 				},
@@ -145,7 +152,6 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server of the run (default $NATS_URL)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "log level: debug, info, warn or error")
+	client.Bind(cmd.Flags(), "warn")
 	return cmd
 }

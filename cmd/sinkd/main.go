@@ -5,14 +5,17 @@ package main
 import (
 	"context"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 )
 
 func main() {
-	var url, out, logLevel string
+	var client runner.Client
+	var out, metricsAddr string
 	var concurrency int
 	cmd := &cobra.Command{
 		Use:   "sinkd --nats-url URL --out DIR",
@@ -23,15 +26,22 @@ metadata.json — each through a temp file, fsync and rename, so a file is whole
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runner.Serve(cmd.Context(), url, logLevel, "rowforge-sinkd", func(ctx context.Context, d runner.Deployment) error {
-				return sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
-					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log}).Run(ctx)
+			return runner.Serve(cmd.Context(), &client, "rowforge-sinkd", func(ctx context.Context, d runner.Deployment) error {
+				reg := prometheus.NewRegistry()
+				svc := sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
+					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log, Metrics: metrics.NewSinkd(reg)})
+				stop, err := runner.Observe(ctx, metricsAddr, reg, svc.Ready, d.Log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				return svc.Run(ctx)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	client.Bind(cmd.Flags(), "info")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9465; default: off)")
 	cmd.Flags().StringVar(&out, "out", "artifacts", "folder datasets are written under")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups written at once")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	runner.Main(cmd)
 }

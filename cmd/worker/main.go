@@ -6,15 +6,18 @@ import (
 	"context"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
 	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/worker"
 )
 
 func main() {
-	var url, id, logLevel string
+	var client runner.Client
+	var id, metricsAddr string
 	var concurrency, tasks int
 	var patience time.Duration
 	cmd := &cobra.Command{
@@ -25,18 +28,25 @@ their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops 
 back the groups in hand (another worker takes them) and exits 0.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runner.Serve(cmd.Context(), url, logLevel, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
-				return worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
+			return runner.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
+				reg := prometheus.NewRegistry()
+				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: d.Log,
-					LLM: llm.Options{Patience: patience}}).Run(ctx)
+					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg)})
+				stop, err := runner.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
+				if err != nil {
+					return err
+				}
+				defer stop()
+				return w.Run(ctx)
 			})
 		},
 	}
-	cmd.Flags().StringVar(&url, "nats-url", "", "NATS server (default $NATS_URL)")
+	client.Bind(cmd.Flags(), "info")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups generated at once")
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	runner.Main(cmd)
 }

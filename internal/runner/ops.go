@@ -20,8 +20,7 @@ var ErrNoDeployment = errors.New("no rowforge deployment on this server (no run 
 
 // openBuckets opens the run and worker buckets without creating anything: the operator
 // commands only read a deployment (and abort writes one record).
-func openBuckets(ctx context.Context, js jetstream.JetStream) (runs, workers jetstream.KeyValue, err error) {
-	l := wire.DefaultLayout()
+func openBuckets(ctx context.Context, js jetstream.JetStream, l wire.Layout) (runs, workers jetstream.KeyValue, err error) {
 	if runs, err = js.KeyValue(ctx, l.RunsBucket()); errors.Is(err, jetstream.ErrBucketNotFound) {
 		return nil, nil, ErrNoDeployment
 	} else if err != nil {
@@ -37,8 +36,8 @@ func openBuckets(ctx context.Context, js jetstream.JetStream) (runs, workers jet
 // broadcasts the abort on the run's control subject, as `nats pub rf.control.<run>` would. With
 // wait > 0 it returns the run's state once its controller has finished (aborted, failed or
 // completed), or the state it has when wait runs out.
-func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, run, reason string, wait time.Duration) (string, error) {
-	runs, _, err := openBuckets(ctx, js)
+func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, l wire.Layout, run, reason string, wait time.Duration) (string, error) {
+	runs, _, err := openBuckets(ctx, js, l)
 	if err != nil {
 		return "", err
 	}
@@ -66,7 +65,7 @@ func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, run, reas
 		}
 	}
 	body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: reason})
-	if err := nc.Publish(wire.DefaultLayout().ControlSubject(run), body); err != nil {
+	if err := nc.Publish(l.ControlSubject(run), body); err != nil {
 		return "", err
 	}
 	if err := nc.Flush(); err != nil {
@@ -94,8 +93,8 @@ func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, run, reas
 }
 
 // Status returns the runs (newest first, or just run when given) and the live workers.
-func Status(ctx context.Context, js jetstream.JetStream, run string) ([]*wire.RunRecord, []*wire.WorkerRecord, error) {
-	runs, workers, err := openBuckets(ctx, js)
+func Status(ctx context.Context, js jetstream.JetStream, l wire.Layout, run string) ([]*wire.RunRecord, []*wire.WorkerRecord, error) {
+	runs, workers, err := openBuckets(ctx, js, l)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -27,7 +26,7 @@ import (
 // Params describe one run.
 type Params struct {
 	Config  *config.Config
-	NatsURL string      // empty: local mode
+	Client  Client      // Client.URL "" (after Resolve): local mode
 	Workers int         // local mode only
 	Out     string      // local mode's sink folder
 	LLM     llm.Options // local mode's workers' model calls
@@ -58,10 +57,10 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 }
 
 // Resume continues run id, whose controller stopped before the run ended, on the deployment at
-// p.NatsURL (lifecycle.Controller.Resume); p.Config and p.Run are not used: the run's own are on
+// p.Client (lifecycle.Controller.Resume); p.Config and p.Run are not used: the run's own are on
 // the broker. Local mode has nothing to resume: its server ended with its controller.
 func Resume(ctx context.Context, p Params, id string) (*Summary, error) {
-	if p.NatsURL == "" {
+	if p.Client.URL == "" {
 		return nil, &UsageError{Err: errors.New("resume needs the deployment the run ran on: --nats-url (or NATS_URL); " +
 			"a local-mode run ended with its embedded server")}
 	}
@@ -85,13 +84,13 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 	if log == nil {
 		log = slog.Default()
 	}
-	layout := wire.DefaultLayout()
+	layout := p.Client.Layout()
 	var nc *nats.Conn
 	var js jetstream.JetStream
 	var err error
-	url := p.NatsURL
+	url := p.Client.URL
 	if url == "" {
-		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM})
+		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout})
 		if err != nil {
 			return nil, fmt.Errorf("local mode: %w", err)
 		}
@@ -101,8 +100,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 			return nil, err
 		}
 	} else {
-		if nc, err = nats.Connect(url, nats.Name("rowforge-controller"), nats.MaxReconnects(-1),
-			nats.RetryOnFailedConnect(false)); err != nil {
+		if nc, err = nats.Connect(url, p.Client.Options("rowforge-controller", false)...); err != nil {
 			return nil, fmt.Errorf("connect to %s: %w", url, err)
 		}
 		defer nc.Close()
@@ -208,10 +206,10 @@ func oneLine(s string) string {
 
 // Connect opens a connection to a deployment for a long-running service, retrying while the
 // server is down, and prepares the JetStream layout.
-func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
-	nc, err := nats.Connect(url, nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(true))
+func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
+	nc, err := nats.Connect(c.URL, c.Options(name, true)...)
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("connect to %s: %w", url, err)
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", c.URL, err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
@@ -219,37 +217,20 @@ func Connect(ctx context.Context, url, name string) (*nats.Conn, jetstream.JetSt
 		return nil, nil, nil, err
 	}
 	for {
-		res, err := wire.DefaultLayout().Ensure(ctx, js)
+		res, err := c.Layout().Ensure(ctx, js)
 		if err == nil {
 			return nc, js, res, nil
 		}
 		if ctx.Err() != nil {
 			nc.Close()
-			return nil, nil, nil, fmt.Errorf("prepare JetStream on %s: %w", url, err)
+			return nil, nil, nil, fmt.Errorf("prepare JetStream on %s: %w", c.URL, err)
 		}
-		slog.Warn("JetStream not ready; retrying", "url", url, "err", err)
+		log.Warn("JetStream not ready; retrying", "url", c.URL, "err", err)
 		select {
 		case <-ctx.Done():
 		case <-time.After(time.Second):
 		}
 	}
-}
-
-// NatsURL returns the flag's value, else $NATS_URL.
-func NatsURL(flag string) string {
-	if flag != "" {
-		return flag
-	}
-	return os.Getenv("NATS_URL")
-}
-
-// Logger returns a text logger on stderr at the named level (debug, info, warn, error).
-func Logger(level string) (*slog.Logger, error) {
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, &UsageError{fmt.Errorf("--log-level: %w", err)}
-	}
-	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l})), nil
 }
 
 // Deployment is what a long-running service (worker, sinkd) runs against.
@@ -261,20 +242,23 @@ type Deployment struct {
 	Log    *slog.Logger
 }
 
-// Serve connects to the deployment at url (else $NATS_URL), prepares its layout and runs
-// serve until ctx ends; the connection is drained afterwards.
-func Serve(ctx context.Context, url, logLevel, name string, serve func(context.Context, Deployment) error) error {
-	log, err := Logger(logLevel)
+// Serve connects to the deployment c names, prepares its layout and runs serve until ctx ends;
+// the connection is drained afterwards.
+func Serve(ctx context.Context, c *Client, name string, serve func(context.Context, Deployment) error) error {
+	if err := c.Resolve(); err != nil {
+		return err
+	}
+	log, err := c.Logger()
 	if err != nil {
 		return err
 	}
-	if url = NatsURL(url); url == "" {
+	if c.URL == "" {
 		return &UsageError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
 	}
-	nc, js, res, err := Connect(ctx, url, name)
+	nc, js, res, err := Connect(ctx, c, name, log)
 	if err != nil {
 		return err
 	}
 	defer func() { _ = nc.Drain() }()
-	return serve(ctx, Deployment{NC: nc, JS: js, Res: res, Layout: wire.DefaultLayout(), Log: log})
+	return serve(ctx, Deployment{NC: nc, JS: js, Res: res, Layout: c.Layout(), Log: log})
 }

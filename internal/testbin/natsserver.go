@@ -127,3 +127,14 @@ func freePort() (int, error) {
 	}
 	return addr.Port, nil
 }
+
+// FreePort returns a TCP port on 127.0.0.1 that was free a moment ago: for servers whose
+// ports must be known before they start (a cluster's routes).
+func FreePort(t testing.TB) int {
+	t.Helper()
+	p, err := freePort()
+	if err != nil {
+		t.Fatalf("testbin: %v", err)
+	}
+	return p
+}

@@ -32,7 +32,25 @@ type Options struct {
 	// connections per endpoint as requests may be in flight).
 	HTTPClient *http.Client
 	Logger     *slog.Logger
+	// Observer, when set, is told of every attempt: a process's metrics, kept out of this
+	// package so that it does not depend on how they are exported.
+	Observer Observer
 }
+
+// Observer watches a model's attempts. Model is the alias, as in Usage. It is called on the
+// request path, from many goroutines: it must be safe for concurrent use and quick.
+type Observer interface {
+	// Request reports one attempt that ended, with the tokens the endpoint reported for it
+	// (zero when it did not answer). An attempt cut off by the caller's cancellation is Failed.
+	Request(model string, outcome Outcome, promptTokens, completionTokens int64)
+	// InFlight reports an attempt sent (+1) and answered or abandoned (-1).
+	InFlight(model string, delta int)
+}
+
+type noObserver struct{}
+
+func (noObserver) Request(string, Outcome, int64, int64) {}
+func (noObserver) InFlight(string, int)                  {}
 
 func (o *Options) setDefaults() {
 	if o.Patience <= 0 {
@@ -46,6 +64,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Observer == nil {
+		o.Observer = noObserver{}
 	}
 	if o.HTTPClient == nil {
 		o.HTTPClient = &http.Client{Transport: &http.Transport{
@@ -122,11 +143,17 @@ func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
 		if err != nil {
 			return Reply{}, err
 		}
+		m.opts.Observer.InFlight(m.alias, 1)
 		reply, err := m.attempt(ctx, req)
+		m.opts.Observer.InFlight(m.alias, -1)
 		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: reply.Usage.PromptTokens,
 			CompletionTokens: reply.Usage.CompletionTokens})
+		settle := func(o Outcome) { // the limiter and the observer see the same outcome
+			release(o)
+			m.opts.Observer.Request(m.alias, o, reply.Usage.PromptTokens, reply.Usage.CompletionTokens)
+		}
 		if err == nil {
-			release(Succeeded)
+			settle(Succeeded)
 			m.succeeded()
 			reply.Usage.Requests = 1
 			return reply, nil
@@ -135,16 +162,16 @@ func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
 		var tr *transientError
 		switch {
 		case ctx.Err() != nil:
-			release(Failed)
+			settle(Failed)
 			return Reply{}, context.Cause(ctx)
 		case !errors.As(err, &tr):
-			release(Failed)
+			settle(Failed)
 			m.succeeded() // the endpoint answered: it is up, the request was wrong
 			return Reply{}, err
 		case tr.status == http.StatusTooManyRequests:
-			release(RateLimited)
+			settle(RateLimited)
 		default:
-			release(Failed)
+			settle(Failed)
 		}
 		if failing := m.failed(); failing > m.opts.Patience {
 			return Reply{}, &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}

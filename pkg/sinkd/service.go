@@ -17,12 +17,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -34,6 +37,8 @@ type Options struct {
 	// Concurrency is how many groups are written at once (default 2; Parquet encoding is CPU-bound).
 	Concurrency int
 	Logger      *slog.Logger
+	// Metrics, when set, records groups written, rows, write times and errors.
+	Metrics *metrics.Sinkd
 }
 
 // Service is the sink daemon.
@@ -44,6 +49,7 @@ type Service struct {
 	pub    *wire.Publisher
 	opts   Options
 	log    *slog.Logger
+	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
 
 	mu    sync.Mutex
 	sinks map[string]*runSink
@@ -76,6 +82,26 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *
 		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
 }
 
+const (
+	notStarted int32 = iota
+	running
+	stopped
+)
+
+// Ready is nil while Run consumes sink messages, for a health check: an error before the
+// consumer is open and once the service has stopped. It does not follow the NATS connection,
+// which reconnects on its own.
+func (s *Service) Ready() error {
+	switch s.state.Load() {
+	case running:
+		return nil
+	case stopped:
+		return errors.New("sinkd: stopped")
+	default:
+		return errors.New("sinkd: not started")
+	}
+}
+
 // Run consumes sink messages until ctx ends and returns once the writes in hand are done.
 func (s *Service) Run(ctx context.Context) error {
 	cons, err := s.js.Consumer(ctx, s.layout.SinkStream(), wire.SinkdConsumer)
@@ -83,10 +109,12 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("sinkd: open consumer %s: %w", wire.SinkdConsumer, err)
 	}
 	s.log.Info("sinkd started", "out", s.opts.Out)
+	s.state.Store(running)
 	// Writes in hand finish even when ctx ends: a half-handled message would only be redone.
 	jsx.PullEach(ctx, cons, s.opts.Concurrency, s.log, func(_ context.Context, m jetstream.Msg) {
 		s.handle(context.WithoutCancel(ctx), m)
 	})
+	s.state.Store(stopped)
 	s.log.Info("sinkd stopped")
 	return nil
 }
@@ -94,6 +122,7 @@ func (s *Service) Run(ctx context.Context) error {
 func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	subj, err := s.layout.ParseSubject("sink", m.Subject())
 	if err != nil {
+		s.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		jsx.Term(s.log, m, err.Error())
 		return
 	}
@@ -104,6 +133,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	}
 	if err != nil {
 		s.log.Warn("cannot read the run record; retrying later", "run", subj.Run, "err", err)
+		s.opts.Metrics.Error(metrics.ErrRunRecord)
 		_ = m.Nak()
 		return
 	}
@@ -114,16 +144,23 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	case wire.SinkGroup:
 		g, err := wire.GroupIndex(subj.ID)
 		if err != nil {
+			s.opts.Metrics.Error(metrics.ErrMalformedMessage)
+			s.opts.Metrics.Group(metrics.ResultRefused)
 			jsx.Term(s.log, m, err.Error())
 			return
 		}
 		kind, id, reply.Group = wire.KindSink, strconv.Itoa(g), g
 		if !rec.Active() {
+			s.opts.Metrics.Group(metrics.ResultRefused)
 			jsx.Term(s.log, m, fmt.Sprintf("run %s is %s", rec.ID, rec.State))
 			return
 		}
 		if err := s.writeGroup(ctx, rs, g, m, &reply); err != nil {
+			if errors.Is(err, errMalformed) {
+				s.opts.Metrics.Error(metrics.ErrMalformedMessage)
+			}
 			if errors.Is(err, errMalformed) || errors.Is(err, errDiscarded) {
+				s.opts.Metrics.Group(metrics.ResultRefused)
 				jsx.Term(s.log, m, err.Error())
 				return
 			}
@@ -133,6 +170,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 		kind, id = wire.KindFinal, "0"
 		fin, err := wire.DecodeFinalize(m.Data())
 		if err != nil {
+			s.opts.Metrics.Error(metrics.ErrMalformedMessage)
 			jsx.Term(s.log, m, err.Error())
 			return
 		}
@@ -146,6 +184,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.Ack()
 		return
 	default:
+		s.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		jsx.Term(s.log, m, "unknown sink message kind "+subj.Kind)
 		return
 	}
@@ -156,12 +195,30 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	if err := s.pub.Publish(ctx, s.layout.OutcomeSubject(subj.Run, kind, id),
 		wire.ReplyID(m, kind, fmt.Sprintf("%s/%s/%s", subj.Run, id, kind)), nil, body); err != nil {
 		s.log.Warn("could not publish the commit; the message will be redelivered", "err", err)
+		s.opts.Metrics.Error(metrics.ErrPublish)
 		_ = m.Nak()
 		return
 	}
 	_ = m.Ack()
+	s.count(kind, reply)
 	if kind == wire.KindFinal {
 		s.forget(subj.Run)
+	}
+}
+
+// count records a group or finalize message once its commit is stored: a message redelivered
+// because the commit could not be is counted when it is.
+func (s *Service) count(kind string, reply wire.SinkCommit) {
+	failure := reply.Error
+	switch {
+	case kind == wire.KindSink && failure == "":
+		s.opts.Metrics.Written(reply.Rows)
+	case kind == wire.KindSink:
+		s.opts.Metrics.Group(metrics.ResultFailed)
+	case failure == "":
+		s.opts.Metrics.Finalize()
+	default:
+		s.opts.Metrics.Error(metrics.ErrFinalize)
 	}
 }
 
@@ -185,10 +242,12 @@ func (s *Service) discard(ctx context.Context, rs *runSink, run string) {
 	rs.discarded = true
 	if err := rs.sink.Discard(ctx); err != nil {
 		s.log.Warn("discard failed", "run", run, "err", err)
+		s.opts.Metrics.Error(metrics.ErrDiscard)
 	}
 	if p, ok := rs.sink.(purger); ok {
 		if err := p.Purge(ctx); err != nil {
 			s.log.Warn("purge of the preview failed", "run", run, "err", err)
+			s.opts.Metrics.Error(metrics.ErrDiscard)
 		}
 	}
 }
@@ -211,7 +270,9 @@ func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstrea
 		return fmt.Errorf("%w: %v", errMalformed, err)
 	}
 	defer releaseGroup(group)
+	start := time.Now()
 	commit, err := rs.sink.WriteGroup(ctx, group)
+	s.opts.Metrics.WriteTook(time.Since(start))
 	if err != nil {
 		return err
 	}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -24,6 +25,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
 	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/scheduler"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -47,6 +49,9 @@ type Options struct {
 	// expires an entry after 15 s).
 	Heartbeat time.Duration
 	Logger    *slog.Logger
+	// Metrics, when set, records groups, cells, model requests and errors; it is the model
+	// calls' observer unless LLM has one.
+	Metrics *metrics.Worker
 }
 
 // Worker pulls and runs groups until its context ends.
@@ -58,6 +63,7 @@ type Worker struct {
 	pub    *wire.Publisher
 	opts   Options
 	log    *slog.Logger
+	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
 
 	mu       sync.Mutex
 	runs     map[string]*runEntry                       // compiled runs, by id
@@ -102,6 +108,26 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 
 // ID is the worker's identity, as it appears in outcomes.
 func (w *Worker) ID() string { return w.opts.ID }
+
+const (
+	notStarted int32 = iota
+	running
+	stopped
+)
+
+// Ready is nil while Run pulls groups, for a health check: an error before the consumer is
+// open and once the worker has stopped. It does not follow the NATS connection, which
+// reconnects on its own; restarting a worker would not bring the server back sooner.
+func (w *Worker) Ready() error {
+	switch w.state.Load() {
+	case running:
+		return nil
+	case stopped:
+		return errors.New("worker: stopped")
+	default:
+		return errors.New("worker: not started")
+	}
+}
 
 // Run pulls and runs groups until ctx ends, then hands back the groups in hand and returns once
 // every goroutine it started has stopped.
@@ -149,7 +175,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}()
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency)
+	w.state.Store(running)
 	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
+	w.state.Store(stopped)
 	stopBeat()
 	<-beating
 	<-seating
@@ -176,6 +204,7 @@ func (w *Worker) publishRecord(ctx context.Context) {
 	b, _ := json.Marshal(rec)
 	if _, err := w.res.Workers.Put(ctx, wire.WorkerKey(w.opts.ID), b); err != nil && ctx.Err() == nil {
 		w.log.Warn("could not publish the worker's record", "err", err)
+		w.opts.Metrics.Error(metrics.ErrHeartbeat)
 	}
 }
 
@@ -184,6 +213,7 @@ func (w *Worker) recount(ctx context.Context) {
 	if changed, err := w.peers.refresh(ctx, w.res.Workers, wire.WorkerKey(w.opts.ID)); err != nil {
 		if ctx.Err() == nil {
 			w.log.Warn("could not count the live workers", "err", err)
+			w.opts.Metrics.Error(metrics.ErrPeers)
 		}
 	} else if changed {
 		w.log.Debug("live workers changed", "workers", w.peers.count())
@@ -220,7 +250,11 @@ func (w *Worker) adjustSeats(ctx context.Context, run string) {
 // handle runs one prepared group and settles its message: ack once the outcome is stored, term
 // for a message that cannot be a group, nak (hand back) when the worker is stopping.
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
+	status := "" // for the metrics: the group's final status, or none for a terminated message
+	w.opts.Metrics.GroupStarted()
+	defer func() { w.opts.Metrics.GroupDone(status) }()
 	if ctx.Err() != nil { // a fetch that ran on after the stop: another worker takes it
+		status = metrics.StatusHandedBack
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
@@ -230,6 +264,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		g, err = wire.GroupIndex(subj.ID)
 	}
 	if err != nil {
+		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		w.term(m, err.Error())
 		return
 	}
@@ -252,6 +287,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	case err != nil:
 		log.Warn("cannot read the run record; handing the group back", "err", err)
+		w.opts.Metrics.Error(metrics.ErrRunRecord)
+		status = metrics.StatusHandedBack
 		_ = m.NakWithDelay(time.Second)
 		return
 	case !entry.rec.Active():
@@ -271,19 +308,30 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	usage := &llm.Usage{}
 	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m, subj.Run, g)
 	if err != nil { // the message itself is bad: no worker will do better
+		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		w.term(m, err.Error())
 		return
 	}
 	if ctx.Err() != nil && out.Status == scheduler.Aborted { // the worker is stopping: another takes it
 		log.Info("handing the group back", "cause", context.Cause(gctx))
+		status = metrics.StatusHandedBack
 		// Delayed past this worker's last fetches, which run to their expiry after the stop.
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
 	if err := w.publishOutcome(ctx, m, subj.Run, g, out, usage.Snapshot()); err != nil {
 		log.Warn("could not publish the outcome; handing the group back", "err", err)
+		w.opts.Metrics.Error(metrics.ErrPublish)
+		status = metrics.StatusHandedBack
 		_ = m.NakWithDelay(time.Second)
 		return
+	}
+	status = string(out.Status)
+	for column, st := range out.Columns {
+		w.opts.Metrics.ColumnCells(column, st.Generated, st.Failed)
+	}
+	if _, ok := errors.AsType[*llm.UnavailableError](out.Err); ok {
+		w.opts.Metrics.Error(metrics.ErrModelUnavailable)
 	}
 	if err := m.DoubleAck(ctx); err != nil {
 		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
@@ -337,6 +385,7 @@ func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
 	watch, err := w.res.Cells.WatchFiltered(ctx, []string{wire.CellsOf(run, g)}, jetstream.IgnoreDeletes())
 	if err != nil {
 		w.log.Warn("could not read the group's kept cells", "run", run, "group", g, "err", err)
+		w.opts.Metrics.Error(metrics.ErrKeptCells)
 		return c
 	}
 	defer func() { _ = watch.Stop() }()
@@ -478,6 +527,9 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		if opts.Logger == nil {
 			opts.Logger = w.log
 		}
+		if opts.Observer == nil && w.opts.Metrics != nil { // a nil *metrics.Worker in the interface is not nil
+			opts.Observer = w.opts.Metrics
+		}
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
 		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
@@ -535,6 +587,7 @@ func (w *Worker) control(m *nats.Msg) {
 	ctl, err := wire.DecodeControl(m.Data)
 	if err != nil {
 		w.log.Warn("ignored control message", "subject", m.Subject, "err", err)
+		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		return
 	}
 	cause := errors.New(wire.AbortedPrefix + ctl.Reason)

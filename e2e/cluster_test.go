@@ -1,0 +1,91 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/testbin"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// startCluster starts a three-node JetStream cluster of real nats-server processes and
+// returns them once JetStream can place an R3 stream (a meta leader is elected).
+func startCluster(t *testing.T) []*testbin.Process {
+	t.Helper()
+	ports := []int{testbin.FreePort(t), testbin.FreePort(t), testbin.FreePort(t)}
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", p))
+	}
+	var nodes []*testbin.Process
+	for i, p := range ports {
+		nodes = append(nodes, testbin.StartNATSServer(t, "--server_name", fmt.Sprintf("n%d-%s", i+1, t.Name()),
+			"--cluster_name", "rowforge", "--cluster", fmt.Sprintf("nats://127.0.0.1:%d", p),
+			"--routes", strings.Join(routes, ",")))
+	}
+	nc, err := nats.Connect(clusterURL(nodes))
+	require.NoError(t, err)
+	defer nc.Close()
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	probe := jetstream.StreamConfig{Name: "PROBE", Subjects: []string{"probe"}, Replicas: 3, Storage: jetstream.MemoryStorage}
+	for { // polled with a deadline: the election is the servers' own, on their own clock
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		_, err := js.CreateOrUpdateStream(actx, probe)
+		acancel()
+		if err == nil {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the cluster placed no R3 stream within %v: %v", waitTimeout, err)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+	require.NoError(t, js.DeleteStream(ctx, "PROBE"))
+	return nodes
+}
+
+func clusterURL(nodes []*testbin.Process) string {
+	urls := make([]string, len(nodes))
+	for i, n := range nodes {
+		urls[i] = n.URL
+	}
+	return strings.Join(urls, ",")
+}
+
+// A three-node cluster with R3 streams: one node is killed mid-run, every process reconnects
+// to the others, and the run completes with exactly the rows of the seeded local run.
+func TestClusterNodeKilledMidRun(t *testing.T) {
+	t.Parallel()
+	const n, buffer, seed = 60000, 1000, 17
+	nodes := startCluster(t)
+	url := clusterURL(nodes)
+	out := t.TempDir()
+	ws, sinkd := startServices(t, url, out, 2, "--replicas", "3")
+	args := []string{"run", "-f", quickstartPath(t), "-n", fmt.Sprint(n), "--buffer-size", fmt.Sprint(buffer),
+		"--seed", fmt.Sprint(seed), "--name", "clustered"}
+	ctrl, _ := startRun(t, url, append(args, "--nats-url", url, "--replicas", "3")...)
+
+	js := connect(t, url)
+	info, err := js.Stream(t.Context(), wire.DefaultLayout().GroupsStream())
+	require.NoError(t, err)
+	require.Equal(t, 3, info.CachedInfo().Config.Replicas)
+	nodes[1].Kill()
+
+	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	outLocal := t.TempDir()
+	requireCode(t, 0, controller(t, "", append(args, "--out", outLocal)...), "local run")
+	requireIdentical(t, readDataset(t, filepath.Join(out, "clustered")), readDataset(t, filepath.Join(outLocal, "clustered")), n)
+	stopGracefully(t, append(ws, sinkd)...)
+}

@@ -1,0 +1,69 @@
+package e2e
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strconv"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/testbin"
+)
+
+// scrape returns the value of one series of a /metrics page (0 when absent).
+func scrape(t *testing.T, url, series string) float64 {
+	t.Helper()
+	resp, err := http.Get(url)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	body, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(series) + ` (\S+)$`).FindSubmatch(body)
+	if m == nil {
+		return 0
+	}
+	v, err := strconv.ParseFloat(string(m[1]), 64)
+	require.NoError(t, err)
+	return v
+}
+
+// The worker's and sinkd's /metrics, scraped during a run and after it, show the groups and
+// cells counters moving; /healthz answers.
+func TestMetricsMoveDuringARun(t *testing.T) {
+	t.Parallel()
+	srv := testbin.StartNATSServer(t)
+	out := t.TempDir()
+	wport, sport := testbin.FreePort(t), testbin.FreePort(t)
+	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), []string{"--nats-url", srv.URL,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", wport)}, nil)
+	s := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", srv.URL, "--out", out,
+		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", sport)}, nil)
+	waitForStreams(t, connect(t, srv.URL), "RF_GROUPS", "RF_OUTCOMES", "RF_SINK")
+	wm := fmt.Sprintf("http://127.0.0.1:%d/metrics", wport)
+	sm := fmt.Sprintf("http://127.0.0.1:%d/metrics", sport)
+	completed := `rowforge_worker_groups_total{status="completed"}`
+	cells := `rowforge_worker_cells_total{column="title"}`
+	require.Zero(t, scrape(t, wm, completed))
+
+	const groups = 40
+	ctrl, _ := startRun(t, srv.URL, "run", "-f", quickstartPath(t), "-n", fmt.Sprint(groups*1000), "--buffer-size", "1000",
+		"--name", "metered", "--nats-url", srv.URL)
+	mid := scrape(t, wm, completed)
+	require.Positive(t, mid, "groups are counted as they complete")
+	require.Positive(t, scrape(t, wm, cells))
+	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+
+	require.Equal(t, float64(groups), scrape(t, wm, completed))
+	require.Equal(t, float64(groups*1000), scrape(t, wm, cells), "one cell per row of the expression column")
+	require.Equal(t, float64(groups), scrape(t, sm, `rowforge_sinkd_groups_total{result="written"}`))
+	require.Equal(t, float64(groups*1000), scrape(t, sm, "rowforge_sinkd_rows_total"))
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", wport))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	stopGracefully(t, w, s)
+}

@@ -1,0 +1,126 @@
+package runner
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/pflag"
+
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// Client is how a command reaches a deployment — the servers, its credentials and TLS — and
+// where rowforge's resources live on it: the subject prefix (several deployments can share a
+// cluster) and the stream replicas. Every command binds the same flags, so an operator learns
+// them once.
+type Client struct {
+	URL                    string // comma-separated server URLs; "" after Resolve: local mode
+	Creds, NKey            string // a .creds file (JWT + seed), an nkey seed file
+	TLSCA, TLSCert, TLSKey string
+	Prefix                 string
+	Replicas               int
+	LogLevel, LogFormat    string
+}
+
+// Bind registers the client flags; logLevel is the command's default level.
+func (c *Client) Bind(fs *pflag.FlagSet, logLevel string) {
+	fs.StringVar(&c.URL, "nats-url", "", "NATS server(s), comma-separated (default $NATS_URL)")
+	fs.StringVar(&c.Creds, "creds", "", "NATS credentials file (JWT and nkey seed); user and password may also come from $NATS_USER and $NATS_PASSWORD, a token from $NATS_TOKEN")
+	fs.StringVar(&c.NKey, "nkey", "", "NATS nkey seed file")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "CA certificate(s) the server's certificate must chain to (PEM)")
+	fs.StringVar(&c.TLSCert, "tls-cert", "", "client certificate (PEM), with --tls-key, for servers that verify clients")
+	fs.StringVar(&c.TLSKey, "tls-key", "", "client certificate's private key (PEM)")
+	fs.StringVar(&c.Prefix, "prefix", "rf", "prefix of rowforge's subjects, streams and buckets, to share a cluster between deployments (all processes of one deployment must agree)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of rowforge's streams and buckets: 1 on a single server, 3 on a cluster")
+	fs.StringVar(&c.LogLevel, "log-level", logLevel, "log level: debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
+}
+
+// Resolve fills the URL from $NATS_URL when the flag is not set and checks the flags.
+func (c *Client) Resolve() error {
+	if c.URL == "" {
+		c.URL = os.Getenv("NATS_URL")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return &UsageError{Err: errors.New("--tls-cert and --tls-key go together")}
+	}
+	if c.Creds != "" && c.NKey != "" {
+		return &UsageError{Err: errors.New("--creds and --nkey are two ways to authenticate: give one")}
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		return &UsageError{Err: fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas)}
+	}
+	if c.Prefix != "" {
+		if err := wire.ValidToken(c.Prefix); err != nil {
+			return &UsageError{Err: fmt.Errorf("--prefix: %w", err)}
+		}
+	}
+	return nil
+}
+
+// Layout is the deployment's layout: DefaultLayout with the prefix and replicas.
+func (c *Client) Layout() wire.Layout {
+	l := wire.DefaultLayout()
+	if c.Prefix != "" {
+		l.Prefix = c.Prefix
+	}
+	if c.Replicas > 0 {
+		l.Replicas = c.Replicas
+	}
+	return l
+}
+
+// Options returns the connection options for a process called name. A long-running service
+// retries its first connection too (the server may start after it); everything reconnects
+// forever once connected, and pending publishes are retried by rowforge's publisher.
+func (c *Client) Options(name string, service bool) []nats.Option {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(service)}
+	switch {
+	case c.Creds != "":
+		opts = append(opts, nats.UserCredentials(c.Creds))
+	case c.NKey != "":
+		if o, err := nats.NkeyOptionFromSeed(c.NKey); err == nil {
+			opts = append(opts, o)
+		} else {
+			opts = append(opts, func(*nats.Options) error { return fmt.Errorf("--nkey %s: %w", c.NKey, err) })
+		}
+	}
+	if u, p := os.Getenv("NATS_USER"), os.Getenv("NATS_PASSWORD"); u != "" {
+		opts = append(opts, nats.UserInfo(u, p))
+	}
+	if t := os.Getenv("NATS_TOKEN"); t != "" {
+		opts = append(opts, nats.Token(t))
+	}
+	if c.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(c.TLSCA))
+	}
+	if c.TLSCert != "" {
+		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
+	}
+	return opts
+}
+
+// Logger returns the command's logger on stderr, at the level and in the format of the flags.
+func (c *Client) Logger() (*slog.Logger, error) {
+	level := c.LogLevel
+	if level == "" {
+		level = "info"
+	}
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, &UsageError{fmt.Errorf("--log-level: %w", err)}
+	}
+	hopts := &slog.HandlerOptions{Level: l}
+	switch strings.ToLower(c.LogFormat) {
+	case "", "text":
+		return slog.New(slog.NewTextHandler(os.Stderr, hopts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, hopts)), nil
+	default:
+		return nil, &UsageError{fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)}
+	}
+}
