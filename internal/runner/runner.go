@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/url"
+	"strings"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -122,7 +124,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		sink.Close(cctx)
 	}()
 	if p.OnStart != nil {
-		p.OnStart(runID, url)
+		p.OnStart(runID, Redact(url))
 	}
 	ctrl := lifecycle.New(nc, js, layout, res, log)
 	if p.OnProgress != nil {
@@ -261,4 +263,22 @@ func Serve(ctx context.Context, c *Client, name string, serve func(context.Conte
 	}
 	defer func() { _ = nc.Drain() }()
 	return serve(ctx, Deployment{NC: nc, JS: js, Res: res, Layout: c.Layout(), Log: log})
+}
+
+// Redact hides the passwords and tokens of a server URL list, for printing.
+func Redact(urls string) string {
+	parts := strings.Split(urls, ",")
+	for i, raw := range parts {
+		u, err := url.Parse(strings.TrimSpace(raw))
+		if err != nil || u.User == nil {
+			continue
+		}
+		if _, has := u.User.Password(); has {
+			u.User = url.UserPassword(u.User.Username(), "xxxxx")
+		} else {
+			u.User = url.User("xxxxx") // a token
+		}
+		parts[i] = u.String()
+	}
+	return strings.Join(parts, ",")
 }

@@ -136,3 +136,14 @@ func TestExitCodes(t *testing.T) {
 		}
 	}
 }
+
+func TestRedact(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"nats://127.0.0.1:4222":                          "nats://127.0.0.1:4222",
+		"nats://bob:s3cret@n1:4222,nats://bob:s3cret@n2": "nats://bob:xxxxx@n1:4222,nats://bob:xxxxx@n2",
+		"tls://tok3n@n1:4222":                            "tls://xxxxx@n1:4222",
+	} {
+		require.Equal(t, want, runner.Redact(in))
+	}
+}
