@@ -42,6 +42,7 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 						cancel()
 					}
 				})
+				start := time.Now()
 				batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 				if err != nil {
 					stopWatch()
@@ -52,11 +53,20 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 					}
 					continue
 				}
+				got := 0
 				for m := range batch.Messages() {
+					got++
 					handle(ctx, m)
 				}
 				stopWatch()
 				cancel()
+				// A fetch that ends at once with nothing — the stream has no leader, the server
+				// answers with an error status — must not turn into a loop that keeps a
+				// recovering cluster busy.
+				if got == 0 && ctx.Err() == nil && time.Since(start) < FetchWait/2 {
+					log.Warn("fetch returned at once with no message; pausing", "err", batch.Error())
+					Pause(ctx, time.Second)
+				}
 			}
 		}()
 	}
