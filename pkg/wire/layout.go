@@ -223,7 +223,7 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 		sc.Storage = l.Storage
 		sc.Replicas = l.Replicas
 		sc.Duplicates = 2 * time.Minute
-		if _, err := js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if _, err := settle(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.CreateOrUpdateStream(ctx, sc) }); err != nil {
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
 		}
 	}
@@ -244,48 +244,91 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 			AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 10000}},
 	}
 	for _, c := range consumers {
-		if _, err := js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg); err != nil {
+		if _, err := settle(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
+			return js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
+		}); err != nil {
 			return nil, fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.stream, err)
 		}
 	}
 	var res Resources
 	var err error
-	if res.Runs, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
+	if res.Runs, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.RunsBucket(), err)
 	}
-	if res.Workers, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: 15 * time.Second,
+	if res.Workers, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: 15 * time.Second,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.WorkersBucket(), err)
 	}
-	if res.Preview, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL(),
+	if res.Preview, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL(),
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.PreviewBucket(), err)
 	}
-	if res.Commits, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
+	if res.Commits, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.CommitsBucket(), err)
 	}
-	if res.Seats, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL,
+	if res.Seats, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.SeatsBucket(), err)
 	}
-	if res.Cells, err = js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour,
+	if res.Cells, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
+		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.CellsBucket(), err)
 	}
-	if res.Payloads, err = js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-		Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
+	if res.Payloads, err = settle(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
+		return js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
+			Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
+		})
 	}); err != nil {
 		return nil, fmt.Errorf("object store %s: %w", l.PayloadsBucket(), err)
 	}
 	return &res, nil
+}
+
+// settle runs one create-or-update of Ensure, again a few times when it fails: processes that
+// start together on a fresh cluster race to create the same stream ("stream name already in
+// use" for all but one), and a cluster that has just elected its leaders times some requests
+// out. Each attempt has its own deadline, so one lost request does not eat the caller's.
+func settle[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
+	var (
+		v   T
+		err error
+	)
+	for attempt := range 5 {
+		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		v, err = create(actx)
+		cancel()
+		if err == nil || ctx.Err() != nil {
+			return v, err
+		}
+		t := time.NewTimer(time.Duration(attempt+1) * 100 * time.Millisecond)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return v, err
+		case <-t.C:
+		}
+	}
+	return v, err
 }
 
 // PurgeLedger removes a run's ledger entries in one request, once the run has ended and nothing
