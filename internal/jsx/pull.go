@@ -89,3 +89,23 @@ func Term(log *slog.Logger, m jetstream.Msg, reason string) {
 	log.Warn("terminated a message", "subject", m.Subject(), "reason", reason)
 	_ = m.TermWithReason(reason)
 }
+
+// Every calls fn every d until ctx ends, in a goroutine of its own; the returned channel is
+// closed once that goroutine has returned, so its owner can wait for it.
+func Every(ctx context.Context, d time.Duration, fn func(context.Context)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}()
+	return done
+}

@@ -145,35 +145,13 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.publishRecord(ctx)
 	w.recount(ctx)
 	beat, stopBeat := context.WithCancel(ctx)
-	beating := make(chan struct{})
-	go func() { // the heartbeat: a worker whose entry expires is presumed gone
-		defer close(beating)
-		t := time.NewTicker(w.opts.Heartbeat)
-		defer t.Stop()
-		for {
-			select {
-			case <-beat.Done():
-				return
-			case <-t.C:
-				w.publishRecord(beat)
-			}
-		}
-	}()
-	seating := make(chan struct{})
-	go func() { // seats follow the groups in hand and the live workers
-		defer close(seating)
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		for {
-			select {
-			case <-beat.Done():
-				return
-			case <-t.C:
-				w.recount(beat)
-				w.adjustSeats(beat, "")
-			}
-		}
-	}()
+	// The heartbeat: a worker whose entry expires is presumed gone. The seats follow the
+	// groups in hand and the live workers.
+	beating := jsx.Every(beat, w.opts.Heartbeat, w.publishRecord)
+	seating := jsx.Every(beat, time.Second, func(ctx context.Context) {
+		w.recount(ctx)
+		w.adjustSeats(ctx, "")
+	})
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency)
 	w.state.Store(running)
 	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
