@@ -77,15 +77,62 @@ func TestClusterNodeKilledMidRun(t *testing.T) {
 		"--seed", fmt.Sprint(seed), "--name", "clustered"}
 	ctrl, _ := startRun(t, url, append(args, "--nats-url", url, "--replicas", "3")...)
 
-	js := connect(t, url)
-	info, err := js.Stream(t.Context(), wire.DefaultLayout().GroupsStream())
-	require.NoError(t, err)
-	require.Equal(t, 3, info.CachedInfo().Config.Replicas)
-	nodes[1].Kill()
+	// Kill the leader of RF_GROUPS — the node whose loss costs the most — once every replica
+	// of the run's streams is current: a healthy cluster loses a node.
+	leader := settledLeader(t, connect(t, url), wire.DefaultLayout().GroupsStream(),
+		wire.DefaultLayout().OutcomesStream(), wire.DefaultLayout().SinkStream())
+	killed := false
+	for i, node := range nodes {
+		if leader == fmt.Sprintf("n%d-%s", i+1, t.Name()) {
+			node.Kill()
+			killed = true
+		}
+	}
+	require.True(t, killed, "no node is the leader %q", leader)
 
 	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
 	outLocal := t.TempDir()
 	requireCode(t, 0, controller(t, "", append(args, "--out", outLocal)...), "local run")
 	requireIdentical(t, readDataset(t, filepath.Join(out, "clustered")), readDataset(t, filepath.Join(outLocal, "clustered")), n)
 	stopGracefully(t, append(ws, sinkd)...)
+}
+
+// settledLeader waits until every replica of the streams is current and returns the leader of
+// the first.
+func settledLeader(t *testing.T, js jetstream.JetStream, streams ...string) string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	for { // polled with a deadline: replication is the servers' own, on their own clock
+		leader, settled := "", true
+		for i, name := range streams {
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			s, err := js.Stream(actx, name)
+			acancel()
+			if err != nil {
+				settled = false
+				break
+			}
+			info := s.CachedInfo()
+			require.Equal(t, 3, info.Config.Replicas, name)
+			if info.Cluster == nil || info.Cluster.Leader == "" || len(info.Cluster.Replicas) != 2 {
+				settled = false
+				break
+			}
+			for _, r := range info.Cluster.Replicas {
+				settled = settled && r.Current && !r.Offline
+			}
+			if i == 0 {
+				leader = info.Cluster.Leader
+			}
+		}
+		if settled {
+			return leader
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("the streams' replicas were not all current within %v", waitTimeout)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
