@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -42,7 +43,11 @@ func TestMetricsMoveDuringARun(t *testing.T) {
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", wport)}, nil)
 	s := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", srv.URL, "--out", out,
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", sport)}, nil)
-	waitForStreams(t, connect(t, srv.URL), "RF_GROUPS", "RF_OUTCOMES", "RF_SINK")
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	for _, p := range []*testbin.Process{w, s} { // serving before it consumes, so before "started"
+		require.NoError(t, p.Output.WaitFor(ctx, "started"))
+	}
 	wm := fmt.Sprintf("http://127.0.0.1:%d/metrics", wport)
 	sm := fmt.Sprintf("http://127.0.0.1:%d/metrics", sport)
 	completed := `rowforge_worker_groups_total{status="completed"}`

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 )
 
@@ -118,7 +120,7 @@ func TestReplyIDDerivesFromTheRequest(t *testing.T) {
 
 	cons, err := b.js.Consumer(b.ctx, l.GroupsStream(), WorkersConsumer)
 	require.NoError(t, err)
-	batch, err := cons.FetchNoWait(2)
+	batch, err := cons.Fetch(2, jetstream.FetchMaxWait(10*time.Second)) // returns once both are there
 	require.NoError(t, err)
 	var ids []string
 	for m := range batch.Messages() {
