@@ -35,8 +35,8 @@ func newRoot() *cobra.Command {
 		Use:   "controller",
 		Short: "Generate synthetic datasets from a declarative config",
 		Long: `controller runs rowforge datasets. A config lists columns and their generators (samplers,
-Jinja expressions); controller plans row groups, hands them to workers over NATS JetStream and
-has sinkd write the result as Parquet.
+Jinja expressions, LLM calls on OpenAI-compatible endpoints); controller plans row groups, hands
+them to workers over NATS JetStream and has sinkd write the result as Parquet.
 
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
 workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
