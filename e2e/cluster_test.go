@@ -66,8 +66,11 @@ func clusterURL(nodes []*testbin.Process) string {
 
 // A three-node cluster with R3 streams: one node is killed mid-run, every process reconnects
 // to the others, and the run completes with exactly the rows of the seeded local run.
+//
+// Not parallel: it runs alone, before the parallel tests. Three servers electing leaders on two
+// cores among the rest of the suite answered some API requests only after seconds, which tests
+// a loaded machine more than the cluster.
 func TestClusterNodeKilledMidRun(t *testing.T) {
-	t.Parallel()
 	const n, buffer, seed = 60000, 1000, 17
 	nodes := startCluster(t)
 	url := clusterURL(nodes)

@@ -342,7 +342,10 @@ func waitForStreams(t *testing.T, js jetstream.JetStream, names ...string) {
 	defer poll.Stop()
 	for _, name := range names {
 		for {
-			_, err := js.Stream(ctx, name)
+			// Each lookup has its own deadline: on a busy cluster one request can go unanswered.
+			actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+			_, err := js.Stream(actx, name)
+			acancel()
 			if err == nil {
 				break
 			}

@@ -1,6 +1,10 @@
 package worker
 
-import "github.com/rowforge/rowforge/pkg/scheduler"
+import (
+	"github.com/nats-io/nats.go"
+
+	"github.com/rowforge/rowforge/pkg/scheduler"
+)
 
 // UseScheduler makes w generate the groups of run with s instead of the scheduler it would
 // compile from the run's config, so that a test can run a generator it controls. The run
@@ -9,4 +13,10 @@ func (w *Worker) UseScheduler(run string, s *scheduler.Scheduler) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	w.runs[run] = &runEntry{sched: s}
+}
+
+// Reconnect drops w's connection to the server and calls done once it is back.
+func (w *Worker) Reconnect(done func()) error {
+	w.nc.SetReconnectHandler(func(*nats.Conn) { done() })
+	return w.nc.ForceReconnect()
 }

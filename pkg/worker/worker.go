@@ -247,6 +247,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	log := w.log.With("run", subj.Run, "group", g)
+	reconnects := w.nc.Stats().Reconnects // see the hand-back of a failed group below
 	// The group is listed in rf_workers before the run's state is read, and an abort recorded
 	// after that read reaches it by the broadcast: so a controller that aborts either sees the
 	// group in flight here and waits for it, or this worker sees the abort and does not start.
@@ -294,6 +295,16 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		log.Info("handing the group back", "cause", context.Cause(gctx))
 		status = metrics.StatusHandedBack
 		// Delayed past this worker's last fetches, which run to their expiry after the stop.
+		_ = m.NakWithDelay(jsx.FetchWait)
+		return
+	}
+	// A group that failed while this worker was cut off from the broker may have failed because
+	// it was cut off (its model calls too), and may have been redelivered meanwhile: the server
+	// takes an ack or an outcome of a stale delivery as any other. A failed outcome fails the
+	// run, so such a worker hands the group back and lets a connected one decide.
+	if out.Status == scheduler.Failed && w.nc.Stats().Reconnects != reconnects {
+		log.Warn("the group failed while this worker lost its connection; handing it back", "err", out.Err)
+		status = metrics.StatusHandedBack
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}

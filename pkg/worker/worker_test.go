@@ -3,20 +3,25 @@ package worker_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
+	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/scheduler"
 	"github.com/rowforge/rowforge/pkg/wire"
 	"github.com/rowforge/rowforge/pkg/worker"
@@ -404,4 +409,52 @@ func TestCompile(t *testing.T) {
 		_, err := worker.Compile(cfg, nil, 4)
 		require.ErrorContains(t, err, `"twice"`)
 	})
+}
+
+// A group that fails while its worker was cut off from the broker is handed back, not reported
+// failed: it may have failed because of the cut, and its failed outcome would fail the run.
+func TestGroupFailedAcrossAReconnectIsHandedBack(t *testing.T) {
+	t.Parallel()
+	b := setup(t, wire.DefaultLayout())
+	m := metrics.NewWorker(prometheus.NewRegistry())
+	nc := natstest.Connect(t, b.srv, nats.Timeout(waitFor))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	w := worker.New(nc, js, b.layout, b.res, worker.Options{ID: "w1", Logger: quiet, Metrics: m})
+	servicetest.Start(t, w.Run)
+	const run = "cutoff"
+	b.putRun(t, run, wire.RunRunning, slowConfig)
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	gen := &scheduler.Generator{Name: "slow", Type: frame.String, Inputs: []string{"n"},
+		Column: func(context.Context, *frame.Frame, []int) (*frame.Column, map[int]error, error) {
+			once.Do(func() { close(entered) })
+			<-release
+			return nil, nil, &scheduler.FatalError{Err: errors.New("model unreachable")}
+		}}
+	g, err := scheduler.NewGraph([]string{"n"}, []*scheduler.Generator{gen})
+	require.NoError(t, err)
+	w.UseScheduler(run, scheduler.New(g, scheduler.Options{}))
+	ctx := waitCtx(t)
+
+	b.publishGroup(t, run, 0, encode(t, seeds(3)))
+	select {
+	case <-entered:
+	case <-ctx.Done():
+		t.Fatal("the group never started")
+	}
+	back := make(chan struct{})
+	require.NoError(t, w.Reconnect(func() { close(back) }))
+	select {
+	case <-back:
+	case <-ctx.Done():
+		t.Fatal("the worker did not reconnect")
+	}
+	close(release)
+	handedBack := m.Groups.WithLabelValues(metrics.StatusHandedBack)
+	failed := m.Groups.WithLabelValues(metrics.StatusFailed)
+	require.Eventually(t, func() bool { return testutil.ToFloat64(handedBack)+testutil.ToFloat64(failed) > 0 },
+		waitFor, 5*time.Millisecond)
+	require.Equal(t, 1.0, testutil.ToFloat64(handedBack))
+	require.Zero(t, b.msgs(t, b.layout.OutcomesStream()), "no failed outcome")
 }
