@@ -360,7 +360,8 @@ func waitForStreams(t *testing.T, js jetstream.JetStream, names ...string) {
 	}
 }
 
-// startServices starts n workers (with workerArgs) and one sinkd writing under out, as separate processes,
+// startServices starts n workers and one sinkd writing under out, as separate processes, all
+// with the extra client flags in workerArgs (--replicas and --prefix must agree in a deployment),
 // and waits until they consume: the streams exist and each has logged its start line (which
 // it logs once its consumer and, for a worker, its control subscription are in place).
 func startServices(t *testing.T, url, out string, workers int, workerArgs ...string) (ws []*testbin.Process, sinkd *testbin.Process) {
@@ -369,7 +370,7 @@ func startServices(t *testing.T, url, out string, workers int, workerArgs ...str
 	for range workers {
 		ws = append(ws, testbin.StartProcess(t, workerBin, append([]string{"--nats-url", url}, workerArgs...), nil))
 	}
-	sinkd = testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", url, "--out", out}, nil)
+	sinkd = testbin.StartProcess(t, testbin.Binary(t, "sinkd"), append([]string{"--nats-url", url, "--out", out}, workerArgs...), nil)
 
 	waitForStreams(t, connect(t, url), "RF_GROUPS", "RF_OUTCOMES", "RF_SINK")
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
