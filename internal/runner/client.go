@@ -35,7 +35,7 @@ func (c *Client) Bind(fs *pflag.FlagSet, logLevel string) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client certificate (PEM), with --tls-key, for servers that verify clients")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client certificate's private key (PEM)")
 	fs.StringVar(&c.Prefix, "prefix", "rf", "prefix of rowforge's subjects, streams and buckets, to share a cluster between deployments (all processes of one deployment must agree)")
-	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of the streams and buckets this process creates: 1 on a single server, 3 on a cluster (existing ones keep theirs)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of rowforge's streams and buckets: 1 on a single server, 3 on a cluster (every process of a deployment must give the same: each one's start applies it)")
 	fs.StringVar(&c.LogLevel, "log-level", logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 }

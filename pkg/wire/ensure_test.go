@@ -160,21 +160,3 @@ func TestEnsureLayoutsShareAServer(t *testing.T) {
 	require.Equal(t, defaultMaxDeliver, cons.CachedInfo().Config.MaxDeliver, "a zero MaxDeliver must not mean unlimited")
 	require.Equal(t, defaultAckWait, cons.CachedInfo().Config.AckWait)
 }
-
-// A process with another --replicas adopts the replicas of what exists instead of scaling a
-// running deployment's streams (on a single server, R3 could not even be placed).
-func TestEnsureKeepsExistingReplicas(t *testing.T) {
-	t.Parallel()
-	b := setupJS(t)
-	l := DefaultLayout()
-	_, err := l.Ensure(b.ctx, b.js)
-	require.NoError(t, err)
-	l.Replicas = 3
-	_, err = l.Ensure(b.ctx, b.js)
-	require.NoError(t, err)
-	for _, name := range []string{l.GroupsStream(), "KV_" + l.RunsBucket(), "OBJ_" + l.PayloadsBucket()} {
-		s, err := b.js.Stream(b.ctx, name)
-		require.NoError(t, err)
-		require.Equal(t, 1, s.CachedInfo().Config.Replicas, name)
-	}
-}

@@ -221,7 +221,7 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	for _, sc := range streams {
 		sc.Retention = jetstream.WorkQueuePolicy
 		sc.Storage = l.Storage
-		sc.Replicas = replicas(ctx, js, sc.Name, l.Replicas)
+		sc.Replicas = l.Replicas
 		sc.Duplicates = 2 * time.Minute
 		if _, err := settle(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.CreateOrUpdateStream(ctx, sc) }); err != nil {
 			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
@@ -254,67 +254,54 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	var err error
 	if res.Runs, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: replicas(ctx, js, "KV_"+l.RunsBucket(), l.Replicas), History: 1,
+			Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.RunsBucket(), err)
 	}
 	if res.Workers, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: replicas(ctx, js, "KV_"+l.WorkersBucket(), l.Replicas), TTL: 15 * time.Second,
+			Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: 15 * time.Second,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.WorkersBucket(), err)
 	}
 	if res.Preview, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: replicas(ctx, js, "KV_"+l.PreviewBucket(), l.Replicas), TTL: l.previewTTL(),
+			Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL(),
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.PreviewBucket(), err)
 	}
 	if res.Commits, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: replicas(ctx, js, "KV_"+l.CommitsBucket(), l.Replicas), History: 1,
+			Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.CommitsBucket(), err)
 	}
 	if res.Seats, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: replicas(ctx, js, "KV_"+l.SeatsBucket(), l.Replicas), TTL: SeatTTL,
+			Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.SeatsBucket(), err)
 	}
 	if res.Cells, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
 		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: replicas(ctx, js, "KV_"+l.CellsBucket(), l.Replicas), History: 1, TTL: 24 * time.Hour,
+			Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("bucket %s: %w", l.CellsBucket(), err)
 	}
 	if res.Payloads, err = settle(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
 		return js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: replicas(ctx, js, "OBJ_"+l.PayloadsBucket(), l.Replicas), TTL: 24 * time.Hour,
+			Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
 		})
 	}); err != nil {
 		return nil, fmt.Errorf("object store %s: %w", l.PayloadsBucket(), err)
 	}
 	return &res, nil
-}
-
-// replicas is the replica count a create-or-update of stream name must keep: the one it already
-// has, else want. The process that creates a resource sets its replicas; a later process with
-// another --replicas does not scale the streams of a running deployment up and down (an
-// operator does that, with `nats stream edit`).
-func replicas(ctx context.Context, js jetstream.JetStream, name string, want int) int {
-	actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if s, err := js.Stream(actx, name); err == nil && s.CachedInfo().Config.Replicas > 0 {
-		return s.CachedInfo().Config.Replicas
-	}
-	return want
 }
 
 // settle runs one create-or-update of Ensure, again a few times when it fails: processes that
