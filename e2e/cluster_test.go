@@ -53,6 +53,20 @@ func startCluster(t *testing.T) []*testbin.Process {
 		}
 	}
 	require.NoError(t, js.DeleteStream(ctx, "PROBE"))
+	// The operator prepares the deployment's R3 streams and buckets once, as one client: three
+	// services creating the same R3 resources at the same moment on a cluster this fresh can
+	// take longer than a test waits (they retry until it works).
+	layout := wire.DefaultLayout()
+	layout.Replicas = 3
+	ectx, ecancel := context.WithTimeout(t.Context(), 2*waitTimeout)
+	defer ecancel()
+	for {
+		if _, err := layout.Ensure(ectx, js); err == nil {
+			break
+		} else if ectx.Err() != nil {
+			t.Fatalf("could not prepare the R3 layout within %v: %v", 2*waitTimeout, err)
+		}
+	}
 	return nodes
 }
 
