@@ -334,11 +334,7 @@ func settle[T any](ctx context.Context, create func(context.Context) (T, error))
 // PurgeLedger removes a run's ledger entries in one request, once the run has ended and nothing
 // can resume it.
 func (l Layout) PurgeLedger(ctx context.Context, js jetstream.JetStream, run string) error {
-	stream, err := js.Stream(ctx, "KV_"+l.CommitsBucket())
-	if err != nil {
-		return err
-	}
-	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.CommitsBucket()+"."+LedgerKeys(run)))
+	return purgeKeys(ctx, js, l.CommitsBucket(), LedgerKeys(run))
 }
 
 // SeatTTL is how long a seat outlives the worker that stopped renewing it.
@@ -353,11 +349,7 @@ func SeatKey(run, model string, i int) string {
 
 // PurgeSeats frees a run's seats at once when the run ends, instead of at their TTL.
 func (l Layout) PurgeSeats(ctx context.Context, js jetstream.JetStream, run string) error {
-	stream, err := js.Stream(ctx, "KV_"+l.SeatsBucket())
-	if err != nil {
-		return err
-	}
-	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.SeatsBucket()+"."+run+".>"))
+	return purgeKeys(ctx, js, l.SeatsBucket(), run+".>")
 }
 
 // CellKey names a cell a worker generated for a group still in progress: the model calls a
@@ -394,9 +386,15 @@ func ParseCellKey(key string) (column string, row int, err error) {
 // PurgeCells removes the kept cells of a group (of the whole run when group < 0), in one
 // request, once its outcome is stored.
 func (l Layout) PurgeCells(ctx context.Context, js jetstream.JetStream, run string, group int) error {
-	stream, err := js.Stream(ctx, "KV_"+l.CellsBucket())
+	return purgeKeys(ctx, js, l.CellsBucket(), CellsOf(run, group))
+}
+
+// purgeKeys removes every key of bucket that filter matches, in one request to the bucket's
+// stream, rather than a delete marker per key.
+func purgeKeys(ctx context.Context, js jetstream.JetStream, bucket, filter string) error {
+	stream, err := js.Stream(ctx, "KV_"+bucket)
 	if err != nil {
 		return err
 	}
-	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+l.CellsBucket()+"."+CellsOf(run, group)))
+	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+bucket+"."+filter))
 }

@@ -3,8 +3,10 @@ package wire
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -36,7 +38,7 @@ func LedgerKeys(run string) string { return run + ".>" }
 
 // DecodeGroupEnd parses the ledger entry under key and returns its group with it.
 func DecodeGroupEnd(key string, b []byte) (int, *GroupEnd, error) {
-	i := lastDot(key)
+	i := strings.LastIndexByte(key, '.')
 	if i < 0 {
 		return 0, nil, fmt.Errorf("ledger key %q: no group index", key)
 	}
@@ -60,40 +62,46 @@ func DecodeGroupEnd(key string, b []byte) (int, *GroupEnd, error) {
 	return g, &e, nil
 }
 
-func lastDot(s string) int {
-	for i := len(s) - 1; i >= 0; i-- {
-		if s[i] == '.' {
-			return i
-		}
-	}
-	return -1
-}
-
-// ReadLedger returns the ended groups of run, by index. A watch delivers each key's last value
-// and then a nil marker, so the whole ledger of a run costs one subscription, not a Get per key.
+// ReadLedger returns the ended groups of run, by index.
 func ReadLedger(ctx context.Context, kv jetstream.KeyValue, run string) (map[int]*GroupEnd, error) {
-	w, err := kv.WatchFiltered(ctx, []string{LedgerKeys(run)}, jetstream.IgnoreDeletes())
+	ends := map[int]*GroupEnd{}
+	err := ReadKeys(ctx, kv, LedgerKeys(run), func(key string, value []byte) error {
+		g, end, err := DecodeGroupEnd(key, value)
+		if err != nil {
+			return err
+		}
+		ends[g] = end
+		return nil
+	})
 	if err != nil {
 		return nil, fmt.Errorf("read the ledger of run %s: %w", run, err)
 	}
+	return ends, nil
+}
+
+// ReadKeys calls fn with the current value of each key of kv that filter matches, and stops at
+// fn's first error. A watch delivers each key's last value and then a nil marker, so a whole
+// prefix costs one subscription, not a Get per key.
+func ReadKeys(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(key string, value []byte) error) error {
+	w, err := kv.WatchFiltered(ctx, []string{filter}, jetstream.IgnoreDeletes())
+	if err != nil {
+		return err
+	}
 	defer func() { _ = w.Stop() }()
-	ends := map[int]*GroupEnd{}
 	for {
 		select {
 		case <-ctx.Done():
-			return nil, fmt.Errorf("read the ledger of run %s: %w", run, context.Cause(ctx))
+			return context.Cause(ctx)
 		case e, ok := <-w.Updates():
-			if !ok {
-				return nil, fmt.Errorf("read the ledger of run %s: watch closed", run)
+			switch {
+			case !ok:
+				return errors.New("watch closed")
+			case e == nil: // caught up
+				return nil
 			}
-			if e == nil { // caught up
-				return ends, nil
+			if err := fn(e.Key(), e.Value()); err != nil {
+				return err
 			}
-			g, end, err := DecodeGroupEnd(e.Key(), e.Value())
-			if err != nil {
-				return nil, err
-			}
-			ends[g] = end
 		}
 	}
 }

@@ -371,24 +371,14 @@ func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
 			w.log.Debug("could not keep a cell; a redelivery would generate it again", "run", run, "group", g, "err", err)
 		}
 	}}
-	watch, err := w.res.Cells.WatchFiltered(ctx, []string{wire.CellsOf(run, g)}, jetstream.IgnoreDeletes())
-	if err != nil {
-		w.log.Warn("could not read the group's kept cells", "run", run, "group", g, "err", err)
-		w.opts.Metrics.Error(metrics.ErrKeptCells)
-		return c
-	}
-	defer func() { _ = watch.Stop() }()
-	for e := range watch.Updates() {
-		if e == nil { // caught up
-			break
-		}
-		column, row, err := wire.ParseCellKey(e.Key())
+	err := wire.ReadKeys(ctx, w.res.Cells, wire.CellsOf(run, g), func(key string, value []byte) error {
+		column, row, err := wire.ParseCellKey(key)
 		var v any
 		if err == nil {
-			err = json.Unmarshal(e.Value(), &v)
+			err = json.Unmarshal(value, &v)
 		}
 		if err != nil {
-			continue
+			return nil // generated again
 		}
 		if c.Done == nil {
 			c.Done = map[string]map[int]any{}
@@ -397,6 +387,12 @@ func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
 			c.Done[column] = map[int]any{}
 		}
 		c.Done[column][row] = v
+		return nil
+	})
+	if err != nil {
+		w.log.Warn("could not read the group's kept cells", "run", run, "group", g, "err", err)
+		w.opts.Metrics.Error(metrics.ErrKeptCells)
+		return scheduler.Cells{Keep: c.Keep}
 	}
 	if n := len(c.Done); n > 0 {
 		w.log.Info("resuming a group from its kept cells", "run", run, "group", g, "columns", n)
