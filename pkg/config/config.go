@@ -19,15 +19,13 @@ import (
 // then a config that uses one is rejected by name rather than run without it; an empty value
 // is accepted because Data Designer's own exports write `constraints: []` and the like.
 var laterKeys = map[string]bool{
-	"constraints":  true,
 	"seed_config":  true,
 	"tool_configs": true,
-	"profilers":    true,
 }
 
 // topLevelKeys are the top-level keys rowforge reads. model_providers is its own: Data
 // Designer keeps providers out of the dataset config, in a file of the machine it runs on.
-var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers"}
+var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers", "constraints", "profilers"}
 
 // Load reads and parses the config file at path.
 func Load(path string) (*Config, error) {
@@ -47,11 +45,11 @@ func Load(path string) (*Config, error) {
 // `{columns: […], …}` or the full `{data_designer: {…}, library_version: …}`. It reports every
 // problem it finds, each an *Error, joined with errors.Join.
 func Parse(data []byte) (*Config, error) {
-	doc, err := decodeYAML(data)
+	node, doc, err := decodeYAML(data)
 	if err != nil {
 		return nil, err
 	}
-	p := &problems{}
+	p := &problems{order: keyOrders(node)}
 	root := toJSON(doc, "", p)
 	if len(p.errs) > 0 {
 		// A value without a JSON form was dropped from the tree; checking the rest would only
@@ -72,8 +70,9 @@ func Parse(data []byte) (*Config, error) {
 		return nil, p.err()
 	}
 	checkTopLevel(m, p)
+	checkProfilers(m["profilers"], p)
 
-	cfg := &Config{Raw: m}
+	cfg := &Config{Raw: m, Source: source(node, m)}
 	broken := map[*Column]bool{}
 	switch list := m["columns"].(type) {
 	case nil:
@@ -95,6 +94,8 @@ func Parse(data []byte) (*Config, error) {
 	default:
 		p.add("", "columns", "want a list of columns, got %s", describe(list))
 	}
+	cfg.Constraints = parseConstraints(m["constraints"], p)
+	checkConstraints(cfg, p)
 	cfg.Order = validate(cfg.Columns, broken, p)
 	models, aliasless := parseModels(m["model_configs"], p)
 	cfg.Models = models
@@ -109,25 +110,48 @@ func Parse(data []byte) (*Config, error) {
 	return cfg, nil
 }
 
-// decodeYAML decodes exactly one YAML document. A stream of several would silently lose all but
-// the first, so it is an error.
-func decodeYAML(data []byte) (any, error) {
+// decodeYAML decodes exactly one YAML document, as a node tree (which keeps the order of
+// mappings) and as values. A stream of several documents would silently lose all but the
+// first, so it is an error.
+func decodeYAML(data []byte) (*yaml.Node, any, error) {
 	dec := yaml.NewDecoder(bytes.NewReader(data))
-	var doc any
-	if err := dec.Decode(&doc); err != nil {
+	var node yaml.Node
+	if err := dec.Decode(&node); err != nil {
 		if errors.Is(err, io.EOF) {
-			return nil, nil
+			return nil, nil, nil
 		}
-		return nil, yamlError(err)
+		return nil, nil, yamlError(err)
 	}
-	var extra any
+	var extra yaml.Node
 	if err := dec.Decode(&extra); !errors.Is(err, io.EOF) {
 		if err != nil {
-			return nil, yamlError(err)
+			return nil, nil, yamlError(err)
 		}
-		return nil, &Error{Msg: "invalid YAML: the config must be a single YAML document"}
+		return nil, nil, &Error{Msg: "invalid YAML: the config must be a single YAML document"}
 	}
-	return doc, nil
+	var doc any
+	if err := node.Decode(&doc); err != nil {
+		return nil, nil, yamlError(err)
+	}
+	return &node, doc, nil
+}
+
+// source is the DataDesignerConfig mapping as JSON in the document's order (see orderedJSON),
+// or Raw's JSON for a document orderedJSON does not write.
+func source(node *yaml.Node, raw map[string]any) []byte {
+	root := resolve(node)
+	if dd := mappingValue(root, "data_designer"); dd != nil && mappingValue(root, "columns") == nil {
+		root = dd
+	}
+	var b bytes.Buffer
+	if orderedJSON(root, &b) {
+		return b.Bytes()
+	}
+	out, err := json.Marshal(raw)
+	if err != nil {
+		panic(fmt.Sprintf("config: Raw does not encode as JSON: %v", err))
+	}
+	return out
 }
 
 // yamlError turns a YAML library error into an *Error. Its messages carry the line number.
@@ -315,4 +339,13 @@ func (c *Config) ordered(keep func(*Column) bool) []*Column {
 		}
 	}
 	return out
+}
+
+// SourceJSON is the config to hand to another process: Source, or Raw's JSON for a Config
+// built in code.
+func (c *Config) SourceJSON() ([]byte, error) {
+	if c.Source != nil {
+		return c.Source, nil
+	}
+	return json.Marshal(c.Raw)
 }

@@ -237,6 +237,7 @@ func TestParseErrors(t *testing.T) {
 	const (
 		uuidA = "\n  - {name: a, column_type: sampler, sampler_type: uuid}"
 		catA  = "\n  - {name: a, column_type: sampler, sampler_type: category, params: {values: [x, y]}}"
+		uniA  = "\n  - {name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}"
 		dateA = "\n  - {name: a, column_type: sampler, sampler_type: datetime, params: {start: 2024-01-01, end: 2024-02-01}}"
 	)
 	col := func(s string) string { return "\n  - " + s }
@@ -259,7 +260,8 @@ func TestParseErrors(t *testing.T) {
 		{"unknown top-level key", "columns:" + uuidA + "\ncolums: []", "", "colums", `unknown top-level key "colums" (did you mean "columns"?)`},
 		{"later feature", "columns:" + uuidA + "\ntool_configs: [{tool_alias: t}]", "", "tool_configs", "tool_configs is not supported yet"},
 		{"later feature mapping", "columns:" + uuidA + "\nseed_config: {source: x}", "", "seed_config", "seed_config is not supported yet"},
-		{"later feature profilers", "columns:" + uuidA + "\nprofilers: [{model_alias: m}]", "", "profilers", "profilers is not supported yet"},
+		{"profiler sample size", "columns:" + uuidA + "\nprofilers: [{model_alias: m, summary_score_sample_size: 0}]", "", "profilers[0].summary_score_sample_size", "must be at least 1"},
+		{"profiler unknown key", "columns:" + uuidA + "\nprofilers: [{model_alias: m, sample: 3}]", "", "profilers[0].sample", `unknown key "sample"`},
 		{"non-finite number", "columns:" + col("{name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: .inf}}"), "a", "params.high", "+Inf has no JSON form"},
 		{"non-finite number full form", `{"data_designer": {"columns": [{"name": "a", "column_type": "sampler", "sampler_type": "uniform", "params": {"low": 0, "high": .nan}}]}}`, "a", "params.high", "NaN has no JSON form"},
 		{"non-finite number no name", "columns:" + col("{column_type: sampler, sampler_type: uniform, params: {low: -.inf, high: 0}}"), "", "columns[0].params.low", "-Inf has no JSON form"},
@@ -280,11 +282,40 @@ func TestParseErrors(t *testing.T) {
 		{"drop not a bool", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, drop: yes}"), "a", "drop", "want true or false"},
 		{"skip", "columns:" + col(`{name: a, column_type: expression, expr: "1", skip: {when: "{{ b }}"}}`), "a", "skip", "skip is not supported yet"},
 		{"propagate_skip false", "columns:" + col(`{name: a, column_type: expression, expr: "1", propagate_skip: false}`), "a", "propagate_skip", "not supported yet"},
-		{"conditional_params", "columns:" + col(`{name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"b == 1": {p: 1}}}`), "a", "conditional_params", "conditional_params is not supported yet"},
+		{"constraint unknown target", "columns:" + uuidA + "\nconstraints: [{target_column: aa, operator: lt, rhs: 1}]", "", "constraints[0].target_column", `unknown column "aa" (did you mean "a"?)`},
+		{"constraint on expression", "columns:" + col(`{name: a, column_type: expression, expr: "1", dtype: int}`) + "\nconstraints: [{target_column: a, operator: lt, rhs: 1}]", "", "constraints[0].target_column", "constraints apply to sampler columns"},
+		{"constraint operator", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: ne, rhs: 1}]", "", "constraints[0].operator", `unknown operator "ne"`},
+		{"constraint no rhs", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: lt}]", "", "constraints[0].rhs", "required"},
+		{"constraint type", "columns:" + uniA + "\nconstraints: [{constraint_type: equality, target_column: a, operator: lt, rhs: 1}]", "", "constraints[0].constraint_type", `unknown constraint_type "equality"`},
+		{"constraint scalar rhs text", "columns:" + uniA + "\nconstraints: [{constraint_type: scalar_inequality, target_column: a, operator: lt, rhs: ten}]", "", "constraints[0].rhs", "want a number"},
+		{"constraint legacy column rhs unknown", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: lt, rhs: b}]", "", "constraints[0].rhs", `unknown column "b"`},
+		{"constraint scalar on datetime", "columns:" + dateA + "\nconstraints: [{target_column: a, operator: lt, rhs: 1}]", "", "constraints[0]", "needs a numeric column"},
+		{"constraint scalar on text", "columns:" + catA + "\nconstraints: [{target_column: a, operator: lt, rhs: 1}]", "", "constraints[0]", `"a" holds text values`},
+		{"constraint datetime vs number", "columns:" + dateA + col("{name: b, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}") + "\nconstraints: [{target_column: b, operator: lt, rhs: a}]", "", "constraints[0]", `cannot compare numeric column "b" with datetime column "a"`},
+		{"constraint self", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: lt, rhs: a}]", "", "constraints[0].rhs", "is the target_column"},
+		{"constraint unknown key", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: lt, rhs: 1, strict: true}]", "", "constraints[0].strict", `unknown key "strict"`},
+		{"constraint cycle", "columns:" + uniA + col("{name: b, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}") + "\nconstraints: [{target_column: a, operator: lt, rhs: b}, {target_column: b, operator: lt, rhs: a}]", "a", "", "dependency cycle: a -> b -> a"},
+		{"scipy unknown dist", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: gama, dist_params: {a: 1}}}"), "a", "params.dist_name", `unknown dist_name "gama" (did you mean "gamma"?)`},
+		{"scipy unsupported dist", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: weibull_min, dist_params: {c: 1}}}"), "a", "params.dist_name", `dist_name "weibull_min" is not one rowforge draws (want one of beta, binom, chi2`},
+		{"scipy missing param", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: gamma, dist_params: {scale: 2}}}"), "a", "params.dist_params.a", "required for dist_name gamma"},
+		{"scipy unknown param", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: norm, dist_params: {mean: 2}}}"), "a", "params.dist_params.mean", `unknown parameter "mean" of norm (want loc, scale)`},
+		{"scipy scale", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: expon, dist_params: {scale: 0}}}"), "a", "params.dist_params.scale", "must be greater than 0, got 0.0"},
+		{"scipy discrete has no scale", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: poisson, dist_params: {mu: 1, scale: 2}}}"), "a", "params.dist_params.scale", `unknown parameter "scale" of poisson`},
+		{"scipy integer", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: binom, dist_params: {n: 2.5, p: 0.5}}}"), "a", "params.dist_params.n", "want an integer, got 2.5"},
+		{"scipy randint bounds", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: randint, dist_params: {low: 5, high: 5}}}"), "a", "params.dist_params.high", "must be greater than low"},
+		{"scipy geom p", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: geom, dist_params: {p: 0}}}"), "a", "params.dist_params.p", "greater than 0 and at most 1"},
+		{"scipy params not numbers", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: norm, dist_params: {loc: x}}}"), "a", "params.dist_params.loc", "want a number"},
+		{"scipy missing dist_params", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: norm}}"), "a", "params.dist_params", "required"},
+		{"bernoulli_mixture p", "columns:" + col("{name: a, column_type: sampler, sampler_type: bernoulli_mixture, params: {p: 2, dist_name: norm, dist_params: {}}}"), "a", "params.p", "between 0 and 1"},
+		{"bernoulli_mixture dist", "columns:" + col("{name: a, column_type: sampler, sampler_type: bernoulli_mixture, params: {p: 0.5, dist_name: nrom, dist_params: {}}}"), "a", "params.dist_name", `did you mean "norm"?`},
+		{"conditional_params unknown column", "columns:" + col(`{name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"b == 1": {p: 1}}}`), "a", "conditional_params[b == 1]", `unknown reference "b"`},
+		{"conditional_params bad params", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {p: 2}}}`), "b", "conditional_params[a == 1].p", "between 0 and 1"},
+		{"conditional_params other sampler_type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {sampler_type: uniform, low: 0, high: 1}}}`), "b", "conditional_params[a == 1].sampler_type", `differs from the column's "bernoulli"`},
+		{"conditional_params bad condition", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a ==": {p: 1}}}`), "b", "conditional_params[a ==]", "invalid condition"},
+		{"conditional_params reads expression", "columns:" + col(`{name: a, column_type: expression, expr: "x"}`) + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 'x'": {p: 1}}}`), "b", "conditional_params[a == 'x']", "a sampler can only read sampler columns"},
 
 		// Sampler type and params.
 		{"missing sampler_type", "columns:" + col("{name: a, column_type: sampler, params: {values: [x]}}"), "a", "sampler_type", "required"},
-		{"later sampler_type", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, convert_to: str}"), "a", "sampler_type", `sampler_type "person" is not supported yet`},
 		{"unknown sampler_type", "columns:" + col("{name: a, column_type: sampler, sampler_type: gausian, params: {}}"), "a", "sampler_type", `unknown sampler_type "gausian" (did you mean "gaussian"?)`},
 		{"params sampler_type wins", "columns:" + col("{name: a, column_type: sampler, sampler_type: category, params: {sampler_type: uniform, values: [x]}}"), "a", "params.values", `unknown param "values"`},
 		{"missing params", "columns:" + col("{name: a, column_type: sampler, sampler_type: category}"), "a", "params", "required"},
@@ -385,7 +416,6 @@ constraints: [{target_column: c, operator: lt, rhs: 1}]
 	// Neither b nor d reading a is reported: a exists, and what it is cannot be trusted until
 	// its own error is fixed. One mistake, one error.
 	require.ElementsMatch(t, []string{
-		`constraints: constraints is not supported yet`,
 		`column "a": column_type: column_type "embedding" is not supported yet`,
 		`column "b": expr: unknown reference "nope"`,
 		`column "c": params.p: must be between 0 and 1, got 2.0`,
@@ -661,4 +691,86 @@ func FuzzParse(f *testing.F) {
 		_ = cfg.Hash()
 		_ = cfg.JSON()
 	})
+}
+
+func TestConstraints(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+columns:
+  - {name: hi, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}
+  - {name: lo, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}
+constraints:
+  - {target_column: hi, operator: gt, rhs: lo}
+  - {target_column: lo, operator: le, rhs: "0.5"}
+  - {target_column: lo, operator: ge, rhs: 0}
+  - {constraint_type: column_inequality, target_column: hi, operator: ge, rhs: lo}
+`))
+	require.NoError(t, err)
+	require.Equal(t, []*Constraint{
+		{Type: ConstraintColumn, Target: "hi", Operator: "gt", Column: "lo", Index: 0},
+		{Type: ConstraintScalar, Target: "lo", Operator: "le", Scalar: 0.5, Index: 1},
+		{Type: ConstraintScalar, Target: "lo", Operator: "ge", Scalar: 0, Index: 2},
+		{Type: ConstraintColumn, Target: "hi", Operator: "ge", Column: "lo", Index: 3},
+	}, cfg.Constraints)
+	// The target is drawn again against the rhs's values, so the rhs comes first.
+	require.Equal(t, []string{"lo", "hi"}, cfg.Order)
+	require.Equal(t, []string{"lo"}, cfg.Column("hi").Inputs)
+}
+
+func TestValidateChecksSamplerParams(t *testing.T) {
+	t.Parallel()
+	cfg := &Config{Columns: []*Column{
+		{Name: "u", Type: TypeSampler, SamplerType: SamplerUniform, Params: &UniformParams{Low: 2, High: 1}},
+		{Name: "c", Type: TypeSampler, SamplerType: SamplerCategory, Params: &CategoryParams{Values: []any{"x"}, Weights: []float64{-1}}},
+		{Name: "p", Type: TypeSampler, SamplerType: SamplerPoisson, Params: &PoissonParams{Mean: 0}},
+	}}
+	var msgs []string
+	for _, e := range errorsOf(cfg.Validate()) {
+		msgs = append(msgs, e.Error())
+	}
+	require.ElementsMatch(t, []string{
+		`column "u": params.high: must be greater than low (low 2.0, high 1.0)`,
+		`column "c": params.weights[0]: must not be negative, got -1.0`,
+		`column "p": params.mean: must be greater than 0 and at most 1e15, got 0.0`,
+	}, msgs)
+}
+
+// TestSourceKeepsOrderAndTypes: the conditions of a sampler apply in the file's order (the
+// last that holds wins), and a process that parses Source again sees the same config: the
+// same order, the same hash, floats still floats.
+func TestSourceKeepsOrderAndTypes(t *testing.T) {
+	t.Parallel()
+	const doc = `
+data_designer:
+  columns:
+    - {name: a, column_type: sampler, sampler_type: category, params: {values: [1.0, 2.0]}}
+    - name: b
+      column_type: sampler
+      sampler_type: bernoulli
+      params: {p: 0.5}
+      conditional_params:
+        "a > 2": {p: 0.9}
+        "a > 1": {p: 0.1}
+        "a == 1": {p: 1}
+    - {name: c, column_type: expression, expr: "{{ a }} <&> é", dtype: str}
+library_version: 0.5.0
+`
+	conds := func(cfg *Config) []string {
+		var out []string
+		for _, c := range cfg.Column("b").Conditional {
+			out = append(out, c.Condition)
+		}
+		return out
+	}
+	cfg, err := Parse([]byte(doc))
+	require.NoError(t, err)
+	require.Equal(t, []string{"a > 2", "a > 1", "a == 1"}, conds(cfg))
+	require.Equal(t, frame.Float, cfg.Column("a").Output)
+
+	again, err := Parse(cfg.Source)
+	require.NoError(t, err, "%s", cfg.Source)
+	require.Equal(t, conds(cfg), conds(again))
+	require.Equal(t, cfg.Hash(), again.Hash())
+	require.Equal(t, cfg.Raw, again.Raw)
+	require.Equal(t, frame.Float, again.Column("a").Output)
 }

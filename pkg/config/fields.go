@@ -12,7 +12,12 @@ import (
 
 // problems collects every problem of a config, so that one load reports all of them instead of
 // making the user fix them one at a time.
-type problems struct{ errs []error }
+type problems struct {
+	errs []error
+	// order holds the key order of the config's conditional_params mappings, by path
+	// (keyOrders): the one part of a config whose meaning depends on order.
+	order map[string][]string
+}
 
 func (p *problems) add(column, field, format string, args ...any) {
 	p.errs = append(p.errs, &Error{Column: column, Field: field, Msg: fmt.Sprintf(format, args...)})

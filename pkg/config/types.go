@@ -6,7 +6,6 @@ package config
 import (
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -15,20 +14,6 @@ import (
 const (
 	TypeSampler    = "sampler"
 	TypeExpression = "expression"
-)
-
-// Sampler types (Data Designer's `sampler_type`).
-const (
-	SamplerUUID        = "uuid"
-	SamplerCategory    = "category"
-	SamplerSubcategory = "subcategory"
-	SamplerUniform     = "uniform"
-	SamplerGaussian    = "gaussian"
-	SamplerBernoulli   = "bernoulli"
-	SamplerBinomial    = "binomial"
-	SamplerPoisson     = "poisson"
-	SamplerDatetime    = "datetime"
-	SamplerTimedelta   = "timedelta"
 )
 
 // Config is a validated dataset config.
@@ -41,11 +26,17 @@ type Config struct {
 	// Raw is the config as a JSON-compatible tree, after the shorthand is unwrapped: what
 	// builder_config.json stores and what the config hash covers.
 	Raw map[string]any
+	// Source is the config as JSON in the order of the file it was read from: what a process
+	// that parses the config again (a worker, a resumed controller) is given, so that it sees
+	// the same config, order included. Parse sets it; a Config built in code has none.
+	Source []byte
 	// Processors in config order, then the implicit DefaultDropColumns processor when
 	// `drop: true` columns need one.
 	Processors []*Processor
 	// Models are the `model_configs` entries, in config order.
 	Models []*Model
+	// Constraints are the `constraints`, in config order.
+	Constraints []*Constraint
 	// Providers are the config's own `model_providers`, in config order; a run resolves a
 	// model's provider from these first (see Model.Provider).
 	Providers []*Provider
@@ -65,7 +56,10 @@ type Column struct {
 
 	// Sampler columns.
 	SamplerType string
-	Params      any    // one of the *XxxParams types below
+	Params      SamplerParams // of SamplerType
+	// Conditional are the conditional_params: rows whose condition holds draw with their
+	// params instead of Params, the first that holds in Conditional's order.
+	Conditional []*Conditional
 	ConvertTo   string // "", "int", "float", "str", or a strftime format for datetime/timedelta
 
 	// Expression columns.
@@ -84,64 +78,6 @@ func (c *Config) Column(name string) *Column {
 		}
 	}
 	return nil
-}
-
-// UUIDParams: `prefix`, `short_form` (first 8 characters), `uppercase`.
-type UUIDParams struct {
-	Prefix    string
-	ShortForm bool
-	Uppercase bool
-}
-
-// CategoryParams: `values` (str, int or float), `weights` normalized to sum 1 (nil: uniform).
-type CategoryParams struct {
-	Values  []any // string, int64 or float64, as the YAML gave them
-	Weights []float64
-}
-
-// SubcategoryParams: `category` (the parent column) and `values` (parent value → choices).
-// Parent values are keyed by their string form, as Data Designer's JSON normalization does.
-type SubcategoryParams struct {
-	Category string
-	Values   map[string][]any
-}
-
-// UniformParams: `low`, `high`, `decimal_places`.
-type UniformParams struct {
-	Low, High     float64
-	DecimalPlaces *int
-}
-
-// GaussianParams: `mean`, `stddev`, `decimal_places`.
-type GaussianParams struct {
-	Mean, Stddev  float64
-	DecimalPlaces *int
-}
-
-// BernoulliParams: `p` in [0, 1].
-type BernoulliParams struct{ P float64 }
-
-// BinomialParams: `n` ≥ 0, `p` in [0, 1].
-type BinomialParams struct {
-	N int
-	P float64
-}
-
-// PoissonParams: `mean` > 0.
-type PoissonParams struct{ Mean float64 }
-
-// DatetimeParams: `start`, `end` (exclusive), `unit` (one of Y M D h m s; default D).
-type DatetimeParams struct {
-	Start, End time.Time
-	Unit       string
-}
-
-// TimedeltaParams: `dt_min` ≥ 0, `dt_max` > dt_min, `reference_column_name` (a datetime
-// column), `unit` (one of D h m s; default D). Values are the reference plus the delta.
-type TimedeltaParams struct {
-	DtMin, DtMax        int
-	ReferenceColumnName string
-	Unit                string
 }
 
 // Error is a problem with a config, named by the column (or "" for the config as a whole) and

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -25,10 +26,7 @@ func (c *Config) Validate() error {
 		switch {
 		case col.Type == TypeExpression:
 		case col.Type == TypeSampler:
-			if !paramsMatch(col.SamplerType, col.Params) {
-				p.add(col.Name, "params", "want params of sampler_type %q, got %T", col.SamplerType, col.Params)
-				broken[col] = true
-			}
+			broken[col] = !checkSamplerColumn(col, p)
 		case IsLLM(col.Type):
 			before := len(p.errs)
 			checkLLM(col, p)
@@ -44,6 +42,7 @@ func (c *Config) Validate() error {
 			cols = append(cols, col)
 		}
 	}
+	checkConstraints(c, p)
 	order := validate(cols, broken, p)
 	pbroken := map[*Processor]bool{}
 	for i, proc := range c.Processors {
@@ -61,33 +60,6 @@ func (c *Config) Validate() error {
 	c.Order = order
 	c.Processors = procs
 	return nil
-}
-
-func paramsMatch(samplerType string, params any) bool {
-	var ok bool
-	switch samplerType {
-	case SamplerUUID:
-		_, ok = params.(*UUIDParams)
-	case SamplerCategory:
-		_, ok = params.(*CategoryParams)
-	case SamplerSubcategory:
-		_, ok = params.(*SubcategoryParams)
-	case SamplerUniform:
-		_, ok = params.(*UniformParams)
-	case SamplerGaussian:
-		_, ok = params.(*GaussianParams)
-	case SamplerBernoulli:
-		_, ok = params.(*BernoulliParams)
-	case SamplerBinomial:
-		_, ok = params.(*BinomialParams)
-	case SamplerPoisson:
-		_, ok = params.(*PoissonParams)
-	case SamplerDatetime:
-		_, ok = params.(*DatetimeParams)
-	case SamplerTimedelta:
-		_, ok = params.(*TimedeltaParams)
-	}
-	return ok
 }
 
 // validate makes the checks that span columns and returns the dependency order, or nil when
@@ -145,10 +117,17 @@ func inputField(c *Column, in string) string {
 		return "expr"
 	case IsLLM(c.Type):
 		return promptField(c, in)
-	case c.SamplerType == SamplerSubcategory:
-		return "params.category"
-	case c.SamplerType == SamplerTimedelta:
-		return "params.reference_column_name"
+	case c.Type == TypeSampler:
+		if r, ok := c.Params.(columnReader); ok {
+			if key, col := r.reads(); col == in {
+				return "params." + key
+			}
+		}
+		for _, cp := range c.Conditional {
+			if slices.Contains(cp.Inputs, in) {
+				return fmt.Sprintf("conditional_params[%s]", cp.Condition)
+			}
+		}
 	}
 	return ""
 }
@@ -161,27 +140,50 @@ func checkSamplerInput(c, target *Column, field string, p *problems) {
 		p.add(c.Name, field, "a sampler can only read sampler columns, and %q is a %s column", target.Name, target.Type)
 		return
 	}
-	switch c.SamplerType {
-	case SamplerSubcategory:
-		if target.SamplerType != SamplerCategory {
-			p.add(c.Name, field, "%q is a %s sampler, want a category sampler", target.Name, target.SamplerType)
-			return
-		}
-		sub, ok1 := c.Params.(*SubcategoryParams)
-		parent, ok2 := target.Params.(*CategoryParams)
-		if !ok1 || !ok2 || sub.Values == nil {
-			return
-		}
-		for _, v := range parent.Values {
-			if _, ok := sub.Values[CategoryKey(v)]; !ok {
-				p.add(c.Name, "params.values", "no values for %q, a value of category column %q", CategoryKey(v), target.Name)
-			}
-		}
-	case SamplerTimedelta:
-		if target.SamplerType != SamplerDatetime && target.SamplerType != SamplerTimedelta {
-			p.add(c.Name, field, "%q is a %s sampler, want a datetime or timedelta sampler", target.Name, target.SamplerType)
+	r, ok := c.Params.(columnReader)
+	if !ok {
+		return
+	}
+	if key, col := r.reads(); col != target.Name || field != "params."+key {
+		return
+	}
+	if msg := r.checkRead(target); msg != "" {
+		p.add(c.Name, field, "%s", msg)
+		return
+	}
+	if sub, ok := c.Params.(*SubcategoryParams); ok {
+		for _, v := range sub.missingParentValues(target) {
+			p.add(c.Name, "params.values", "no values for %q, a value of category column %q", v, target.Name)
 		}
 	}
+}
+
+// checkSamplerColumn checks a sampler column built in code as Parse checks one it reads: a
+// known sampler type whose params (and conditional params) are of that type and obey its
+// rules.
+func checkSamplerColumn(col *Column, p *problems) bool {
+	if _, known := samplers[col.SamplerType]; !known {
+		p.add(col.Name, "sampler_type", "unknown sampler_type %q", col.SamplerType)
+		return false
+	}
+	ok := true
+	check := func(prefix string, params SamplerParams) {
+		switch {
+		case params == nil:
+			p.add(col.Name, strings.TrimSuffix(prefix, "."), "required for sampler_type %s", col.SamplerType)
+			ok = false
+		case params.SamplerType() != col.SamplerType:
+			p.add(col.Name, strings.TrimSuffix(prefix, "."), "want params of sampler_type %q, got %T", col.SamplerType, params)
+			ok = false
+		default:
+			ok = checkParams(p, col.Name, prefix, params) && ok
+		}
+	}
+	check("params.", col.Params)
+	for _, c := range col.Conditional {
+		check(fmt.Sprintf("conditional_params[%s].", c.Condition), c.Params)
+	}
+	return ok
 }
 
 // order sorts the columns topologically with Kahn's algorithm, always taking the earliest ready

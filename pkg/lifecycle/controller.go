@@ -163,17 +163,18 @@ type groupState struct {
 }
 
 type run struct {
-	c      *Controller
-	cfg    *config.Config
-	opts   Options
-	plan   Plan
-	sink   Sink
-	seeds  []*config.Column
-	pre    []processors.Processor // PRE_BATCH, in config order
-	post   []processors.Processor // POST_BATCH, in config order
-	events chan event
-	slots  chan struct{}
-	wg     sync.WaitGroup
+	c    *Controller
+	cfg  *config.Config
+	opts Options
+	plan Plan
+	sink Sink
+	// samplers draw each group's sampler columns (with the config's constraints).
+	samplers *generators.Samplers
+	pre      []processors.Processor // PRE_BATCH, in config order
+	post     []processors.Processor // POST_BATCH, in config order
+	events   chan event
+	slots    chan struct{}
+	wg       sync.WaitGroup
 
 	active map[int]*groupState
 	ended  []bool // per group: committed or dropped (one bit's worth per group)
@@ -215,7 +216,7 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
 		Providers: opts.Providers,
 		Progress:  wire.RunProgress{Groups: r.plan.Groups()}}
-	if rec.Config, err = json.Marshal(cfg.Raw); err != nil {
+	if rec.Config, err = cfg.SourceJSON(); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
 	if err := r.createRecord(ctx, rec); err != nil {
@@ -324,9 +325,12 @@ func (c *Controller) claim(ctx context.Context, runID string) (*wire.RunRecord, 
 func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, error) {
 	r := &run{
 		c: c, cfg: cfg, opts: opts, plan: Plan{opts.NumRecords, opts.BufferSize}, sink: sink,
-		seeds:  cfg.SeedColumns(),
 		events: make(chan event), slots: make(chan struct{}, opts.MaxConcurrentRowGroups),
 		active: map[int]*groupState{},
+	}
+	var err error
+	if r.samplers, err = generators.NewSamplers(cfg.SeedColumns(), cfg.Constraints); err != nil {
+		return nil, &config.Error{Field: "columns", Msg: err.Error()}
 	}
 	procs, err := processors.FromConfig(cfg, c.nc)
 	if err != nil {
@@ -506,7 +510,7 @@ func (r *run) admit(ctx context.Context) {
 // changes it only if it says allow_resize.
 func (r *run) prepare(ctx context.Context, g int) (*frame.Frame, []processors.SideOutput, error) {
 	size := r.plan.Size(g)
-	f, err := generators.Seeds(r.seeds, r.opts.Seed, g, size)
+	f, err := r.samplers.Draw(r.opts.Seed, g, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("seed columns: %w", err)
 	}

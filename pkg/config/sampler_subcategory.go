@@ -1,0 +1,105 @@
+package config
+
+import (
+	"fmt"
+
+	"github.com/rowforge/rowforge/pkg/frame"
+)
+
+// SamplerSubcategory draws, for each row, from the values listed for its parent category.
+const SamplerSubcategory = "subcategory"
+
+func init() { registerSampler(SamplerSubcategory, samplerSpec{decode: decodeSubcategory}) }
+
+// SubcategoryParams: `category` (the parent column) and `values` (parent value → choices).
+// Parent values are keyed by their string form, as Data Designer's JSON normalization does.
+type SubcategoryParams struct {
+	Category string
+	Values   map[string][]any
+}
+
+func (*SubcategoryParams) SamplerType() string { return SamplerSubcategory }
+
+func (p *SubcategoryParams) Output() frame.Type {
+	var all []any
+	for _, vs := range p.Values {
+		all = append(all, vs...)
+	}
+	return valuesType(all)
+}
+
+func (p *SubcategoryParams) Check() error {
+	var e paramErrs
+	if p.Category == "" {
+		e.add("category", "required")
+	}
+	for _, k := range sortedKeys(anyMap(p.Values)) {
+		if len(p.Values[k]) == 0 {
+			e.add("values."+k, "must list at least one value")
+		}
+	}
+	return e.err()
+}
+
+func (p *SubcategoryParams) reads() (string, string) { return "category", p.Category }
+
+// checkRead checks that the parent is a category sampler with values for each of its values.
+func (p *SubcategoryParams) checkRead(target *Column) string {
+	if target.SamplerType != SamplerCategory {
+		return fmt.Sprintf("%q is a %s sampler, want a category sampler", target.Name, target.SamplerType)
+	}
+	return ""
+}
+
+// missingParentValues lists the parent's values that have no choices here.
+func (p *SubcategoryParams) missingParentValues(parent *Column) []string {
+	var missing []string
+	cats := []SamplerParams{parent.Params}
+	for _, c := range parent.Conditional {
+		cats = append(cats, c.Params)
+	}
+	seen := map[string]bool{}
+	for _, cp := range cats {
+		cat, ok := cp.(*CategoryParams)
+		if !ok || p.Values == nil {
+			continue
+		}
+		for _, v := range cat.Values {
+			k := CategoryKey(v)
+			if _, ok := p.Values[k]; !ok && !seen[k] {
+				seen[k] = true
+				missing = append(missing, k)
+			}
+		}
+	}
+	return missing
+}
+
+func decodeSubcategory(f *fields) SamplerParams {
+	p := &SubcategoryParams{}
+	p.Category, _ = f.str("category", true)
+	v, ok := f.required("values")
+	if !ok {
+		return p
+	}
+	m, isMap := v.(map[string]any)
+	if !isMap {
+		f.errorf("values", "want a mapping from each value of %q to a list of values, got %s", p.Category, describe(v))
+		return p
+	}
+	p.Values = make(map[string][]any, len(m))
+	for _, k := range sortedKeys(m) {
+		if vs := scalarList(f, "values."+k, m[k]); vs != nil {
+			p.Values[k] = vs
+		}
+	}
+	return p
+}
+
+func anyMap[V any](m map[string]V) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
