@@ -103,7 +103,7 @@ func directWrite(b *testing.B, cfg *config.Config) float64 {
 		go func() {
 			defer wg.Done()
 			for g := range groups {
-				f, err := generators.Seeds(cfg.SeedColumns(), seed, g, plan.Size(g))
+				f, err := generators.Seeds(cfg.SamplerColumns(), seed, g, plan.Size(g))
 				if err != nil {
 					errs <- err
 					return

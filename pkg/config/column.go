@@ -11,7 +11,7 @@ import (
 // LLM types it does: see IsLLM). They get their own message so that a user knows the config
 // is valid Data Designer, not a typo.
 var laterColumnTypes = map[string]bool{
-	"embedding": true, "image": true, "validation": true, "seed-dataset": true, "custom": true,
+	"embedding": true, "image": true, "validation": true, "custom": true,
 }
 
 // columnTypes are the column types rowforge generates.
@@ -58,6 +58,7 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 		parseSampler(f, i, col)
 	case ct == TypeExpression:
 		parseExpression(f, col)
+	case ct == TypeSeedDataset: // a name only: the seed's own column stands for it
 	case IsLLM(ct):
 		parseLLM(f, col)
 	case laterColumnTypes[ct]:

@@ -19,22 +19,21 @@ import (
 // then a config that uses one is rejected by name rather than run without it; an empty value
 // is accepted because Data Designer's own exports write `constraints: []` and the like.
 var laterKeys = map[string]bool{
-	"seed_config":  true,
 	"tool_configs": true,
 }
 
 // topLevelKeys are the top-level keys rowforge reads. model_providers is its own: Data
 // Designer keeps providers out of the dataset config, in a file of the machine it runs on.
-var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers", "constraints", "profilers"}
+var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers", "constraints", "profilers", "seed_config"}
 
 // Load reads and parses the config file at path.
-func Load(path string) (*Config, error) {
+func Load(path string, opts ...Option) (*Config, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		// A config that cannot be read is the user's to fix, like one that does not parse.
 		return nil, &Error{Msg: "cannot read the config", Err: err} // the *PathError names the file
 	}
-	cfg, err := Parse(data)
+	cfg, err := Parse(data, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("config %s: %w", path, err)
 	}
@@ -44,7 +43,14 @@ func Load(path string) (*Config, error) {
 // Parse parses and validates a config in Data Designer's YAML (or JSON) shape: the shorthand
 // `{columns: […], …}` or the full `{data_designer: {…}, library_version: …}`. It reports every
 // problem it finds, each an *Error, joined with errors.Join.
-func Parse(data []byte) (*Config, error) {
+//
+// A config with a seed_config needs WithSeedColumns: the seed dataset's columns join the
+// config's columns, first, before references are checked.
+func Parse(data []byte, options ...Option) (*Config, error) {
+	var opts parseOptions
+	for _, o := range options {
+		o(&opts)
+	}
 	node, doc, err := decodeYAML(data)
 	if err != nil {
 		return nil, err
@@ -78,8 +84,8 @@ func Parse(data []byte) (*Config, error) {
 	case nil:
 		p.add("", "columns", "no columns: the config must list at least one column")
 	case []any:
-		if len(list) == 0 {
-			p.add("", "columns", "no columns: the config must list at least one column")
+		if len(list) == 0 && m["seed_config"] == nil { // with a seed, its columns are the dataset's
+			p.add("", "columns", "no columns: the config must list at least one column (or a seed_config)")
 		}
 		for i, v := range list {
 			col, ok := parseColumn(p, i, v)
@@ -93,6 +99,14 @@ func Parse(data []byte) (*Config, error) {
 		}
 	default:
 		p.add("", "columns", "want a list of columns, got %s", describe(list))
+	}
+	if v, ok := m["seed_config"]; ok && v != nil {
+		cfg.Seed = parseSeedConfig(v, p)
+	}
+	if cfg.Seed != nil || m["seed_config"] == nil {
+		addSeedColumns(cfg, opts, p)
+	} else {
+		p.seedUnknown = true
 	}
 	cfg.Constraints = parseConstraints(m["constraints"], p)
 	checkConstraints(cfg, p)
@@ -305,16 +319,32 @@ func (c *Config) JSON() []byte {
 	return b.Bytes()
 }
 
-// SeedColumns returns the sampler columns in dependency order: the ones the controller
-// materializes with each row group before any generator runs.
+// SeedColumns returns the columns the controller materializes with each row group before any
+// generator runs, in dependency order: the seed dataset's, then the samplers.
 func (c *Config) SeedColumns() []*Column {
+	return c.ordered(func(col *Column) bool { return col.Type == TypeSampler || col.Type == TypeSeedDataset })
+}
+
+// SamplerColumns returns the sampler columns in dependency order.
+func (c *Config) SamplerColumns() []*Column {
 	return c.ordered(func(col *Column) bool { return col.Type == TypeSampler })
 }
 
-// GeneratedColumns returns the non-sampler columns in dependency order: the ones the
-// scheduler generates.
+// SeedDatasetColumns returns the seed dataset's columns, in the seed's order.
+func (c *Config) SeedDatasetColumns() []*Column {
+	var out []*Column
+	for _, col := range c.Columns {
+		if col.Type == TypeSeedDataset {
+			out = append(out, col)
+		}
+	}
+	return out
+}
+
+// GeneratedColumns returns the columns the scheduler generates, in dependency order: all but
+// the seed columns.
 func (c *Config) GeneratedColumns() []*Column {
-	return c.ordered(func(col *Column) bool { return col.Type != TypeSampler })
+	return c.ordered(func(col *Column) bool { return col.Type != TypeSampler && col.Type != TypeSeedDataset })
 }
 
 // DroppedColumns returns the names of the columns marked `drop: true`, in config order: they

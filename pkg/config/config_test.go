@@ -259,7 +259,7 @@ func TestParseErrors(t *testing.T) {
 		{"columns not a list", "columns: {a: 1}", "", "columns", "want a list of columns"},
 		{"unknown top-level key", "columns:" + uuidA + "\ncolums: []", "", "colums", `unknown top-level key "colums" (did you mean "columns"?)`},
 		{"later feature", "columns:" + uuidA + "\ntool_configs: [{tool_alias: t}]", "", "tool_configs", "tool_configs is not supported yet"},
-		{"later feature mapping", "columns:" + uuidA + "\nseed_config: {source: x}", "", "seed_config", "seed_config is not supported yet"},
+		{"seed_config source not a mapping", "columns:" + uuidA + "\nseed_config: {source: x}", "", "seed_config.source", "want a mapping with a seed_type"},
 		{"profiler sample size", "columns:" + uuidA + "\nprofilers: [{model_alias: m, summary_score_sample_size: 0}]", "", "profilers[0].summary_score_sample_size", "must be at least 1"},
 		{"profiler unknown key", "columns:" + uuidA + "\nprofilers: [{model_alias: m, sample: 3}]", "", "profilers[0].sample", `unknown key "sample"`},
 		{"non-finite number", "columns:" + col("{name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: .inf}}"), "a", "params.high", "+Inf has no JSON form"},

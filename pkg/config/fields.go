@@ -17,6 +17,10 @@ type problems struct {
 	// order holds the key order of the config's conditional_params mappings, by path
 	// (keyOrders): the one part of a config whose meaning depends on order.
 	order map[string][]string
+	// seedUnknown is set when the seed dataset's columns could not be learned: a reference to
+	// an unknown column may then be one of them, and is not reported on top of the seed's
+	// own problem.
+	seedUnknown bool
 }
 
 func (p *problems) add(column, field, format string, args ...any) {

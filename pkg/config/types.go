@@ -35,6 +35,8 @@ type Config struct {
 	Processors []*Processor
 	// Models are the `model_configs` entries, in config order.
 	Models []*Model
+	// Seed is the `seed_config`, nil without one.
+	Seed *SeedConfig
 	// Constraints are the `constraints`, in config order.
 	Constraints []*Constraint
 	// Providers are the config's own `model_providers`, in config order; a run resolves a

@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 			p.add("", fmt.Sprintf("columns[%d].name", i), "required")
 		}
 		switch {
-		case col.Type == TypeExpression:
+		case col.Type == TypeExpression, col.Type == TypeSeedDataset:
 		case col.Type == TypeSampler:
 			broken[col] = !checkSamplerColumn(col, p)
 		case IsLLM(col.Type):
@@ -92,6 +92,8 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 			switch {
 			case in == c.Name:
 				p.add(c.Name, field, "column %q reads itself", in)
+				continue
+			case !known && p.seedUnknown:
 				continue
 			case !known:
 				msg := fmt.Sprintf("unknown reference %q", in)

@@ -269,3 +269,60 @@ func (f *Frame) Row(i int) map[string]any {
 	}
 	return m
 }
+
+// Concat returns the rows of frames one after the other. Every frame must have the columns of
+// the first, by name and type (in any order); the result has the first's order.
+func Concat(frames ...*Frame) (*Frame, error) {
+	if len(frames) == 0 {
+		return New(0), nil
+	}
+	if len(frames) == 1 {
+		return frames[0], nil
+	}
+	n := 0
+	for _, f := range frames {
+		n += f.n
+	}
+	out := New(n)
+	for _, c := range frames[0].cols {
+		col := &Column{Name: c.Name, Type: c.Type}
+		nulls := false
+		for _, f := range frames {
+			o := f.Column(c.Name)
+			if o == nil || o.Type != c.Type {
+				return nil, fmt.Errorf("column %q: missing or of another type in a frame to concatenate", c.Name)
+			}
+			nulls = nulls || o.Valid != nil
+		}
+		for _, f := range frames {
+			o := f.Column(c.Name)
+			switch c.Type {
+			case String:
+				col.Strings = append(col.Strings, o.Strings...)
+			case Int:
+				col.Ints = append(col.Ints, o.Ints...)
+			case Float:
+				col.Floats = append(col.Floats, o.Floats...)
+			case Bool:
+				col.Bools = append(col.Bools, o.Bools...)
+			}
+			if !nulls {
+				continue
+			}
+			if o.Valid != nil {
+				col.Valid = append(col.Valid, o.Valid...)
+			} else {
+				for range o.Len() {
+					col.Valid = append(col.Valid, true)
+				}
+			}
+		}
+		if col.Len() != n {
+			*col = *NewColumn(c.Name, c.Type, n) // only when n is 0: keep the slice non-nil
+		}
+		if err := out.Put(col); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}

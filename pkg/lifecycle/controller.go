@@ -329,7 +329,7 @@ func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, 
 		active: map[int]*groupState{},
 	}
 	var err error
-	if r.samplers, err = generators.NewSamplers(cfg.SeedColumns(), cfg.Constraints); err != nil {
+	if r.samplers, err = generators.NewSamplers(cfg.SamplerColumns(), cfg.Constraints); err != nil {
 		return nil, &config.Error{Field: "columns", Msg: err.Error()}
 	}
 	procs, err := processors.FromConfig(cfg, c.nc)

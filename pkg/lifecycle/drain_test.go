@@ -113,7 +113,7 @@ func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *wi
 	ctx := context.Background()
 	srv := natstest.RunServer(t)
 	cfg := parse(t, drainConfig)
-	first, err := generators.Seeds(cfg.SeedColumns(), seed, 0, 10)
+	first, err := generators.Seeds(cfg.SamplerColumns(), seed, 0, 10)
 	require.NoError(t, err)
 	b := &blocker{group0: map[float64]bool{}, blocking: make(chan struct{}), release: make(chan struct{})}
 	for _, v := range first.Column("n").Floats {
