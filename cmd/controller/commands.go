@@ -117,7 +117,7 @@ func runCmd() *cobra.Command {
 			if err := f.check(cmd); err != nil {
 				return err
 			}
-			cfg, err := config.Load(f.file)
+			cfg, seed, err := runner.LoadConfig(f.file)
 			if err != nil {
 				return err
 			}
@@ -126,6 +126,7 @@ func runCmd() *cobra.Command {
 				name = strings.TrimSuffix(baseName(f.file), extOf(f.file))
 			}
 			opts := f.lifecycle(wire.ModeBuild, name)
+			opts.SeedData = seed
 			if opts.Providers, err = runner.LoadProviders(f.providers); err != nil {
 				return err
 			}
@@ -150,7 +151,7 @@ Data Designer, a preview is one row group of N rows.`,
 			if err := f.check(cmd); err != nil {
 				return err
 			}
-			cfg, err := config.Load(f.file)
+			cfg, seed, err := runner.LoadConfig(f.file)
 			if err != nil {
 				return err
 			}
@@ -160,6 +161,7 @@ Data Designer, a preview is one row group of N rows.`,
 			}
 			f.bufferSize = f.n // a preview is one row group, as in Data Designer
 			opts := f.lifecycle(wire.ModePreview, "preview")
+			opts.SeedData = seed
 			if opts.Providers, err = runner.LoadProviders(f.providers); err != nil {
 				return err
 			}
@@ -259,7 +261,7 @@ reply from this machine (with this machine's API keys). Exit 1 if any model did 
 			if file == "" {
 				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
 			}
-			cfg, err := config.Load(file)
+			cfg, _, err := runner.LoadConfig(file)
 			if err != nil {
 				return err
 			}
@@ -286,7 +288,7 @@ func validateCmd() *cobra.Command {
 			if file == "" {
 				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
 			}
-			cfg, err := config.Load(file)
+			cfg, _, err := runner.LoadConfig(file)
 			if err != nil {
 				return err
 			}

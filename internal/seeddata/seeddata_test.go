@@ -163,7 +163,7 @@ func TestCSV(t *testing.T) {
 	p := writeFile(t, filepath.Join(t.TempDir(), "s.csv"),
 		"\ufeffid,price,flag,note,empty\n1,2.5,true,\"a, quoted\",\n2,3,false,plain,\n3,,TRUE,,\n")
 	d := open(t, local(p), Options{})
-	require.Equal(t, []config.SeedColumn{{"id", frame.Int}, {"price", frame.Float}, {"flag", frame.Bool}, {"note", frame.String}, {"empty", frame.String}}, d.Columns())
+	require.Equal(t, []config.SeedColumn{{Name: "id", Type: frame.Int}, {Name: "price", Type: frame.Float}, {Name: "flag", Type: frame.Bool}, {Name: "note", Type: frame.String}, {Name: "empty", Type: frame.String}}, d.Columns())
 	r := d.Reader(0)
 	defer r.Close()
 	f, err := r.Rows(context.Background(), 0, 3)
@@ -194,7 +194,7 @@ func TestJSON(t *testing.T) {
 		`{"id": 1, "who": {"name": "Ada", "tags": ["x", "y"]}, "v": 1}`+"\n"+
 			`{"id": 2, "who": {"name": "Bo"}, "v": 2.5, "extra": true}`+"\n\n")
 	d := open(t, local(lines), Options{})
-	require.Equal(t, []config.SeedColumn{{"id", frame.Int}, {"v", frame.Float}, {"who", frame.String}, {"extra", frame.Bool}}, d.Columns())
+	require.Equal(t, []config.SeedColumn{{Name: "id", Type: frame.Int}, {Name: "v", Type: frame.Float}, {Name: "who", Type: frame.String}, {Name: "extra", Type: frame.Bool}}, d.Columns())
 	r := d.Reader(0)
 	defer r.Close()
 	f, err := r.Rows(context.Background(), 0, 2)

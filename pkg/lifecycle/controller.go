@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
@@ -45,6 +46,12 @@ type Options struct {
 	// Providers are model providers from a providers file; the workers resolve a model's
 	// provider from the config's model_providers first, then these, then the built-in ones.
 	Providers []wire.Provider
+	// SeedData is the config's seed dataset, opened (by whoever learned its columns to parse
+	// the config); Run opens it from SeedBaseDir when nil.
+	SeedData *seeddata.Dataset
+	// SeedBaseDir is where the seed's relative paths resolve: the directory the config was
+	// loaded in ("": the working directory). A resumed run reads the seed from there again.
+	SeedBaseDir string
 }
 
 func (o *Options) setDefaults() {
@@ -170,6 +177,10 @@ type run struct {
 	sink Sink
 	// samplers draw each group's sampler columns (with the config's constraints).
 	samplers *generators.Samplers
+	// seedRows hands out each group's seed dataset rows; nil without a seed_config. Only
+	// the admission goroutine reads it.
+	seedRows *seeddata.Reader
+	seedInfo *wire.SeedInfo
 	pre      []processors.Processor // PRE_BATCH, in config order
 	post     []processors.Processor // POST_BATCH, in config order
 	events   chan event
@@ -214,8 +225,8 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		MaxConcurrentRowGroups: opts.MaxConcurrentRowGroups,
 		EarlyShutdown: &wire.EarlyShutdown{Rate: opts.ShutdownErrorRate, Window: opts.ShutdownErrorWindow,
 			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
-		Providers: opts.Providers,
-		Progress:  wire.RunProgress{Groups: r.plan.Groups()}}
+		Providers: opts.Providers, SeedData: r.seedInfo,
+		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
 	if rec.Config, err = cfg.SourceJSON(); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
@@ -239,13 +250,16 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.Parse(rec.Config)
+	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
 		return nil, fmt.Errorf("run %s: its recorded config: %w", runID, err)
 	}
 	opts := Options{RunID: rec.ID, Mode: rec.Mode, NumRecords: rec.NumRecords, BufferSize: rec.BufferSize,
 		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName,
 		Providers: rec.Providers}
+	if rec.SeedData != nil {
+		opts.SeedBaseDir = rec.SeedData.BaseDir
+	}
 	if es := rec.EarlyShutdown; es != nil {
 		opts.ShutdownErrorRate, opts.ShutdownErrorWindow = es.Rate, es.Window
 		opts.DisableEarlyShutdown, opts.AllowPartial = es.Disabled, es.AllowPartial
@@ -332,6 +346,11 @@ func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, 
 	if r.samplers, err = generators.NewSamplers(cfg.SamplerColumns(), cfg.Constraints); err != nil {
 		return nil, &config.Error{Field: "columns", Msg: err.Error()}
 	}
+	if cfg.Seed != nil {
+		if err := r.openSeed(cfg, &opts); err != nil {
+			return nil, err
+		}
+	}
 	procs, err := processors.FromConfig(cfg, c.nc)
 	if err != nil {
 		return nil, &config.Error{Field: "processors", Msg: err.Error()}
@@ -354,6 +373,9 @@ func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, 
 
 // execute runs the loop and, when it fails, stops the run.
 func (r *run) execute(ctx context.Context) (*Result, error) {
+	if r.seedRows != nil {
+		defer func() { _ = r.seedRows.Close() }()
+	}
 	err := r.loop(ctx)
 	if err == nil {
 		return &r.result, nil
@@ -513,6 +535,11 @@ func (r *run) prepare(ctx context.Context, g int) (*frame.Frame, []processors.Si
 	f, err := r.samplers.Draw(r.opts.Seed, g, size)
 	if err != nil {
 		return nil, nil, fmt.Errorf("seed columns: %w", err)
+	}
+	if r.seedRows != nil {
+		if f, err = r.withSeedRows(ctx, g, f); err != nil {
+			return nil, nil, err
+		}
 	}
 	if f.Len() != size {
 		return nil, nil, fmt.Errorf("seed columns have %d rows, want %d", f.Len(), size)

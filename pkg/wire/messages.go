@@ -64,6 +64,8 @@ type RunRecord struct {
 	// Providers come from the controller's --providers file; the config's own model_providers
 	// win over them, and they over the built-in ones.
 	Providers []Provider `json:"providers,omitempty"`
+	// SeedData is set when the config has a seed_config.
+	SeedData *SeedInfo `json:"seed_data,omitempty"`
 	// Progress is updated by the controller as groups end.
 	Progress RunProgress `json:"progress"`
 }

@@ -53,6 +53,20 @@ func AddUsage(into *map[string]ModelUsage, from map[string]ModelUsage) {
 	}
 }
 
+// SeedInfo is what a run's record keeps of its seed dataset: where the controller resolved
+// its relative paths (a resumed controller reads the seed from there) and its columns
+// (workers parse the config with them and never read the seed).
+type SeedInfo struct {
+	BaseDir string       `json:"base_dir"`
+	Columns []SeedColumn `json:"columns"`
+}
+
+// SeedColumn is a seed dataset's column: its name and its type (str, int, float or bool).
+type SeedColumn struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+}
+
 // Provider is a model provider a run carries in its record (from the controller's --providers
 // file). APIKey is the name of an environment variable, resolved on each worker, or the key.
 type Provider struct {

@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/generators"
@@ -498,7 +499,7 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 // models on their providers: the config's own, then the record's (the controller's --providers
 // file), then the built-in ones. Keys are read from this worker's environment.
 func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, error) {
-	cfg, err := config.Parse(rec.Config)
+	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
 		return nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
