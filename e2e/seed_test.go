@@ -178,6 +178,10 @@ func TestSeedErrors(t *testing.T) {
 		{"selection out of bounds", seedConfig("tickets.csv", "ordered", "  selection_strategy: {start: 0, end: 10}"), []string{"end index 10 is out of bounds", "10 rows"}},
 		{"unknown seed column", strings.Replace(seedConfig("tickets.csv", "ordered", ""), "{{ ticket }}", "{{ tiket }}", 1),
 			[]string{`column "line"`, `unknown reference "tiket": did you mean "ticket"?`}},
+		{"unsupported locale", `columns: [{name: who, column_type: sampler, sampler_type: person_from_faker, params: {locale: fr_FR}}]`,
+			[]string{`column "who"`, `"fr_FR"`, "not served"}},
+		{"missing persona dataset", `columns: [{name: who, column_type: sampler, sampler_type: person, params: {locale: ko_KR}}]`,
+			[]string{`column "who"`, "datasets/ko_KR.parquet", "download"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

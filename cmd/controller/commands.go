@@ -53,7 +53,7 @@ type runFlags struct {
 	errorRate                      float64
 	errorWindow                    int
 	noEarlyShutdown, allowPartial  bool
-	providers                      string
+	providers, assets              string
 	patience                       time.Duration
 }
 
@@ -62,7 +62,7 @@ func (f *runFlags) lifecycle(mode, name string) lifecycle.Options {
 	return lifecycle.Options{Mode: mode, NumRecords: f.n, BufferSize: f.bufferSize,
 		MaxConcurrentRowGroups: f.window, Seed: f.seed, DatasetName: name,
 		ShutdownErrorRate: f.errorRate, ShutdownErrorWindow: f.errorWindow,
-		DisableEarlyShutdown: f.noEarlyShutdown, AllowPartial: f.allowPartial}
+		DisableEarlyShutdown: f.noEarlyShutdown, AllowPartial: f.allowPartial, Assets: f.assets}
 }
 
 func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
@@ -76,6 +76,7 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().BoolVar(&f.noEarlyShutdown, "disable-early-shutdown", false, "never stop early: failed rows are dropped, however many")
 	cmd.Flags().DurationVar(&f.patience, "model-patience", 5*time.Minute, "local mode: fail the run when a model has answered only errors for this long (workers have their own flag)")
 	cmd.Flags().StringVar(&f.providers, "providers", "", "model providers file (Data Designer's model_providers.yaml shape); the config's model_providers win over it, it over the built-in nvidia, openai and openrouter")
+	cmd.Flags().StringVar(&f.assets, "assets", "", "managed-assets folder of the person sampler's Nemotron-Personas datasets (<folder>/datasets/<locale>.parquet; default $ROWFORGE_ASSETS, then Data Designer's ~/.data-designer/managed-assets)")
 	cmd.Flags().BoolVar(&f.allowPartial, "allow-partial", false, "when the error rate stops the run, keep the committed groups and write metadata marked partial (exit 0) instead of failing")
 	if !preview {
 		cmd.Flags().IntVar(&f.bufferSize, "buffer-size", 1000, "rows per row group, and per Parquet file")
@@ -188,6 +189,10 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	}
 	log, err := f.client.Logger()
 	if err != nil {
+		return err
+	}
+	// Person datasets are read now: a missing one is a config error before anything is created.
+	if opts.Samplers, err = lifecycle.BuildSamplers(cfg, &opts); err != nil {
 		return err
 	}
 	stderr := cmd.ErrOrStderr()

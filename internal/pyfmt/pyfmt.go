@@ -53,3 +53,11 @@ func Str(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// Repr is Python's repr() of a scalar value: strings quoted, the rest as Str.
+func Repr(v any) string {
+	if s, ok := v.(string); ok {
+		return "'" + strings.ReplaceAll(strings.ReplaceAll(s, `\`, `\\`), "'", `\'`) + "'"
+	}
+	return Str(v)
+}

@@ -41,12 +41,9 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 		f.errorf("name", "must not be empty")
 	}
 	col.Drop, _ = f.bool("drop")
-	if _, ok := f.get("skip"); ok {
-		f.errorf("skip", "skip is not supported yet")
-	}
-	// true is the default and means nothing while no column can be skipped.
-	if ps, ok := f.bool("propagate_skip"); ok && !ps {
-		f.errorf("propagate_skip", "propagate_skip is not supported yet (only its default, true)")
+	col.PropagateSkip = true
+	if ps, ok := f.bool("propagate_skip"); ok {
+		col.PropagateSkip = ps
 	}
 
 	ct, ok := f.str("column_type", true)
@@ -67,6 +64,9 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 	default:
 		f.errorf("column_type", "%s", unknownMsg("column_type", ct, columnTypes))
 		return col, false
+	}
+	if sv, ok := f.get("skip"); ok {
+		parseSkip(f, col, sv)
 	}
 	f.unknown()
 	return col, len(p.errs) == before

@@ -280,8 +280,6 @@ func TestParseErrors(t *testing.T) {
 		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, llm-text, llm-code, llm-structured, llm-judge)`},
 		{"unknown column key", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, prams: {}}"), "a", "prams", `unknown key "prams" (did you mean "params"?)`},
 		{"drop not a bool", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, drop: yes}"), "a", "drop", "want true or false"},
-		{"skip", "columns:" + col(`{name: a, column_type: expression, expr: "1", skip: {when: "{{ b }}"}}`), "a", "skip", "skip is not supported yet"},
-		{"propagate_skip false", "columns:" + col(`{name: a, column_type: expression, expr: "1", propagate_skip: false}`), "a", "propagate_skip", "not supported yet"},
 		{"constraint unknown target", "columns:" + uuidA + "\nconstraints: [{target_column: aa, operator: lt, rhs: 1}]", "", "constraints[0].target_column", `unknown column "aa" (did you mean "a"?)`},
 		{"constraint on expression", "columns:" + col(`{name: a, column_type: expression, expr: "1", dtype: int}`) + "\nconstraints: [{target_column: a, operator: lt, rhs: 1}]", "", "constraints[0].target_column", "constraints apply to sampler columns"},
 		{"constraint operator", "columns:" + uniA + "\nconstraints: [{target_column: a, operator: ne, rhs: 1}]", "", "constraints[0].operator", `unknown operator "ne"`},
@@ -308,6 +306,26 @@ func TestParseErrors(t *testing.T) {
 		{"scipy missing dist_params", "columns:" + col("{name: a, column_type: sampler, sampler_type: scipy, params: {dist_name: norm}}"), "a", "params.dist_params", "required"},
 		{"bernoulli_mixture p", "columns:" + col("{name: a, column_type: sampler, sampler_type: bernoulli_mixture, params: {p: 2, dist_name: norm, dist_params: {}}}"), "a", "params.p", "between 0 and 1"},
 		{"bernoulli_mixture dist", "columns:" + col("{name: a, column_type: sampler, sampler_type: bernoulli_mixture, params: {p: 0.5, dist_name: nrom, dist_params: {}}}"), "a", "params.dist_name", `did you mean "norm"?`},
+		{"skip unknown column", "columns:" + col(`{name: a, column_type: expression, expr: "1", skip: {when: "{{ b }}"}}`), "a", "skip.when", `unknown reference "b"`},
+		{"skip without delimiters", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {when: "a == 1"}}`), "e", "skip.when", "does not reference any column; write the condition with Jinja delimiters"},
+		{"skip of no column", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {when: "{{ 1 == 1 }}"}}`), "e", "skip.when", "does not reference any column"},
+		{"skip itself", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {when: "{{ e == 1 }}"}}`), "e", "skip.when", "cannot gate its own generation"},
+		{"skip on a sampler", "columns:" + uuidA + col(`{name: s, column_type: sampler, sampler_type: uuid, skip: {when: "{{ a }}"}}`), "s", "skip", "skip is not supported on sampler columns"},
+		{"skip value not castable", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", dtype: int, skip: {when: "{{ a }}", value: abc}}`), "e", "skip.value", "'abc' cannot be converted to int (the column's dtype): invalid literal for int() with base 10: 'abc'"},
+		{"skip value list", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {when: "{{ a }}", value: [1]}}`), "e", "skip.value", "want a bool, a number, a string or null"},
+		{"skip when missing", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {value: 1}}`), "e", "skip.when", "required"},
+		{"skip unknown key", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", skip: {when: "{{ a }}", if: 1}}`), "e", "skip.if", `unknown key "if"`},
+		{"propagate_skip not a bool", "columns:" + uuidA + col(`{name: e, column_type: expression, expr: "{{ a }}", propagate_skip: "no"}`), "e", "propagate_skip", "want true or false"},
+		{"faker locale unknown", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {locale: xx_XX}}"), "a", "params.locale", `locale "xx_XX" is not a supported locale`},
+		{"faker locale not served", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {locale: fr_FR}}"), "a", "params.locale", `locale "fr_FR" is not served by rowforge's person_from_faker`},
+		{"faker age range order", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {age_range: [40, 40]}}"), "a", "params.age_range", "must be less than the second integer (max age), but the first integer provided was 40 and the second integer provided was 40"},
+		{"faker age range max", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {age_range: [1, 200]}}"), "a", "params.age_range", "less than or equal to 114"},
+		{"faker age range shape", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {age_range: [1]}}"), "a", "params.age_range", "must be a list of two integers"},
+		{"faker sex", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {sex: other}}"), "a", "params.sex", "want Male, Female or null"},
+		{"faker no personas", "columns:" + col("{name: a, column_type: sampler, sampler_type: person_from_faker, params: {with_synthetic_personas: true}}"), "a", "params.with_synthetic_personas", `unknown param "with_synthetic_personas"`},
+		{"person locale", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {locale: de_DE}}"), "a", "params.locale", "only supported for the following locales: en_US, en_IN"},
+		{"person field", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {select_field_values: {favourite_colour: [red]}}}"), "a", "params.select_field_values.favourite_colour", "invalid field name"},
+		{"person field values", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {select_field_values: {city: x}}}"), "a", "params.select_field_values.city", "want a list of values"},
 		{"conditional_params unknown column", "columns:" + col(`{name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"b == 1": {p: 1}}}`), "a", "conditional_params[b == 1]", `unknown reference "b"`},
 		{"conditional_params bad params", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {p: 2}}}`), "b", "conditional_params[a == 1].p", "between 0 and 1"},
 		{"conditional_params other sampler_type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {sampler_type: uniform, low: 0, high: 1}}}`), "b", "conditional_params[a == 1].sampler_type", `differs from the column's "bernoulli"`},
@@ -773,4 +791,27 @@ library_version: 0.5.0
 	require.Equal(t, cfg.Hash(), again.Hash())
 	require.Equal(t, cfg.Raw, again.Raw)
 	require.Equal(t, frame.Float, again.Column("a").Output)
+}
+
+func TestSkip(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+columns:
+  - {name: a, column_type: sampler, sampler_type: category, params: {values: [x, y]}}
+  - {name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}}
+  - {name: n, column_type: expression, expr: "{{ a }}", dtype: int, skip: {when: "{{ b == 1 }}", value: 1.9}}
+  - {name: f, column_type: expression, expr: "{{ n }}", dtype: bool, skip: {when: "{{ a == 'x' }}", value: "False"}, propagate_skip: false}
+  - {name: s, column_type: expression, expr: "{{ f }}", skip: {when: "{{ b }}", value: 0}}
+  - {name: t, column_type: expression, expr: "{{ s }}"}
+`))
+	require.NoError(t, err)
+	require.Equal(t, &Skip{When: "{{ b == 1 }}", Value: int64(1), Inputs: []string{"b"}}, cfg.Column("n").Skip, "int(1.9) is 1")
+	require.Equal(t, true, cfg.Column("f").Skip.Value, `bool("False") is True`)
+	require.False(t, cfg.Column("f").PropagateSkip)
+	require.Equal(t, "0", cfg.Column("s").Skip.Value)
+	require.Nil(t, cfg.Column("t").Skip)
+	require.True(t, cfg.Column("t").PropagateSkip)
+	// skip.when orders a column after what it reads without being one of its Inputs.
+	require.Equal(t, []string{"a"}, cfg.Column("n").Inputs)
+	require.Equal(t, []string{"a", "b"}, cfg.Column("n").AllInputs())
 }

@@ -5,6 +5,7 @@ package config
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -53,6 +54,10 @@ type Column struct {
 	// expression or of an LLM column's prompt and system_prompt (`{{ recipe.title }}` reads
 	// recipe), `category` of a subcategory, `reference_column_name` of a timedelta.
 	Inputs []string
+	// Skip is the column's skip, nil without one. PropagateSkip (default true) skips a row
+	// whose Inputs were skipped, as Data Designer's propagate_skip does.
+	Skip          *Skip
+	PropagateSkip bool
 	// Output is the type of the generated values.
 	Output frame.Type
 
@@ -70,6 +75,16 @@ type Column struct {
 
 	// LLM columns (IsLLM(Type)); nil otherwise.
 	LLM *LLM
+}
+
+// AllInputs returns the columns c must come after: its Inputs and those its skip.when reads.
+func (c *Column) AllInputs() []string {
+	if c.Skip == nil || len(c.Skip.Inputs) == 0 {
+		return c.Inputs
+	}
+	all := append(slices.Clone(c.Inputs), c.Skip.Inputs...)
+	slices.Sort(all)
+	return slices.Compact(all)
 }
 
 // Column returns the named column or nil.

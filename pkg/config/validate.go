@@ -86,7 +86,7 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 	deps := map[string][]string{} // column → the columns it reads
 	for _, name := range names {
 		c := byName[name]
-		for _, in := range c.Inputs {
+		for _, in := range c.AllInputs() {
 			field := inputField(c, in)
 			target, known := byName[in]
 			switch {
@@ -114,6 +114,9 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 
 // inputField is the key path that holds a column's reference to in, for error messages.
 func inputField(c *Column, in string) string {
+	if c.Skip != nil && slices.Contains(c.Skip.Inputs, in) && !slices.Contains(c.Inputs, in) {
+		return "skip.when"
+	}
 	switch {
 	case c.Type == TypeExpression:
 		return "expr"

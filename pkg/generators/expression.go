@@ -47,12 +47,7 @@ func Expression(col *config.Column) (*scheduler.Generator, error) {
 		return nil, fmt.Errorf("column %q: unsupported dtype %s", col.Name, col.DType)
 	}
 	e := &expression{name: col.Name, dtype: col.DType, inputs: slices.Clone(col.Inputs), tpl: tpl}
-	return &scheduler.Generator{
-		Name:   col.Name,
-		Type:   col.DType,
-		Inputs: slices.Clone(col.Inputs),
-		Column: e.column,
-	}, nil
+	return withSkip(&scheduler.Generator{Name: col.Name, Type: col.DType, Column: e.column}, col)
 }
 
 type expression struct {

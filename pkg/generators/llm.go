@@ -63,7 +63,7 @@ func LLM(col *config.Column, model Completer) (*scheduler.Generator, error) {
 			return nil, fmt.Errorf("column %q: %w", col.Name, err)
 		}
 	}
-	return &scheduler.Generator{Name: col.Name, Type: frame.String, Inputs: slices.Clone(col.Inputs), Cell: g.cell}, nil
+	return withSkip(&scheduler.Generator{Name: col.Name, Type: frame.String, Cell: g.cell}, col)
 }
 
 type llmColumn struct {

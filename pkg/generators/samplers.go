@@ -2,6 +2,7 @@ package generators
 
 import (
 	"bytes"
+	"time"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -47,7 +48,22 @@ const maxRejectionsFactor = 5
 // Samplers draws a config's sampler columns for row groups. Build it once per run; it is
 // safe for concurrent use.
 type Samplers struct {
-	cols []*samplerColumn
+	cols    []*samplerColumn
+	opts    SamplerOptions
+	persons map[*config.PersonParams]*personPool
+}
+
+// SamplerOptions are what samplers take from their run rather than their config.
+type SamplerOptions struct {
+	// AsOf is the date ages count to (birth dates of persons); the run's start, so that a
+	// resumed run draws the dates an uninterrupted one drew. Zero: today.
+	AsOf time.Time
+	// Persons finds the managed person datasets (the person sampler); nil when no column
+	// needs one. Seed seeds the sample of matching persons each person sampler keeps, of at
+	// most PersonPool records (0: DefaultPersonPool).
+	Persons    PersonSource
+	Seed       uint64
+	PersonPool int
 }
 
 type samplerColumn struct {
@@ -65,8 +81,12 @@ type condition struct {
 
 // NewSamplers compiles the sampler columns cols, in dependency order (a column after the
 // columns it reads), with the constraints on them.
-func NewSamplers(cols []*config.Column, constraints []*config.Constraint) (*Samplers, error) {
-	s := &Samplers{}
+func NewSamplers(cols []*config.Column, constraints []*config.Constraint, opts SamplerOptions) (*Samplers, error) {
+	if opts.AsOf.IsZero() {
+		opts.AsOf = time.Now()
+	}
+	opts.AsOf = opts.AsOf.UTC().Truncate(24 * time.Hour)
+	s := &Samplers{opts: opts}
 	seen := map[string]bool{}
 	for i, col := range cols {
 		if col == nil {
@@ -112,13 +132,17 @@ func NewSamplers(cols []*config.Column, constraints []*config.Constraint) (*Samp
 		}
 		s.cols = append(s.cols, sc)
 	}
+	var err error
+	if s.persons, err = loadPersonPools(cols, opts); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
 // Seeds draws the sampler columns cols, in dependency order, for row group group with size
 // rows; there are no constraints. See Samplers.Draw.
 func Seeds(cols []*config.Column, seed uint64, group int, size int) (*frame.Frame, error) {
-	s, err := NewSamplers(cols, nil)
+	s, err := NewSamplers(cols, nil, SamplerOptions{})
 	if err != nil {
 		return nil, err
 	}
@@ -136,7 +160,7 @@ func (s *Samplers) Draw(seed uint64, group int, size int) (*frame.Frame, error) 
 	if size < 0 {
 		return nil, fmt.Errorf("generators: negative row-group size %d", size)
 	}
-	d := &draws{n: size, raw: map[string]sampled{}, view: map[string]sampled{}}
+	d := &draws{n: size, raw: map[string]sampled{}, view: map[string]sampled{}, asOf: s.opts.AsOf, persons: s.persons}
 	f := frame.New(size)
 	for _, sc := range s.cols {
 		c, err := sc.materialize(d, columnRNG(seed, sc.col.Name, group))
@@ -163,6 +187,9 @@ type draws struct {
 	// view are the values after convert_to, instants still unformatted: what conditions and
 	// constraints see, as Data Designer checks them before its final formatting.
 	view map[string]sampled
+	asOf time.Time
+	// persons are the person samplers' pools, by their params.
+	persons map[*config.PersonParams]*personPool
 }
 
 // RejectionError is a sampler column whose rows still broke a constraint after Data

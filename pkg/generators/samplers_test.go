@@ -15,7 +15,7 @@ func drawConfig(t *testing.T, yaml string, seed uint64, group, size int) (*frame
 	t.Helper()
 	cfg, err := config.Parse([]byte(yaml))
 	require.NoError(t, err)
-	s, err := NewSamplers(cfg.SeedColumns(), cfg.Constraints)
+	s, err := NewSamplers(cfg.SamplerColumns(), cfg.Constraints, SamplerOptions{})
 	require.NoError(t, err)
 	return s.Draw(seed, group, size)
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/persons"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -52,6 +53,13 @@ type Options struct {
 	// SeedBaseDir is where the seed's relative paths resolve: the directory the config was
 	// loaded in ("": the working directory). A resumed run reads the seed from there again.
 	SeedBaseDir string
+	// Assets is the managed-assets folder person samplers read their datasets from (""
+	// looks where persons.NewSource says).
+	Assets string
+	// StartedAt is when the run started (default now): ages count to its date.
+	StartedAt time.Time
+	// Samplers draw the run's sampler columns; Run builds them (BuildSamplers) when nil.
+	Samplers *generators.Samplers
 }
 
 func (o *Options) setDefaults() {
@@ -75,6 +83,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.ShutdownErrorWindow <= 0 {
 		o.ShutdownErrorWindow = 10
+	}
+	if o.StartedAt.IsZero() {
+		o.StartedAt = time.Now().UTC()
 	}
 }
 
@@ -221,11 +232,11 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 		return nil, err
 	}
 	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
-		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: time.Now().UTC(),
+		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: opts.StartedAt,
 		MaxConcurrentRowGroups: opts.MaxConcurrentRowGroups,
 		EarlyShutdown: &wire.EarlyShutdown{Rate: opts.ShutdownErrorRate, Window: opts.ShutdownErrorWindow,
 			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
-		Providers: opts.Providers, SeedData: r.seedInfo,
+		Providers: opts.Providers, SeedData: r.seedInfo, Assets: opts.Assets,
 		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
 	if rec.Config, err = cfg.SourceJSON(); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
@@ -256,7 +267,7 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 	}
 	opts := Options{RunID: rec.ID, Mode: rec.Mode, NumRecords: rec.NumRecords, BufferSize: rec.BufferSize,
 		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName,
-		Providers: rec.Providers}
+		Providers: rec.Providers, StartedAt: rec.CreatedAt, Assets: rec.Assets}
 	if rec.SeedData != nil {
 		opts.SeedBaseDir = rec.SeedData.BaseDir
 	}
@@ -335,6 +346,24 @@ func (c *Controller) claim(ctx context.Context, runID string) (*wire.RunRecord, 
 	}
 }
 
+// BuildSamplers builds what draws a run's sampler columns, reading the person datasets its
+// person samplers need: Run does it when opts.Samplers is nil; a caller may do it before it
+// connects anywhere, so that a missing dataset is found first. It sets opts.StartedAt when
+// unset: ages count to that date.
+func BuildSamplers(cfg *config.Config, opts *Options) (*generators.Samplers, error) {
+	if opts.StartedAt.IsZero() {
+		opts.StartedAt = time.Now().UTC()
+	}
+	s, err := generators.NewSamplers(cfg.SamplerColumns(), cfg.Constraints, generators.SamplerOptions{
+		AsOf: opts.StartedAt, Seed: opts.Seed, Persons: persons.NewSource(opts.Assets),
+		PersonPool: max(generators.DefaultPersonPool, opts.BufferSize),
+	})
+	if err != nil {
+		return nil, &config.Error{Field: "columns", Msg: err.Error()}
+	}
+	return s, nil
+}
+
 // newRun prepares the state of one run; opts have their defaults.
 func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, error) {
 	r := &run{
@@ -343,8 +372,10 @@ func (c *Controller) newRun(cfg *config.Config, opts Options, sink Sink) (*run, 
 		active: map[int]*groupState{},
 	}
 	var err error
-	if r.samplers, err = generators.NewSamplers(cfg.SamplerColumns(), cfg.Constraints); err != nil {
-		return nil, &config.Error{Field: "columns", Msg: err.Error()}
+	if r.samplers = opts.Samplers; r.samplers == nil {
+		if r.samplers, err = BuildSamplers(cfg, &opts); err != nil {
+			return nil, err
+		}
 	}
 	if cfg.Seed != nil {
 		if err := r.openSeed(cfg, &opts); err != nil {

@@ -31,6 +31,22 @@ type Generator struct {
 	// of in.Len() rows. rowErrs[i] set drops row i. A non-nil err fails the whole task: a
 	// *FatalError fails the group (and so the run); any other error drops every row of the group.
 	Column func(ctx context.Context, in *frame.Frame, rows []int) (col *frame.Column, rowErrs map[int]error, err error)
+
+	// Skip gates the column row by row; nil: never skipped, not even by propagation.
+	Skip *Skip
+}
+
+// Skip is Data Designer's skip and propagate_skip for one column. A skipped cell holds Value,
+// makes no generator call, and is neither a failure nor a drop; the row stays.
+type Skip struct {
+	// Propagate skips a row for which a column of Required was skipped.
+	Propagate bool
+	Required  []string
+	// When reports whether a row is skipped, given the values of the generator's Inputs; nil
+	// when only propagation skips. Propagation is decided first, as in Data Designer.
+	When func(row map[string]any) bool
+	// Value is what a skipped cell holds; nil is null.
+	Value any
 }
 
 // Strategy reports how g generates.

@@ -24,6 +24,7 @@ type ColumnStats struct {
 	Generated int `json:"generated"`
 	Failed    int `json:"failed"`
 	Retried   int `json:"retried"`
+	Skipped   int `json:"skipped,omitempty"`
 }
 
 // Outcome is what Run returns for a group. Frame holds the surviving rows when Status is
@@ -78,6 +79,7 @@ func New(g *Graph, opts Options) *Scheduler {
 
 type result struct {
 	task     Task
+	skipped  []int         // rows of a column task that were skipped, not generated
 	value    any           // cell result
 	col      *frame.Column // column result
 	rowErrs  map[int]error
@@ -127,6 +129,7 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 		}
 	}
 
+	sk := newSkips(s.graph, n)
 	queue := tr.Roots()
 	results := make(chan result, s.opts.Concurrency) // never blocks: at most Concurrency in flight
 	inflight := 0
@@ -150,9 +153,18 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 				for _, in := range gen.Inputs {
 					row[in] = buf.Column(in).Value(task.Row)
 				}
+				if sk.skip(gen, task.Row, row) {
+					results <- result{task: task, skipped: []int{task.Row}}
+					continue
+				}
 				go s.runCell(ctx, gen, task, row, cells.Keep, results)
 			} else {
-				go s.runColumn(ctx, gen, task, buf.Select(gen.Inputs), tr.LiveRows(), results)
+				live, skipped := sk.split(gen, buf, tr.LiveRows())
+				if len(live) == 0 { // nothing to generate: no call, as in Data Designer
+					results <- result{task: task, col: frame.NewColumn(gen.Name, gen.Type, n), skipped: skipped}
+					continue
+				}
+				go s.runColumn(ctx, gen, task, buf.Select(gen.Inputs), live, skipped, results)
 			}
 		}
 		if inflight == 0 {
@@ -164,7 +176,7 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 			continue // draining: results of cancelled work are discarded
 		}
 		var ready []Task
-		ready, fatal = s.apply(r, buf, tr, stats)
+		ready, fatal = s.apply(r, buf, tr, stats, sk)
 		if fatal != nil {
 			cancel(fatal)
 		}
@@ -193,7 +205,7 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 
 // apply folds one result into the buffer and tracker. It returns the newly ready tasks, or a
 // fatal error that ends the group.
-func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[string]ColumnStats) ([]Task, error) {
+func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[string]ColumnStats, sk *skips) ([]Task, error) {
 	st := stats[r.task.Column]
 	defer func() { stats[r.task.Column] = st }()
 	st.Retried += max(r.attempts-1, 0)
@@ -205,6 +217,13 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 	if r.task.Row >= 0 { // a cell
 		if tr.Dropped(r.task.Row) {
 			return nil, nil
+		}
+		if r.skipped != nil {
+			if err := sk.mark(s.graph.byName[r.task.Column], buf.Column(r.task.Column), r.task.Row); err != nil {
+				return nil, err
+			}
+			st.Skipped++
+			return tr.CellDone(r.task.Column, r.task.Row), nil
 		}
 		if r.err == nil {
 			r.err = buf.Column(r.task.Column).Set(r.task.Row, r.value)
@@ -235,7 +254,15 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 			ready = append(ready, tr.DropRow(row)...)
 		}
 	}
-	st.Generated += tr.Live()
+	for _, row := range r.skipped {
+		if err := sk.mark(s.graph.byName[r.task.Column], r.col, row); err != nil {
+			return nil, err
+		}
+		if !tr.Dropped(row) {
+			st.Skipped++
+		}
+	}
+	st.Generated += tr.Live() - len(r.skipped)
 	if err := buf.Put(r.col); err != nil {
 		return nil, err
 	}
@@ -263,8 +290,8 @@ func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row 
 	}
 }
 
-func (s *Scheduler) runColumn(ctx context.Context, gen *Generator, task Task, in *frame.Frame, rows []int, out chan<- result) {
-	r := result{task: task, attempts: 1}
+func (s *Scheduler) runColumn(ctx context.Context, gen *Generator, task Task, in *frame.Frame, rows, skipped []int, out chan<- result) {
+	r := result{task: task, attempts: 1, skipped: skipped}
 	defer func() {
 		if p := recover(); p != nil {
 			r.err = &FatalError{Err: fmt.Errorf("generator panicked: %v\n%s", p, debug.Stack())}

@@ -66,6 +66,9 @@ type RunRecord struct {
 	Providers []Provider `json:"providers,omitempty"`
 	// SeedData is set when the config has a seed_config.
 	SeedData *SeedInfo `json:"seed_data,omitempty"`
+	// Assets is the managed-assets folder the controller's person samplers read ("" when it
+	// looked in the default places).
+	Assets string `json:"assets,omitempty"`
 	// Progress is updated by the controller as groups end.
 	Progress RunProgress `json:"progress"`
 }
@@ -162,6 +165,7 @@ type ColumnStats struct {
 	Generated int `json:"generated"`
 	Failed    int `json:"failed"`
 	Retried   int `json:"retried"`
+	Skipped   int `json:"skipped,omitempty"`
 }
 
 // DecodeStats parses the stats of an outcome.
