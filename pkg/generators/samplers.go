@@ -2,12 +2,12 @@ package generators
 
 import (
 	"bytes"
-	"time"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strings"
+	"time"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 
