@@ -6,7 +6,6 @@ package persons
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 
@@ -243,6 +242,3 @@ func newMatcher(p *config.PersonParams, columns []string) (func(*frame.Frame, in
 		return true
 	}, nil
 }
-
-// ErrTooFew is wrapped by draws that need more distinct persons than match.
-var ErrTooFew = errors.New("too few persons match")

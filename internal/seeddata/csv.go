@@ -37,21 +37,10 @@ func openCSV(ctx context.Context, path string) (table, error) {
 		return nil, err
 	}
 	t := &csvTable{path: path, schema: schema, cols: schemaColumns(schema)}
-	s, err := t.Scan(ctx, 0)
-	if err != nil {
+	if t.n, err = countRows(ctx, t); err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	for {
-		f, err := s.Next(ctx, batchRows)
-		if errors.Is(err, io.EOF) {
-			return t, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		t.n += int64(f.Len())
-	}
+	return t, nil
 }
 
 // inferCSV reads the header and types of a CSV file: per column int64 if every value of the
@@ -169,20 +158,5 @@ func (t *csvTable) Scan(_ context.Context, from int64) (scanner, error) {
 	}
 	r := arrowcsv.NewReader(br, t.schema, arrowcsv.WithHeader(true), arrowcsv.WithChunk(batchRows),
 		arrowcsv.WithNullReader(true, ""))
-	return &batchScanner{
-		cols: t.cols, name: t.path, skip: from, row: from,
-		next: func() (arrow.RecordBatch, error) {
-			if r.Next() {
-				return r.RecordBatch(), nil
-			}
-			if err := r.Err(); err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
-		},
-		close: func() error {
-			r.Release()
-			return fh.Close()
-		},
-	}, nil
+	return readerScanner(t.path, t.cols, from, r, fh.Close), nil
 }

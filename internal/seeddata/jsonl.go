@@ -35,21 +35,10 @@ func openJSON(ctx context.Context, path string) (table, error) {
 		return nil, err
 	}
 	t := &jsonTable{path: path, schema: schema, cols: schemaColumns(schema)}
-	s, err := t.Scan(ctx, 0)
-	if err != nil {
+	if t.n, err = countRows(ctx, t); err != nil {
 		return nil, err
 	}
-	defer s.Close()
-	for {
-		f, err := s.Next(ctx, batchRows)
-		if errors.Is(err, io.EOF) {
-			return t, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		t.n += int64(f.Len())
-	}
+	return t, nil
 }
 
 // openObjects returns a reader of the file's objects, one after the other, whether the file
@@ -279,20 +268,5 @@ func (t *jsonTable) Scan(_ context.Context, from int64) (scanner, error) {
 		return nil, err
 	}
 	jr := array.NewJSONReader(r, t.schema, array.WithChunk(batchRows))
-	return &batchScanner{
-		cols: t.cols, name: t.path, skip: from, row: from,
-		next: func() (arrow.RecordBatch, error) {
-			if jr.Next() {
-				return jr.RecordBatch(), nil
-			}
-			if err := jr.Err(); err != nil {
-				return nil, err
-			}
-			return nil, io.EOF
-		},
-		close: func() error {
-			jr.Release()
-			return c.Close()
-		},
-	}, nil
+	return readerScanner(t.path, t.cols, from, jr, c.Close), nil
 }

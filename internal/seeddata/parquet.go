@@ -79,20 +79,7 @@ func (t *parquetTable) Scan(ctx context.Context, from int64) (scanner, error) {
 		pf.Close()
 		return nil, fmt.Errorf("%s: %w", t.path, err)
 	}
-	return &batchScanner{
-		cols: t.cols, name: t.path, skip: from, row: start,
-		next: func() (arrow.RecordBatch, error) {
-			if rr.Next() {
-				return rr.RecordBatch(), nil
-			}
-			if err := rr.Err(); err != nil && err != io.EOF {
-				return nil, err
-			}
-			return nil, io.EOF
-		},
-		close: func() error {
-			rr.Release()
-			return pf.Close()
-		},
-	}, nil
+	s := readerScanner(t.path, t.cols, from, rr, pf.Close)
+	s.row = start
+	return s, nil
 }

@@ -74,6 +74,54 @@ func (s *batchScanner) Next(ctx context.Context, max int) (*frame.Frame, error) 
 
 func (s *batchScanner) Close() error { return s.close() }
 
+// arrowReader is what Arrow's CSV, JSON and Parquet record readers have in common.
+type arrowReader interface {
+	Next() bool
+	RecordBatch() arrow.RecordBatch
+	Err() error
+	Release()
+}
+
+// readerScanner hands out r's rows from table row from on; closeFile closes what r reads.
+func readerScanner(name string, cols []config.SeedColumn, from int64, r arrowReader, closeFile func() error) *batchScanner {
+	return &batchScanner{
+		cols: cols, name: name, skip: from, row: from,
+		next: func() (arrow.RecordBatch, error) {
+			if r.Next() {
+				return r.RecordBatch(), nil
+			}
+			if err := r.Err(); err != nil && !errors.Is(err, io.EOF) {
+				return nil, err
+			}
+			return nil, io.EOF
+		},
+		close: func() error {
+			r.Release()
+			return closeFile()
+		},
+	}
+}
+
+// countRows reads a table through once: its row count, every row checked on the way.
+func countRows(ctx context.Context, t table) (int64, error) {
+	s, err := t.Scan(ctx, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer s.Close()
+	var n int64
+	for {
+		f, err := s.Next(ctx, batchRows)
+		if errors.Is(err, io.EOF) {
+			return n, nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n += int64(f.Len())
+	}
+}
+
 // concat is several tables of the same columns, one after the other (a pattern's files).
 type concat struct {
 	parts []table
