@@ -144,3 +144,12 @@ constraints: [{target_column: v, operator: gt, rhs: 0}]
 		}
 	}
 }
+
+// Every sampler_type config knows has a draw: a new sampler is one file in config and one here.
+func TestEverySamplerTypeDraws(t *testing.T) {
+	t.Parallel()
+	for _, name := range config.SamplerTypes() {
+		require.Contains(t, samplers, name)
+	}
+	require.Len(t, samplers, len(config.SamplerTypes()))
+}
