@@ -217,6 +217,9 @@ func (r *Reader) Rows(ctx context.Context, offset int64, n int) (*frame.Frame, e
 		if err != nil {
 			return nil, err
 		}
+		if f.Len() == 0 {
+			return nil, fmt.Errorf("the seed dataset gave no row at run row %d", k)
+		}
 		parts = append(parts, f)
 		got += f.Len()
 	}

@@ -77,7 +77,7 @@ func (s *shuffler) spill(ctx context.Context, pass int64) error {
 	if err != nil {
 		return fmt.Errorf("shuffle the seed: %w", err)
 	}
-	s.dir, s.pass, s.loaded, s.rowsOf = dir, pass, -1, nil
+	s.dir, s.loaded, s.rowsOf = dir, -1, nil
 	s.buckets = (s.size + s.bucket - 1) / s.bucket
 	perm := newPermutation(uint64(s.size), s.seed, uint64(pass))
 	flushAt := max(64, int(s.bucket/s.buckets))
@@ -122,6 +122,7 @@ func (s *shuffler) spill(ctx context.Context, pass int64) error {
 		}
 	}
 	clear(w)
+	s.pass = pass // only now: a spill that failed is done again
 	return nil
 }
 

@@ -326,6 +326,8 @@ func TestParseErrors(t *testing.T) {
 		{"person locale", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {locale: de_DE}}"), "a", "params.locale", "only supported for the following locales: en_US, en_IN"},
 		{"person field", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {select_field_values: {favourite_colour: [red]}}}"), "a", "params.select_field_values.favourite_colour", "invalid field name"},
 		{"person field values", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {select_field_values: {city: x}}}"), "a", "params.select_field_values.city", "want a list of values"},
+		{"subcategory extra value", "columns:" + catA + col("{name: b, column_type: sampler, sampler_type: subcategory, params: {category: a, values: {x: [1], y: [2], z: [3]}}}"), "b", "params.values.z", `"z" is not a value of category column "a"`},
+		{"conditional draws another type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: scipy, params: {dist_name: norm, dist_params: {}}, conditional_params: {"a == 'x'": {dist_name: poisson, dist_params: {mu: 1}}}}`), "b", "conditional_params[a == 'x']", "draws int values where the column's params draw float"},
 		{"conditional_params unknown column", "columns:" + col(`{name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"b == 1": {p: 1}}}`), "a", "conditional_params[b == 1]", `unknown reference "b"`},
 		{"conditional_params bad params", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {p: 2}}}`), "b", "conditional_params[a == 1].p", "between 0 and 1"},
 		{"conditional_params other sampler_type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {sampler_type: uniform, low: 0, high: 1}}}`), "b", "conditional_params[a == 1].sampler_type", `differs from the column's "bernoulli"`},
@@ -485,7 +487,7 @@ columns:
   - name: a
     column_type: sampler
     sampler_type: category
-    params: {values: [1, 2.5, x]}
+    params: {values: [1, 2.5, x, "true", "null", 3.0]}
   - name: b
     column_type: sampler
     sampler_type: subcategory
@@ -498,7 +500,7 @@ columns:
 	require.NoError(t, err)
 	cols := cfg.Raw["columns"].([]any)
 	a := cols[0].(map[string]any)["params"].(map[string]any)
-	require.Equal(t, []any{int64(1), 2.5, "x"}, a["values"])
+	require.Equal(t, []any{int64(1), 2.5, "x", "true", "null", 3.0}, a["values"])
 	b := cols[1].(map[string]any)["params"].(map[string]any)
 	require.Equal(t, map[string]any{
 		"1": []any{"p"}, "2.5": []any{"q"}, "x": []any{"r"}, "true": []any{"s"}, "null": []any{"t"}, "3.0": []any{"u"},
@@ -814,4 +816,25 @@ columns:
 	// skip.when orders a column after what it reads without being one of its Inputs.
 	require.Equal(t, []string{"a"}, cfg.Column("n").Inputs)
 	require.Equal(t, []string{"a", "b"}, cfg.Column("n").AllInputs())
+}
+
+// The values of a category and its conditional params may differ in type: the column holds
+// what fits them all, and a subcategory must cover the conditional values too.
+func TestConditionalCategoryTypes(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+columns:
+  - {name: a, column_type: sampler, sampler_type: uuid}
+  - {name: b, column_type: sampler, sampler_type: category, params: {values: [1, 2]}, conditional_params: {"a == 'x'": {values: [p, q]}}}
+  - {name: c, column_type: sampler, sampler_type: subcategory, params: {category: b, values: {"1": [x], "2": [y], p: [z], q: [w]}}}
+`))
+	require.NoError(t, err)
+	require.Equal(t, frame.String, cfg.Column("b").Output)
+	_, err = Parse([]byte(`
+columns:
+  - {name: a, column_type: sampler, sampler_type: uuid}
+  - {name: b, column_type: sampler, sampler_type: category, params: {values: [1, 2]}, conditional_params: {"a == 'x'": {values: [p]}}}
+  - {name: c, column_type: sampler, sampler_type: subcategory, params: {category: b, values: {"1": [x], "2": [y]}}}
+`))
+	require.ErrorContains(t, err, `column "c": params.values: no values for "p", a value of category column "b"`)
 }

@@ -151,6 +151,7 @@ func parseSampler(f *fields, index int, col *Column) {
 		col.Output = col.Params.Output()
 	}
 	parseConditional(f, index, col, spec)
+	checkConditionalOutputs(f.p, col)
 	col.Inputs = samplerInputs(col)
 	if hasConvertTo {
 		parseConvertTo(f, col, spec, convertTo)
@@ -196,6 +197,51 @@ func decodeSamplerParams(f *fields, column, prefix, st string, spec samplerSpec,
 		}
 	}
 	return p
+}
+
+// valueLister is implemented by the params of samplers that draw from listed values
+// (category, subcategory): a column's params and conditional params may list values of
+// different types, and the column holds the type that fits them all.
+type valueLister interface{ listedValues() []any }
+
+// checkConditionalOutputs makes sure every params of a column draws one type of value, so
+// that rows drawn with different params fit one column: listed values widen to the type that
+// fits all of them; other samplers must agree (a norm and a poisson in one column do not).
+func checkConditionalOutputs(p *problems, col *Column) bool {
+	if col.Params == nil || len(col.Conditional) == 0 {
+		return true
+	}
+	if _, ok := col.Params.(valueLister); ok {
+		var all []any
+		for _, sp := range append([]SamplerParams{col.Params}, conditionalParams(col)...) {
+			if vl, ok := sp.(valueLister); ok {
+				all = append(all, vl.listedValues()...)
+			}
+		}
+		if col.ConvertTo == "" {
+			col.Output = valuesType(all)
+		}
+		return true
+	}
+	ok := true
+	for _, c := range col.Conditional {
+		if c.Params != nil && c.Params.Output() != col.Params.Output() {
+			p.add(col.Name, fmt.Sprintf("conditional_params[%s]", c.Condition),
+				"draws %s values where the column's params draw %s: every params of a column must draw one type", c.Params.Output(), col.Params.Output())
+			ok = false
+		}
+	}
+	return ok
+}
+
+func conditionalParams(col *Column) []SamplerParams {
+	var out []SamplerParams
+	for _, c := range col.Conditional {
+		if c.Params != nil {
+			out = append(out, c.Params)
+		}
+	}
+	return out
 }
 
 // samplerInputs lists the columns a sampler reads: the one its params name, and the ones its

@@ -36,6 +36,8 @@ func (p *CategoryParams) Check() error {
 
 func (p *CategoryParams) normalize() { normalizeWeights(p.Weights) }
 
+func (p *CategoryParams) listedValues() []any { return p.Values }
+
 func decodeCategory(f *fields) SamplerParams {
 	p := &CategoryParams{}
 	if v, ok := f.required("values"); ok {

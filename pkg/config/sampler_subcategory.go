@@ -20,12 +20,14 @@ type SubcategoryParams struct {
 
 func (*SubcategoryParams) SamplerType() string { return SamplerSubcategory }
 
-func (p *SubcategoryParams) Output() frame.Type {
+func (p *SubcategoryParams) Output() frame.Type { return valuesType(p.listedValues()) }
+
+func (p *SubcategoryParams) listedValues() []any {
 	var all []any
 	for _, vs := range p.Values {
 		all = append(all, vs...)
 	}
-	return valuesType(all)
+	return all
 }
 
 func (p *SubcategoryParams) Check() error {
@@ -51,28 +53,33 @@ func (p *SubcategoryParams) checkRead(target *Column) string {
 	return ""
 }
 
-// missingParentValues lists the parent's values that have no choices here.
-func (p *SubcategoryParams) missingParentValues(parent *Column) []string {
-	var missing []string
-	cats := []SamplerParams{parent.Params}
-	for _, c := range parent.Conditional {
-		cats = append(cats, c.Params)
+// parentMismatch lists the parent's values (over its params and conditional params) that
+// have no choices here, and the keys here that are none of the parent's values: Data Designer
+// wants them to be the same set.
+func (p *SubcategoryParams) parentMismatch(parent *Column) (missing, extra []string) {
+	if p.Values == nil {
+		return nil, nil
 	}
-	seen := map[string]bool{}
-	for _, cp := range cats {
+	parentValues := map[string]bool{}
+	for _, cp := range append([]SamplerParams{parent.Params}, conditionalParams(parent)...) {
 		cat, ok := cp.(*CategoryParams)
-		if !ok || p.Values == nil {
-			continue
+		if !ok {
+			return nil, nil
 		}
 		for _, v := range cat.Values {
 			k := CategoryKey(v)
-			if _, ok := p.Values[k]; !ok && !seen[k] {
-				seen[k] = true
+			if _, ok := p.Values[k]; !ok && !parentValues[k] {
 				missing = append(missing, k)
 			}
+			parentValues[k] = true
 		}
 	}
-	return missing
+	for _, k := range sortedKeys(anyMap(p.Values)) {
+		if !parentValues[k] {
+			extra = append(extra, k)
+		}
+	}
+	return missing, extra
 }
 
 func decodeSubcategory(f *fields) SamplerParams {

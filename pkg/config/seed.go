@@ -1,6 +1,7 @@
 package config
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -65,7 +66,8 @@ func (s *Selection) Range(size int64) (first, last int64, err error) {
 		return 0, size - 1, nil
 	case s.Partitions > 0:
 		if s.Partitions > size {
-			return 0, 0, fmt.Errorf("selection_strategy: num_partitions %d is more than the seed dataset's %d rows", s.Partitions, size)
+			return 0, 0, &Error{Field: "seed_config.selection_strategy.num_partitions",
+				Msg: fmt.Sprintf("num_partitions %d is more than the seed dataset's %d rows", s.Partitions, size)}
 		}
 		block := size / s.Partitions
 		first = s.Index * block
@@ -75,7 +77,8 @@ func (s *Selection) Range(size int64) (first, last int64, err error) {
 		}
 		return first, last, nil
 	case s.End >= size:
-		return 0, 0, fmt.Errorf("selection_strategy: end index %d is out of bounds for the seed dataset's %d rows", s.End, size)
+		return 0, 0, &Error{Field: "seed_config.selection_strategy.end",
+			Msg: fmt.Sprintf("end index %d is out of bounds for the seed dataset's %d rows", s.End, size)}
 	}
 	return s.Start, s.End, nil
 }
@@ -259,15 +262,15 @@ func parseSelection(f *fields) *Selection {
 // is reported as Data Designer does; a seed-dataset column written in the config must be one
 // of the seed's and is replaced by it.
 func addSeedColumns(cfg *Config, opts parseOptions, p *problems) {
-	written := map[string]bool{}
+	written := map[string]*Column{}
 	for _, c := range cfg.Columns {
 		if c.Type == TypeSeedDataset {
-			written[c.Name] = true
+			written[c.Name] = c
 		}
 	}
 	if cfg.Seed == nil {
 		for _, c := range cfg.Columns {
-			if written[c.Name] {
+			if written[c.Name] != nil {
 				p.add(c.Name, "column_type", "a seed-dataset column needs a seed_config")
 			}
 		}
@@ -281,7 +284,11 @@ func addSeedColumns(cfg *Config, opts parseOptions, p *problems) {
 	cols, err := opts.seedColumns(cfg.Seed)
 	if err != nil {
 		p.seedUnknown = true
-		p.errs = append(p.errs, &Error{Field: "seed_config.source", Msg: "cannot read the seed dataset", Err: err})
+		var ce *Error
+		if !errors.As(err, &ce) { // a config error of its own (the selection) says where it is
+			ce = &Error{Field: "seed_config.source", Msg: "cannot read the seed dataset", Err: err}
+		}
+		p.errs = append(p.errs, ce)
 		return
 	}
 	if len(cols) == 0 {
@@ -292,17 +299,21 @@ func addSeedColumns(cfg *Config, opts parseOptions, p *problems) {
 	var seedCols []*Column
 	for _, sc := range cols {
 		inSeed[sc.Name] = true
-		seedCols = append(seedCols, &Column{Name: sc.Name, Type: TypeSeedDataset, Output: sc.Type})
+		col := &Column{Name: sc.Name, Type: TypeSeedDataset, Output: sc.Type}
+		if w := written[sc.Name]; w != nil {
+			col.Drop = w.Drop // what a written seed column may say of itself
+		}
+		seedCols = append(seedCols, col)
 	}
 	var rest []*Column
 	var collide []string
 	for _, c := range cfg.Columns {
 		switch {
-		case inSeed[c.Name] && !written[c.Name]:
+		case inSeed[c.Name] && written[c.Name] == nil:
 			collide = append(collide, c.Name)
-		case written[c.Name] && !inSeed[c.Name]:
+		case written[c.Name] != nil && !inSeed[c.Name]:
 			p.add(c.Name, "column_type", "%q is not a column of the seed dataset (its columns: %s)", c.Name, strings.Join(seedColumnNames(cols), ", "))
-		case written[c.Name]: // the seed's own column stands for it
+		case written[c.Name] != nil: // the seed's own column stands for it
 			continue
 		}
 		rest = append(rest, c)

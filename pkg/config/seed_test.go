@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -12,8 +13,13 @@ import (
 // fixedSeed stands for a seed reader: it records the SeedConfig it was asked about and
 // answers with cols.
 func fixedSeed(cols ...SeedColumn) (Option, *[]*SeedConfig) {
-	var asked []*SeedConfig
+	var (
+		mu    sync.Mutex
+		asked []*SeedConfig
+	)
 	return WithSeedColumns(func(sc *SeedConfig) ([]SeedColumn, error) {
+		mu.Lock()
+		defer mu.Unlock()
 		asked = append(asked, sc)
 		return cols, nil
 	}), &asked

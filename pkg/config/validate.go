@@ -145,20 +145,26 @@ func checkSamplerInput(c, target *Column, field string, p *problems) {
 		p.add(c.Name, field, "a sampler can only read sampler columns, and %q is a %s column", target.Name, target.Type)
 		return
 	}
-	r, ok := c.Params.(columnReader)
-	if !ok {
-		return
-	}
-	if key, col := r.reads(); col != target.Name || field != "params."+key {
-		return
-	}
-	if msg := r.checkRead(target); msg != "" {
-		p.add(c.Name, field, "%s", msg)
-		return
-	}
-	if sub, ok := c.Params.(*SubcategoryParams); ok {
-		for _, v := range sub.missingParentValues(target) {
-			p.add(c.Name, "params.values", "no values for %q, a value of category column %q", v, target.Name)
+	for _, sp := range append([]SamplerParams{c.Params}, conditionalParams(c)...) {
+		r, ok := sp.(columnReader)
+		if !ok {
+			continue
+		}
+		if _, col := r.reads(); col != target.Name {
+			continue
+		}
+		if msg := r.checkRead(target); msg != "" {
+			p.add(c.Name, field, "%s", msg)
+			return
+		}
+		if sub, ok := sp.(*SubcategoryParams); ok {
+			missing, extra := sub.parentMismatch(target)
+			for _, v := range missing {
+				p.add(c.Name, "params.values", "no values for %q, a value of category column %q", v, target.Name)
+			}
+			for _, v := range extra {
+				p.add(c.Name, "params.values."+v, "%q is not a value of category column %q", v, target.Name)
+			}
 		}
 	}
 }
@@ -188,7 +194,7 @@ func checkSamplerColumn(col *Column, p *problems) bool {
 	for _, c := range col.Conditional {
 		check(fmt.Sprintf("conditional_params[%s].", c.Condition), c.Params)
 	}
-	return ok
+	return ok && checkConditionalOutputs(p, col)
 }
 
 // order sorts the columns topologically with Kahn's algorithm, always taking the earliest ready

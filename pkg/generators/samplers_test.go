@@ -153,3 +153,18 @@ func TestEverySamplerTypeDraws(t *testing.T) {
 	}
 	require.Len(t, samplers, len(config.SamplerTypes()))
 }
+
+func TestConditionalValuesOfMixedTypes(t *testing.T) {
+	t.Parallel()
+	f, err := drawConfig(t, `columns:
+  - {name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}}
+  - {name: b, column_type: sampler, sampler_type: category, params: {values: [1, 2]}, conditional_params: {"a == 1": {values: [p, q]}}}`, 1, 0, 200)
+	require.NoError(t, err)
+	for i, v := range f.Column("b").Strings {
+		if f.Column("a").Ints[i] == 1 {
+			require.Contains(t, []string{"p", "q"}, v)
+		} else {
+			require.Contains(t, []string{"1", "2"}, v)
+		}
+	}
+}

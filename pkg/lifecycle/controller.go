@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -60,6 +61,8 @@ type Options struct {
 	StartedAt time.Time
 	// Samplers draw the run's sampler columns; Run builds them (BuildSamplers) when nil.
 	Samplers *generators.Samplers
+
+	seedRows int64 // a resumed run's recorded seed rows, which the seed must still have
 }
 
 func (o *Options) setDefaults() {
@@ -269,7 +272,7 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName,
 		Providers: rec.Providers, StartedAt: rec.CreatedAt, Assets: rec.Assets}
 	if rec.SeedData != nil {
-		opts.SeedBaseDir = rec.SeedData.BaseDir
+		opts.SeedBaseDir, opts.seedRows = rec.SeedData.BaseDir, rec.SeedData.Rows
 	}
 	if es := rec.EarlyShutdown; es != nil {
 		opts.ShutdownErrorRate, opts.ShutdownErrorWindow = es.Rate, es.Window
@@ -353,6 +356,13 @@ func (c *Controller) claim(ctx context.Context, runID string) (*wire.RunRecord, 
 func BuildSamplers(cfg *config.Config, opts *Options) (*generators.Samplers, error) {
 	if opts.StartedAt.IsZero() {
 		opts.StartedAt = time.Now().UTC()
+	}
+	if opts.Assets != "" { // recorded for a resume, which may run elsewhere
+		abs, err := filepath.Abs(opts.Assets)
+		if err != nil {
+			return nil, err
+		}
+		opts.Assets = abs
 	}
 	s, err := generators.NewSamplers(cfg.SamplerColumns(), cfg.Constraints, generators.SamplerOptions{
 		AsOf: opts.StartedAt, Seed: opts.Seed, Persons: persons.NewSource(opts.Assets),
@@ -565,7 +575,7 @@ func (r *run) prepare(ctx context.Context, g int) (*frame.Frame, []processors.Si
 	size := r.plan.Size(g)
 	f, err := r.samplers.Draw(r.opts.Seed, g, size)
 	if err != nil {
-		return nil, nil, fmt.Errorf("seed columns: %w", err)
+		return nil, nil, fmt.Errorf("sampler columns: %w", err)
 	}
 	if r.seedRows != nil {
 		if f, err = r.withSeedRows(ctx, g, f); err != nil {

@@ -30,7 +30,11 @@ func (r *run) openSeed(cfg *config.Config, opts *Options) error {
 			return &config.Error{Field: "seed_config.source", Msg: "cannot read the seed dataset", Err: err}
 		}
 	}
-	info := &wire.SeedInfo{BaseDir: base}
+	info := &wire.SeedInfo{BaseDir: base, Rows: ds.Len()}
+	if opts.seedRows > 0 && opts.seedRows != ds.Len() {
+		return &config.Error{Field: "seed_config.source", Msg: fmt.Sprintf(
+			"the seed dataset has %d rows (selected) where the run started with %d: it was changed, and the groups still to generate would get other rows", ds.Len(), opts.seedRows)}
+	}
 	for _, c := range ds.Columns() {
 		col := cfg.Column(c.Name)
 		if col == nil || col.Type != config.TypeSeedDataset || col.Output != c.Type {

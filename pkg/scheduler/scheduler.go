@@ -254,15 +254,17 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 			ready = append(ready, tr.DropRow(row)...)
 		}
 	}
+	skippedLive := 0
 	for _, row := range r.skipped {
 		if err := sk.mark(s.graph.byName[r.task.Column], r.col, row); err != nil {
 			return nil, err
 		}
 		if !tr.Dropped(row) {
-			st.Skipped++
+			skippedLive++
 		}
 	}
-	st.Generated += tr.Live() - len(r.skipped)
+	st.Skipped += skippedLive
+	st.Generated += tr.Live() - skippedLive
 	if err := buf.Put(r.col); err != nil {
 		return nil, err
 	}

@@ -59,6 +59,9 @@ func AddUsage(into *map[string]ModelUsage, from map[string]ModelUsage) {
 type SeedInfo struct {
 	BaseDir string       `json:"base_dir"`
 	Columns []SeedColumn `json:"columns"`
+	// Rows is how many rows the selection took: a resume over a seed of another size would
+	// hand its groups other rows than the run's first controller did.
+	Rows int64 `json:"rows"`
 }
 
 // SeedColumn is a seed dataset's column: its name and its type (str, int, float or bool).
