@@ -211,3 +211,11 @@ func roundIntHalfEven(i int64, n int) int64 {
 func Compile(src string) (*exec.Template, error) {
 	return exec.NewTemplate(rootID, gonja.DefaultConfig, exprLoader{src: src}, templateEnv())
 }
+
+// CompileStrict is Compile with an undefined name or a missing attribute an error (Jinja's
+// StrictUndefined), the environment Data Designer renders skip.when in.
+func CompileStrict(src string) (*exec.Template, error) {
+	cfg := gonja.DefaultConfig.Inherit()
+	cfg.StrictUndefined = true
+	return exec.NewTemplate(rootID, cfg, exprLoader{src: src}, templateEnv())
+}

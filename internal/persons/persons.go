@@ -6,6 +6,7 @@ package persons
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"hash/fnv"
 
@@ -160,10 +161,20 @@ func record(f *frame.Frame, i int, keep func(string) bool) Record {
 	var rec Record
 	for _, c := range f.Columns() {
 		if keep(c.Name) {
-			rec = append(rec, Field{Name: c.Name, Value: c.Value(i)})
+			rec = append(rec, Field{Name: c.Name, Value: nested(c.Value(i))})
 		}
 	}
 	return rec
+}
+
+// nested keeps a struct or list field (which the seed reader turns into JSON text) as JSON, so
+// that it stays an object in the person record: {{ p.openness.label }}.
+func nested(v any) any {
+	s, ok := v.(string)
+	if !ok || len(s) < 2 || (s[0] != '{' && s[0] != '[') || !json.Valid([]byte(s)) {
+		return v
+	}
+	return json.RawMessage(s)
 }
 
 // newMatcher compiles a sampler's filters over a dataset's columns. Values compare as text,

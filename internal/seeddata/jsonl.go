@@ -2,6 +2,7 @@ package seeddata
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -25,16 +26,17 @@ import (
 type jsonTable struct {
 	path   string
 	schema *arrow.Schema
+	mixed  map[string]bool // columns read as text though they hold other scalars too
 	cols   []config.SeedColumn
 	n      int64
 }
 
 func openJSON(ctx context.Context, path string) (table, error) {
-	schema, err := inferJSON(path)
+	schema, mixed, err := inferJSON(path)
 	if err != nil {
 		return nil, err
 	}
-	t := &jsonTable{path: path, schema: schema, cols: schemaColumns(schema)}
+	t := &jsonTable{path: path, schema: schema, mixed: mixed, cols: schemaColumns(schema)}
 	if t.n, err = countRows(ctx, t); err != nil {
 		return nil, err
 	}
@@ -127,6 +129,7 @@ func (a *arrayElements) Read(p []byte) (int, error) {
 // shape of what they hold.
 type shape struct {
 	kind   valueKind // kindNone while only nulls were seen; kindString also for a conflict
+	mixed  bool      // text and other scalars were seen: read as text (see stringify)
 	object bool
 	list   bool
 	fields map[string]*shape
@@ -192,9 +195,58 @@ func (s *shape) add(v any) error {
 		default:
 			k = kindString
 		}
-		s.kind = s.kind.widen(k)
+		if w := s.kind.widen(k); w == kindString && (k != kindString || (s.kind != kindString && s.kind != kindNone)) {
+			s.mixed = true
+			s.kind = w
+		} else {
+			s.kind = w
+		}
 	}
 	return nil
+}
+
+// addTop adds a top-level object, its keys in the file's order (a Go map forgets it), so that
+// the seed's columns come in the order the file writes them.
+func (s *shape) addTop(obj map[string]any, keys []string) error {
+	s.kind, s.object = kindString, true
+	if s.fields == nil {
+		s.fields = map[string]*shape{}
+	}
+	for _, k := range keys {
+		f, ok := s.fields[k]
+		if !ok {
+			f = &shape{}
+			s.fields[k] = f
+			s.order = append(s.order, k)
+		}
+		if err := f.add(obj[k]); err != nil {
+			return fmt.Errorf("%s %w", k, err)
+		}
+	}
+	return nil
+}
+
+// objectKeys returns the keys of a JSON object in the order it writes them.
+func objectKeys(raw json.RawMessage) []string {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	if _, err := dec.Token(); err != nil {
+		return nil
+	}
+	var keys []string
+	for dec.More() {
+		k, err := dec.Token()
+		if err != nil {
+			return keys
+		}
+		if ks, ok := k.(string); ok {
+			keys = append(keys, ks)
+		}
+		var skip json.RawMessage
+		if err := dec.Decode(&skip); err != nil {
+			return keys
+		}
+	}
+	return keys
 }
 
 func (s *shape) arrowType() arrow.DataType {
@@ -211,36 +263,84 @@ func (s *shape) arrowType() arrow.DataType {
 	return s.kind.arrowType()
 }
 
-// inferJSON infers the schema of a JSON seed from its first objects.
-func inferJSON(path string) (*arrow.Schema, error) {
+// inferJSON infers the schema of a JSON seed from its first objects, and the columns that mix
+// text with other scalars (read as text, as DuckDB reads them).
+func inferJSON(path string) (*arrow.Schema, map[string]bool, error) {
 	r, c, err := openObjects(path)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer c.Close()
 	dec := json.NewDecoder(r)
-	dec.UseNumber()
 	top := &shape{}
 	n := 0
 	for ; n < inferRows; n++ {
-		var obj any
-		if err := dec.Decode(&obj); errors.Is(err, io.EOF) {
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); errors.Is(err, io.EOF) {
 			break
 		} else if err != nil {
-			return nil, fmt.Errorf("%s: object %d: not valid JSON: %w", path, n+1, err)
+			return nil, nil, fmt.Errorf("%s: object %d: not valid JSON: %w", path, n+1, err)
 		}
-		if _, ok := obj.(map[string]any); !ok {
-			return nil, fmt.Errorf("%s: object %d: want an object per row (orient=records), got %s", path, n+1, jsonKindName(obj))
+		vd := json.NewDecoder(bytes.NewReader(raw))
+		vd.UseNumber()
+		var obj any
+		if err := vd.Decode(&obj); err != nil {
+			return nil, nil, fmt.Errorf("%s: object %d: not valid JSON: %w", path, n+1, err)
 		}
-		if err := top.add(obj); err != nil {
-			return nil, fmt.Errorf("%s: key %w", path, err)
+		m, ok := obj.(map[string]any)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: object %d: want an object per row (orient=records), got %s", path, n+1, jsonKindName(obj))
+		}
+		if err := top.addTop(m, objectKeys(raw)); err != nil {
+			return nil, nil, fmt.Errorf("%s: key %w", path, err)
 		}
 	}
 	if n == 0 {
-		return nil, fmt.Errorf("%s: the file holds no rows", path)
+		return nil, nil, fmt.Errorf("%s: the file holds no rows", path)
+	}
+	mixed := map[string]bool{}
+	for k, f := range top.fields {
+		if f.mixed {
+			mixed[k] = true
+		}
 	}
 	st := top.arrowType().(*arrow.StructType)
-	return arrow.NewSchema(st.Fields(), nil), nil
+	return arrow.NewSchema(st.Fields(), nil), mixed, nil
+}
+
+// stringify hands Arrow's reader the objects with the values of the mixed columns as text
+// (2 becomes "2"), which a string column takes.
+type stringify struct {
+	dec  *json.Decoder
+	cols map[string]bool
+	buf  bytes.Buffer
+	err  error
+}
+
+func (s *stringify) Read(p []byte) (int, error) {
+	for s.buf.Len() == 0 {
+		if s.err != nil {
+			return 0, s.err
+		}
+		var obj map[string]json.RawMessage
+		if err := s.dec.Decode(&obj); err != nil {
+			s.err = err
+			continue
+		}
+		for k := range s.cols {
+			if raw, ok := obj[k]; ok && len(raw) > 0 && raw[0] != '"' && string(raw) != "null" {
+				obj[k], _ = json.Marshal(string(raw))
+			}
+		}
+		b, err := json.Marshal(obj)
+		if err != nil {
+			s.err = err
+			continue
+		}
+		s.buf.Write(b)
+		s.buf.WriteByte('\n')
+	}
+	return s.buf.Read(p)
 }
 
 func jsonKindName(v any) string {
@@ -266,6 +366,9 @@ func (t *jsonTable) Scan(_ context.Context, from int64) (scanner, error) {
 	r, c, err := openObjects(t.path)
 	if err != nil {
 		return nil, err
+	}
+	if len(t.mixed) > 0 {
+		r = &stringify{dec: json.NewDecoder(r), cols: t.mixed}
 	}
 	jr := array.NewJSONReader(r, t.schema, array.WithChunk(batchRows))
 	return readerScanner(t.path, t.cols, from, jr, c.Close), nil

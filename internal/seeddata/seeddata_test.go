@@ -156,6 +156,19 @@ func TestShuffle(t *testing.T) {
 	require.NoError(t, r.Close())
 	require.NoError(t, again.Close())
 	require.NoError(t, other.Close())
+
+	// A selection that fits one bucket is ordered in memory: the same properties, no files.
+	tmp := t.TempDir()
+	small := open(t, sc, Options{TempDir: tmp}).Reader(42)
+	defer small.Close()
+	p0, p1 := ids(t, small, 0, 800), ids(t, small, 800, 800)
+	require.Equal(t, seq(100, 900), slices.Sorted(slices.Values(p0)))
+	require.Equal(t, seq(100, 900), slices.Sorted(slices.Values(p1)))
+	require.NotEqual(t, p0, p1)
+	require.Equal(t, pass0, p0, "the same permutation whatever the bucket size")
+	entries, err := os.ReadDir(tmp)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing spilled")
 }
 
 func TestCSV(t *testing.T) {
@@ -194,7 +207,8 @@ func TestJSON(t *testing.T) {
 		`{"id": 1, "who": {"name": "Ada", "tags": ["x", "y"]}, "v": 1}`+"\n"+
 			`{"id": 2, "who": {"name": "Bo"}, "v": 2.5, "extra": true}`+"\n\n")
 	d := open(t, local(lines), Options{})
-	require.Equal(t, []config.SeedColumn{{Name: "id", Type: frame.Int}, {Name: "v", Type: frame.Float}, {Name: "who", Type: frame.String}, {Name: "extra", Type: frame.Bool}}, d.Columns())
+	require.Equal(t, []config.SeedColumn{{Name: "id", Type: frame.Int}, {Name: "who", Type: frame.String}, {Name: "v", Type: frame.Float}, {Name: "extra", Type: frame.Bool}}, d.Columns(),
+		"the file's key order")
 	r := d.Reader(0)
 	defer r.Close()
 	f, err := r.Rows(context.Background(), 0, 2)
@@ -202,6 +216,16 @@ func TestJSON(t *testing.T) {
 	require.JSONEq(t, `{"name": "Ada", "tags": ["x", "y"]}`, f.Column("who").Strings[0])
 	require.JSONEq(t, `{"name": "Bo", "tags": null}`, f.Column("who").Strings[1])
 	require.Equal(t, []float64{1, 2.5}, f.Column("v").Floats)
+
+	// A column that mixes text and numbers is read as text, as DuckDB reads it.
+	mixed := writeFile(t, filepath.Join(dir, "mixed.jsonl"), `{"z": 1, "id": "A1"}`+"\n"+`{"z": 2, "id": 2}`+"\n"+`{"z": 3, "id": true}`+"\n")
+	d = open(t, local(mixed), Options{})
+	require.Equal(t, []config.SeedColumn{{Name: "z", Type: frame.Int}, {Name: "id", Type: frame.String}}, d.Columns())
+	rm := d.Reader(0)
+	f, err = rm.Rows(context.Background(), 0, 3)
+	require.NoError(t, err)
+	require.Equal(t, []string{"A1", "2", "true"}, f.Column("id").Strings)
+	require.NoError(t, rm.Close())
 
 	arr := writeFile(t, filepath.Join(dir, "arr.json"), `[ {"id": 1, "s": "a,]}"}, {"id": 2, "s": "b"} ]`)
 	d = open(t, local(arr), Options{})

@@ -68,10 +68,14 @@ func (s *shuffler) rows(ctx context.Context, pass, j int64, n int) (*frame.Frame
 	return s.rowsOf.Filter(keep), nil
 }
 
-// spill writes every selected row to the bucket of its place in pass's order.
+// spill writes every selected row to the bucket of its place in pass's order; a selection
+// that fits one bucket is ordered in memory instead.
 func (s *shuffler) spill(ctx context.Context, pass int64) error {
 	if err := s.close(); err != nil {
 		return err
+	}
+	if s.size <= s.bucket {
+		return s.inMemory(ctx, pass)
 	}
 	dir, err := os.MkdirTemp(s.d.opts.TempDir, "rowforge-shuffle-*")
 	if err != nil {
@@ -159,11 +163,47 @@ func (s *shuffler) load(b int64) error {
 		order[i] = i
 	}
 	slices.SortFunc(order, func(a, b int) int { return int(pos[a] - pos[b]) })
-	out := frame.New(len(order))
-	for _, c := range all.Columns() {
-		if c.Name == posColumn {
-			continue
+	out := reorder(all.Select(names(all, posColumn)), order)
+	s.loaded, s.rowsOf = b, out
+	return nil
+}
+
+// inMemory reads the whole selection and orders it by pass's permutation: bucket 0.
+func (s *shuffler) inMemory(ctx context.Context, pass int64) error {
+	sc, err := s.d.t.Scan(ctx, s.d.first)
+	if err != nil {
+		return err
+	}
+	defer sc.Close()
+	var parts []*frame.Frame
+	for got := int64(0); got < s.size; {
+		f, err := sc.Next(ctx, int(min(int64(batchRows), s.size-got)))
+		if errors.Is(err, io.EOF) {
+			return fmt.Errorf("the seed dataset ended before its %d rows: was it changed?", s.d.t.Len())
 		}
+		if err != nil {
+			return err
+		}
+		parts = append(parts, f)
+		got += int64(f.Len())
+	}
+	all, err := frame.Concat(parts...)
+	if err != nil {
+		return err
+	}
+	perm := newPermutation(uint64(s.size), s.seed, uint64(pass))
+	order := make([]int, s.size) // place → selected row
+	for i := range order {
+		order[perm.at(uint64(i))] = i
+	}
+	s.rowsOf, s.loaded, s.buckets, s.pass = reorder(all, order), 0, 1, pass
+	return nil
+}
+
+// reorder returns f's rows in the given order.
+func reorder(f *frame.Frame, order []int) *frame.Frame {
+	out := frame.New(len(order))
+	for _, c := range f.Columns() {
 		nc := frame.NewColumn(c.Name, c.Type, len(order))
 		for i, src := range order {
 			if c.IsNull(src) {
@@ -174,15 +214,14 @@ func (s *shuffler) load(b int64) error {
 		}
 		_ = out.Put(nc)
 	}
-	s.loaded, s.rowsOf = b, out
-	return nil
+	return out
 }
 
 func (s *shuffler) close() error {
-	if s.dir == "" {
-		return nil
+	var err error
+	if s.dir != "" {
+		err = os.RemoveAll(s.dir)
 	}
-	err := os.RemoveAll(s.dir)
 	s.dir, s.pass, s.loaded, s.rowsOf = "", -1, -1, nil
 	return err
 }
@@ -304,4 +343,15 @@ func mix(x uint64) uint64 {
 	x ^= x >> 27
 	x *= 0x94d049bb133111eb
 	return x ^ (x >> 31)
+}
+
+// names lists f's columns but skip.
+func names(f *frame.Frame, skip string) []string {
+	var out []string
+	for _, c := range f.Columns() {
+		if c.Name != skip {
+			out = append(out, c.Name)
+		}
+	}
+	return out
 }

@@ -107,6 +107,7 @@ func writePersonas(t *testing.T, assets string) {
 		{Name: "occupation", Type: arrow.BinaryTypes.String},
 		{Name: "county", Type: arrow.BinaryTypes.String}, // not a person field: left out
 		{Name: "persona", Type: arrow.BinaryTypes.String},
+		{Name: "openness", Type: arrow.StructOf(arrow.Field{Name: "label", Type: arrow.BinaryTypes.String}, arrow.Field{Name: "t_score", Type: arrow.PrimitiveTypes.Int64})},
 	}, nil)
 	b := array.NewRecordBuilder(memory.DefaultAllocator, schema)
 	defer b.Release()
@@ -130,6 +131,10 @@ func writePersonas(t *testing.T, assets string) {
 		for j, v := range []string{city, "TX", "78701", "teacher", "Travis", fmt.Sprintf("Persona %d", i)} {
 			b.Field(6 + j).(*array.StringBuilder).Append(v)
 		}
+		sb := b.Field(12).(*array.StructBuilder)
+		sb.Append(true)
+		sb.FieldBuilder(0).(*array.StringBuilder).Append("high")
+		sb.FieldBuilder(1).(*array.Int64Builder).Append(int64(50 + i))
 	}
 	rec := b.NewRecordBatch()
 	defer rec.Release()
@@ -153,7 +158,7 @@ func TestManagedPerson(t *testing.T) {
 		SamplerOptions{Persons: src}, 8)
 	require.NoError(t, err)
 	require.Equal(t, []string{"uuid", "first_name", "middle_name", "last_name", "sex", "age", "city", "postcode", "occupation",
-		"locale", "birth_date", "phone_number", "email_address", "national_id", "state", "persona"}, keys)
+		"locale", "birth_date", "phone_number", "email_address", "national_id", "state", "persona", "openness"}, keys)
 	seen := map[string]bool{}
 	for _, p := range people {
 		require.Equal(t, "Female", p["sex"])
@@ -165,6 +170,7 @@ func TestManagedPerson(t *testing.T) {
 		require.Regexp(t, `^\d{3}-\d{3}-\d{4}$`, p["phone_number"])
 		require.Regexp(t, `^[a-z0-9._]+@[a-z.]+$`, p["email_address"])
 		require.Contains(t, p["persona"], "Persona")
+		require.Equal(t, "high", p["openness"].(map[string]any)["label"], "a struct field stays an object")
 		require.False(t, seen[p["uuid"].(string)], "no person twice in a draw")
 		seen[p["uuid"].(string)] = true
 	}

@@ -100,7 +100,9 @@ func derivePerson(src persons.Record, p *config.PersonParams, r *rand.Rand, asOf
 	}
 	rec.set("locale", p.Locale)
 	age, _ := src.Get("age").(int64)
-	rec.set("birth_date", birthDate(r, int(age), asOf))
+	born := birthDate(r, int(age), asOf)
+	rec.set("birth_date", born)
+	year, _ := strconv.Atoi(born[:4])
 	adult := age >= 18
 	if us {
 		var phone, ssn any
@@ -115,12 +117,12 @@ func derivePerson(src persons.Record, p *config.PersonParams, r *rand.Rand, asOf
 			ssn = fmt.Sprintf("%03d-%02d-%04d", area, 1+r.IntN(99), 1+r.IntN(9999))
 		}
 		rec.set("phone_number", phone)
-		rec.set("email_address", email(r, src, int(age), adult, asOf))
+		rec.set("email_address", email(r, src, int(age), adult, year))
 		rec.set("national_id", ssn)
 		rec.set("state", src.Get("region"))
 	} else {
 		rec.set("phone_number", nil)
-		rec.set("email_address", email(r, src, int(age), adult, asOf))
+		rec.set("email_address", email(r, src, int(age), adult, year))
 		rec.set("national_id", nil)
 	}
 	for i, k := range persona.keys {
@@ -141,10 +143,10 @@ var (
 	}
 )
 
-// email makes an address from the person's names and age as Data Designer does; none for a
-// minor. Names are reduced to ASCII letters and digits (Data Designer transliterates first;
-// names with no ASCII letter get none).
-func email(r *rand.Rand, src persons.Record, age int, adult bool, asOf time.Time) any {
+// email makes an address from the person's names, age and birth year as Data Designer does;
+// none for a minor. Names are reduced to ASCII letters and digits (Data Designer transliterates
+// first, so a name in another script gets no address here).
+func email(r *rand.Rand, src persons.Record, age int, adult bool, year int) any {
 	if !adult {
 		return nil
 	}
@@ -163,7 +165,6 @@ func email(r *rand.Rand, src persons.Record, age int, adult bool, asOf time.Time
 		weights = []float64{.25, .17, .12, .08, .12, .08, .06, .06, .06}
 	}
 	user := patterns[weighted(r, weights)]
-	year := asOf.Year() - age
 	switch weighted(r, []float64{.4, .3, .1, .1, .1}) {
 	case 1:
 		user += strconv.Itoa(1 + r.IntN(99))

@@ -26,7 +26,7 @@ func withSkip(g *scheduler.Generator, col *config.Column) (*scheduler.Generator,
 	}
 	sk := &scheduler.Skip{Propagate: col.PropagateSkip, Required: slices.Clone(col.Inputs)}
 	if col.Skip != nil {
-		tpl, err := jinja.Compile(col.Skip.When)
+		tpl, err := jinja.CompileStrict(col.Skip.When)
 		if err != nil {
 			return nil, fmt.Errorf("column %q: skip.when: %w", col.Name, err)
 		}

@@ -30,8 +30,11 @@ func TestSkipWhenTruth(t *testing.T) {
 		{"{{ x }}", map[string]any{"x": ""}, false},
 		{"{{ x.ok }}", map[string]any{"x": `{"ok": false}`}, false}, // JSON text is decoded
 		{"{{ x.missing.deeper }}", map[string]any{"x": "{}"}, true},
+		{"{{ x.zzz == 1 }}", map[string]any{"x": `{"a": 1}`}, true}, // a missing attribute is an error: skip
+		{"{{ x.a == 1 }}", map[string]any{"x": `{"a": 1}`}, true},
+		{"{{ x.a == 2 }}", map[string]any{"x": `{"a": 1}`}, false},
 	} {
-		tpl, err := jinja.Compile(tc.when)
+		tpl, err := jinja.CompileStrict(tc.when)
 		require.NoError(t, err)
 		require.Equal(t, tc.want, skipWhen(tpl, []string{"x"})(tc.row), "%s with %v", tc.when, tc.row)
 	}
