@@ -29,6 +29,9 @@ type Options struct {
 	// Reply, when set, produces the assistant's content for a request that is not failed by a
 	// fault. It is called concurrently and after the request's delays.
 	Reply func(req *ChatRequest) string
+	// Reasoning, when set, produces the reply's reasoning_content (what reasoning models served
+	// by vLLM or NIM add to the message); "" leaves the field out.
+	Reasoning func(req *ChatRequest) string
 	// Faults decides, per request, whether and how to fail it; nil never fails. n is the
 	// 1-based request number in arrival order. It is called concurrently, when the request
 	// arrives (before its delays).
@@ -292,7 +295,11 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 			promptTok += estimateTokens(m.Content)
 		}
 		completeTok = estimateTokens(content)
-		body = completionBody(n, req.Model, content, promptTok, completeTok)
+		var reasoning string
+		if s.opts.Reasoning != nil {
+			reasoning = s.opts.Reasoning(req)
+		}
+		body = completionBody(n, req.Model, content, reasoning, promptTok, completeTok)
 	}
 	s.end(result, promptTok, completeTok)
 	ended = true
@@ -443,9 +450,10 @@ type choice struct {
 }
 
 type replyMessage struct {
-	Role    string  `json:"role"`
-	Content string  `json:"content"`
-	Refusal *string `json:"refusal"`
+	Role             string  `json:"role"`
+	Content          string  `json:"content"`
+	Refusal          *string `json:"refusal"`
+	ReasoningContent string  `json:"reasoning_content,omitempty"`
 }
 
 type usage struct {
@@ -454,14 +462,14 @@ type usage struct {
 	TotalTokens      int64 `json:"total_tokens"`
 }
 
-func completionBody(n int64, model, content string, promptTok, completeTok int64) []byte {
+func completionBody(n int64, model, content, reasoning string, promptTok, completeTok int64) []byte {
 	b, err := json.Marshal(completion{
 		ID:      fmt.Sprintf("chatcmpl-stub-%d", n),
 		Object:  "chat.completion",
 		Created: time.Now().Unix(),
 		Model:   model,
 		Choices: []choice{{
-			Message:      replyMessage{Role: "assistant", Content: content},
+			Message:      replyMessage{Role: "assistant", Content: content, ReasoningContent: reasoning},
 			FinishReason: "stop",
 		}},
 		Usage: usage{PromptTokens: promptTok, CompletionTokens: completeTok, TotalTokens: promptTok + completeTok},

@@ -21,8 +21,20 @@ var CodeLangs = []string{
 	"sql:sqlite", "sql:tsql", "sql:bigquery", "sql:mysql", "sql:postgres", "sql:ansi",
 }
 
-// withTraceModes are the values of Data Designer's `with_trace`; only the default is supported.
-var withTraceModes = []string{"none", "last_message", "all_messages"}
+// Data Designer's `with_trace` values.
+const (
+	TraceNone        = "none"
+	TraceLastMessage = "last_message"
+	TraceAllMessages = "all_messages"
+)
+
+var withTraceModes = []string{TraceNone, TraceLastMessage, TraceAllMessages}
+
+// Suffixes of an LLM column's side columns, as Data Designer names them.
+const (
+	TraceSuffix     = "__trace"
+	ReasoningSuffix = "__reasoning_content"
+)
 
 // parseLLM decodes the fields of an LLM column. Every LLM type stores its value as text: a
 // structured or judge reply is kept as its JSON.
@@ -66,6 +78,7 @@ func parseLLM(f *fields, col *Column) {
 		}
 	}
 	unsupportedLLMOptions(f)
+	parseTrace(f, l)
 
 	switch col.Type {
 	case TypeLLMCode:
@@ -108,16 +121,46 @@ func unsupportedLLMOptions(f *fields) {
 	if s, ok := f.str("tool_alias", false); ok && s != "" {
 		f.errorf("tool_alias", "tool_alias is not supported yet")
 	}
-	if s, ok := f.str("with_trace", false); ok && s != "none" {
-		if slices.Contains(withTraceModes, s) {
-			f.errorf("with_trace", "with_trace is not supported yet (only its default, none)")
-		} else {
+}
+
+// parseTrace decodes with_trace and extract_reasoning_content, which add side columns.
+func parseTrace(f *fields, l *LLM) {
+	l.WithTrace = TraceNone
+	if s, ok := f.str("with_trace", false); ok {
+		if !slices.Contains(withTraceModes, s) {
 			f.errorf("with_trace", "%s", unknownMsg("with_trace", s, withTraceModes))
+		} else {
+			l.WithTrace = s
 		}
 	}
-	if b, ok := f.bool("extract_reasoning_content"); ok && b {
-		f.errorf("extract_reasoning_content", "extract_reasoning_content is not supported yet (only its default, false)")
+	l.ExtractReasoning, _ = f.bool("extract_reasoning_content")
+}
+
+// SideColumns are the columns an LLM column writes beside its own, as Data Designer names
+// them: `<name>__trace` (with_trace) and `<name>__reasoning_content`. Other columns may read
+// them; they come right after the column in the output.
+func (c *Column) SideColumns() []string {
+	if c.LLM == nil {
+		return nil
 	}
+	var out []string
+	if c.LLM.WithTrace != "" && c.LLM.WithTrace != TraceNone {
+		out = append(out, c.Name+TraceSuffix)
+	}
+	if c.LLM.ExtractReasoning {
+		out = append(out, c.Name+ReasoningSuffix)
+	}
+	return out
+}
+
+// OutputColumns lists the dataset's columns in order: each column, then its side columns.
+func (c *Config) OutputColumns() []string {
+	var out []string
+	for _, col := range c.Columns {
+		out = append(out, col.Name)
+		out = append(out, col.SideColumns()...)
+	}
+	return out
 }
 
 // parseScores decodes llm-judge's `scores`. Option keys arrive as strings already: the config

@@ -44,6 +44,10 @@ type LLM struct {
 	// MaxConversationRestarts is how many times a reply that fails validation (llm-structured,
 	// llm-judge, llm-code without code) is asked again before the row is dropped (default 5).
 	MaxConversationRestarts int
+	// WithTrace (TraceNone, TraceLastMessage or TraceAllMessages) and ExtractReasoning add
+	// the side columns SideColumns names.
+	WithTrace        string
+	ExtractReasoning bool
 }
 
 // Score is one criterion of an llm-judge column.

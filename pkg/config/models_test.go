@@ -66,6 +66,7 @@ func TestParseLLMExample(t *testing.T) {
 		ModelAlias:              "my_own_code_model",
 		Prompt:                  "Write a description of python code in topic {{ topic }}",
 		MaxConversationRestarts: DefaultMaxConversationRestarts,
+		WithTrace:               TraceNone,
 	}, text.LLM)
 
 	code := cfg.Column("code")
@@ -280,9 +281,11 @@ func TestParseLLMErrors(t *testing.T) {
 		{"multi_modal_context", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a}]}`), "t", "multi_modal_context", "multi_modal_context is not supported yet"},
 		{"multi_modal_context not a list", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: x}`), "t", "multi_modal_context", "want a list"},
 		{"tool_alias", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", tool_alias: search}`), "t", "tool_alias", "tool_alias is not supported yet"},
-		{"with_trace", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", with_trace: last_message}`), "t", "with_trace", "with_trace is not supported yet"},
+		{"side column name taken", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", with_trace: last_message}`) + "\n  - " + `{name: t__trace, column_type: expression, expr: "x"}`, "t__trace", "name", `has the name of a side column of "t" (its __trace)`},
+		{"reads its own trace", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "{{ t__trace }}", with_trace: last_message}`), "t", "prompt", `column "t" reads itself`},
+		{"skip reads its own trace", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "{{ a }}", with_trace: last_message, skip: {when: "{{ t__trace }}"}}`), "t", "skip.when", "cannot gate its own generation"},
+		{"extract_reasoning_content not a bool", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", extract_reasoning_content: "yes"}`), "t", "extract_reasoning_content", "want true or false"},
 		{"with_trace unknown", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", with_trace: all_message}`), "t", "with_trace", `unknown with_trace "all_message" (did you mean "all_messages"?)`},
-		{"extract_reasoning_content", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", extract_reasoning_content: true}`), "t", "extract_reasoning_content", "extract_reasoning_content is not supported yet"},
 
 		// llm-code.
 		{"missing code_lang", col(`{name: t, column_type: llm-code, model_alias: m, prompt: "hi"}`), "t", "code_lang", "required"},
@@ -423,7 +426,6 @@ columns:
 	require.ElementsMatch(t, []string{
 		`column "t": code_lang: unknown code_lang "pyton" (did you mean "python"?)`,
 		`column "t": prompt: invalid Jinja template: '}}' expected here (Line: 1 Col: 5, near "")`,
-		`column "t": with_trace: with_trace is not supported yet (only its default, none)`,
 		`column "t": model_alias: unknown model alias "mm": did you mean "m"?`,
 		`model_configs[m].inference_parameters.top_p: must be between 0.0 and 1.0, got 3.0`,
 	}, messages(`
@@ -493,4 +495,19 @@ func TestWeightsWithoutValidValuesAreNotUnknown(t *testing.T) {
 		require.Len(t, errorsOf(err), 1, "%v", err)
 		require.NotContains(t, err.Error(), "unknown")
 	}
+}
+
+func TestSideColumns(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+model_configs: [{alias: m, model: x, provider: p}]
+columns:
+  - {name: q, column_type: llm-text, model_alias: m, prompt: "hi", with_trace: all_messages, extract_reasoning_content: true}
+  - {name: r, column_type: expression, expr: "{{ q__reasoning_content }}"}
+  - {name: s, column_type: llm-text, model_alias: m, prompt: "{{ r }}", with_trace: last_message}
+`))
+	require.NoError(t, err)
+	require.Equal(t, []string{"q__trace", "q__reasoning_content"}, cfg.Column("q").SideColumns())
+	require.Equal(t, []string{"q", "q__trace", "q__reasoning_content", "r", "s", "s__trace"}, cfg.OutputColumns())
+	require.Equal(t, []string{"q", "r", "s"}, cfg.Order, "reading a side column orders after its column")
 }

@@ -47,8 +47,8 @@ func parseSkip(f *fields, col *Column, v any) {
 			sf.errorf("when", "invalid Jinja template: %v", err)
 		case len(refs) == 0:
 			sf.errorf("when", "%q does not reference any column; write the condition with Jinja delimiters, e.g. '{{ in_stock == 0 }}', not 'in_stock == 0'", when)
-		case slices.Contains(refs, col.Name):
-			sf.errorf("when", "the column's skip.when reads the column itself; a column cannot gate its own generation")
+		case slices.ContainsFunc(refs, func(r string) bool { return r == col.Name || slices.Contains(col.SideColumns(), r) }):
+			sf.errorf("when", "the column's skip.when reads the column itself (or a side column of it); a column cannot gate its own generation")
 		default:
 			s.Inputs = refs
 		}

@@ -83,12 +83,27 @@ func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 		names = append(names, c.Name)
 	}
 
+	sideOf := map[string]*Column{} // side column → its producer
+	for _, name := range names {
+		for _, side := range byName[name].SideColumns() {
+			if other, taken := byName[side]; taken {
+				p.add(other.Name, "name", "column %q has the name of a side column of %q (its %s); rename one", side, name,
+					strings.TrimPrefix(side, name))
+				continue
+			}
+			sideOf[side] = byName[name]
+		}
+	}
+
 	deps := map[string][]string{} // column → the columns it reads
 	for _, name := range names {
 		c := byName[name]
 		for _, in := range c.AllInputs() {
 			field := inputField(c, in)
 			target, known := byName[in]
+			if producer := sideOf[in]; !known && producer != nil {
+				target, known, in = producer, true, producer.Name // reading a side column is reading its producer
+			}
 			switch {
 			case in == c.Name:
 				p.add(c.Name, field, "column %q reads itself", in)

@@ -63,7 +63,8 @@ func LLM(col *config.Column, model Completer) (*scheduler.Generator, error) {
 			return nil, fmt.Errorf("column %q: %w", col.Name, err)
 		}
 	}
-	return withSkip(&scheduler.Generator{Name: col.Name, Type: frame.String, Cell: g.cell}, col)
+	g.sides = col.SideColumns()
+	return withSkip(&scheduler.Generator{Name: col.Name, Type: frame.String, Cell: g.cell, Side: g.sides}, col)
 }
 
 type llmColumn struct {
@@ -73,6 +74,7 @@ type llmColumn struct {
 	schema         map[string]any
 	validator      *jsonschema.Schema
 	rubric         string // llm-judge: appended to the prompt
+	sides          []string
 }
 
 func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
@@ -110,10 +112,48 @@ func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
 		}
 		var value string
 		if value, invalid = g.accept(reply.Content); invalid == nil {
-			return value, nil
+			return g.withSides(value, reply)
 		}
 	}
 	return nil, fmt.Errorf("column %q: no valid reply in %d attempts: %w", g.col.Name, tries, invalid)
+}
+
+// withSides returns the cell's value, and with side columns the values of those too: the
+// trace (all messages, or the last assistant message, as JSON) and the stripped reasoning.
+func (g *llmColumn) withSides(value string, reply llm.Reply) (any, error) {
+	if len(g.sides) == 0 {
+		return value, nil
+	}
+	out := []any{value}
+	switch g.col.LLM.WithTrace {
+	case config.TraceAllMessages:
+		b, err := json.Marshal(reply.Trace)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(b))
+	case config.TraceLastMessage:
+		last := []llm.Message{}
+		for i := len(reply.Trace) - 1; i >= 0; i-- {
+			if reply.Trace[i].Role == "assistant" {
+				last = append(last, reply.Trace[i])
+				break
+			}
+		}
+		b, err := json.Marshal(last)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, string(b))
+	}
+	if g.col.LLM.ExtractReasoning {
+		var reasoning any
+		if r := strings.TrimSpace(reply.Reasoning); r != "" {
+			reasoning = r
+		}
+		out = append(out, reasoning)
+	}
+	return out, nil
 }
 
 // accept turns a reply into the cell's value, or says why the reply is not usable.

@@ -887,12 +887,11 @@ func (r *run) ordered(rec arrow.RecordBatch) (*frame.Frame, error) {
 	if err != nil {
 		return nil, err
 	}
-	names := make([]string, len(r.cfg.Columns))
-	for i, col := range r.cfg.Columns {
-		if f.Column(col.Name) == nil {
-			return nil, fmt.Errorf("worker output lacks column %q", col.Name)
+	names := r.cfg.OutputColumns()
+	for _, name := range names {
+		if f.Column(name) == nil {
+			return nil, fmt.Errorf("worker output lacks column %q", name)
 		}
-		names[i] = col.Name
 	}
 	return f.Select(names), nil
 }

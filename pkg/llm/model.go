@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -93,7 +94,30 @@ type Request struct {
 // Reply is a model's answer.
 type Reply struct {
 	Content string
-	Usage   ModelUsage
+	// Reasoning is the reply's reasoning_content (a reasoning model's thinking), "" for none.
+	Reasoning string
+	// Trace is the conversation: the request's messages, then the reply's.
+	Trace []Message
+	Usage ModelUsage
+}
+
+// Message is one message of a conversation, as Data Designer writes it in a trace column:
+// content as a list of text blocks, reasoning_content only when there is some.
+type Message struct {
+	Role             string         `json:"role"`
+	Content          []ContentBlock `json:"content"`
+	ReasoningContent string         `json:"reasoning_content,omitempty"`
+}
+
+// ContentBlock is a ChatML content block.
+type ContentBlock struct {
+	Type string `json:"type"`
+	Text string `json:"text"`
+}
+
+// TextMessage is a message of one text block.
+func TextMessage(role, text string) Message {
+	return Message{Role: role, Content: []ContentBlock{{Type: "text", Text: text}}}
 }
 
 // Model is one model_configs entry on its endpoint, with its admission control. It is safe for
@@ -254,7 +278,29 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	if len(resp.Choices) == 0 {
 		return Reply{Usage: usage}, &transientError{err: errors.New("reply has no choices")}
 	}
-	return Reply{Content: resp.Choices[0].Message.Content, Usage: usage}, nil
+	msg := resp.Choices[0].Message
+	reply := Reply{Content: msg.Content, Reasoning: reasoningOf(msg), Usage: usage}
+	if req.System != "" {
+		reply.Trace = append(reply.Trace, TextMessage("system", req.System))
+	}
+	answer := TextMessage("assistant", msg.Content)
+	answer.ReasoningContent = reply.Reasoning
+	reply.Trace = append(reply.Trace, TextMessage("user", req.Prompt), answer)
+	return reply, nil
+}
+
+// reasoningOf reads a reply's reasoning_content, the field reasoning models served by vLLM,
+// NIM and others add to the OpenAI message (Data Designer reads the same field).
+func reasoningOf(msg openai.ChatCompletionMessage) string {
+	f, ok := msg.JSON.ExtraFields["reasoning_content"]
+	if !ok || f.Raw() == "" {
+		return ""
+	}
+	var s string
+	if err := json.Unmarshal([]byte(f.Raw()), &s); err != nil {
+		return "" // null, or not text
+	}
+	return s
 }
 
 // classify sorts a failed attempt into transient (worth retrying) or final.

@@ -34,6 +34,11 @@ type Generator struct {
 
 	// Skip gates the column row by row; nil: never skipped, not even by propagation.
 	Skip *Skip
+
+	// Side names text columns a cell generator writes beside its own (an LLM column's trace).
+	// Its Cell then returns []any: the cell's value, then one per side column (nil: null).
+	// Other generators may read a side column; it is ready when its generator's cell is.
+	Side []string
 }
 
 // Skip is Data Designer's skip and propagate_skip for one column. A skipped cell holds Value,

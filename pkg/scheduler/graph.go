@@ -12,13 +12,15 @@ type Graph struct {
 	gens   []*Generator // topological order
 	byName map[string]*Generator
 	down   map[string][]*Generator // column → generators that read it
+	sideOf map[string]*Generator   // side column → the generator that writes it
 }
 
 // NewGraph checks that every input is a seed column or another generator and that there is no
 // cycle. The config package reports these problems to users first; here they are programming
 // errors, but the graph must not trust its caller.
 func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
-	g := &Graph{seeds: map[string]bool{}, byName: map[string]*Generator{}, down: map[string][]*Generator{}}
+	g := &Graph{seeds: map[string]bool{}, byName: map[string]*Generator{}, down: map[string][]*Generator{},
+		sideOf: map[string]*Generator{}}
 	for _, s := range seedColumns {
 		g.seeds[s] = true
 	}
@@ -32,11 +34,22 @@ func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
 		g.byName[gen.Name] = gen
 	}
 	for _, gen := range gens {
+		if len(gen.Side) > 0 && gen.Cell == nil {
+			return nil, fmt.Errorf("generator %q: only a cell generator writes side columns", gen.Name)
+		}
+		for _, side := range gen.Side {
+			if g.seeds[side] || g.byName[side] != nil || g.sideOf[side] != nil {
+				return nil, fmt.Errorf("generator %q: side column %q is another column's name", gen.Name, side)
+			}
+			g.sideOf[side] = gen
+		}
+	}
+	for _, gen := range gens {
 		for _, in := range gen.Inputs {
-			if !g.seeds[in] && g.byName[in] == nil {
+			if !g.seeds[in] && g.byName[in] == nil && g.sideOf[in] == nil {
 				return nil, fmt.Errorf("generator %q: unknown input %q", gen.Name, in)
 			}
-			g.down[in] = append(g.down[in], gen)
+			g.down[g.resolve(in)] = append(g.down[g.resolve(in)], gen)
 		}
 	}
 	// Kahn's algorithm, stable in the given order.
@@ -77,6 +90,14 @@ func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
 
 // Generators returns the generators in a dependency order.
 func (g *Graph) Generators() []*Generator { return g.gens }
+
+// resolve names the column whose completion makes in ready: its generator for a side column.
+func (g *Graph) resolve(in string) string {
+	if gen := g.sideOf[in]; gen != nil {
+		return gen.Name
+	}
+	return in
+}
 
 // IsSeed reports whether name is a seed column.
 func (g *Graph) IsSeed(name string) bool { return g.seeds[name] }

@@ -121,6 +121,11 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 			if err := buf.Put(frame.NewColumn(gen.Name, gen.Type, n)); err != nil {
 				return Outcome{Status: Failed, Err: err, Columns: stats}
 			}
+			for _, side := range gen.Side {
+				if err := buf.Put(frame.NewColumn(side, frame.String, n)); err != nil {
+					return Outcome{Status: Failed, Err: err, Columns: stats}
+				}
+			}
 		}
 	}
 	for _, seed := range s.graph.seedNames() {
@@ -218,15 +223,16 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 		if tr.Dropped(r.task.Row) {
 			return nil, nil
 		}
+		gen := s.graph.byName[r.task.Column]
 		if r.skipped != nil {
-			if err := sk.mark(s.graph.byName[r.task.Column], buf.Column(r.task.Column), r.task.Row); err != nil {
+			if err := sk.mark(gen, buf, buf.Column(r.task.Column), r.task.Row); err != nil {
 				return nil, err
 			}
 			st.Skipped++
 			return tr.CellDone(r.task.Column, r.task.Row), nil
 		}
 		if r.err == nil {
-			r.err = buf.Column(r.task.Column).Set(r.task.Row, r.value)
+			r.err = setCell(gen, buf, r.task.Row, r.value)
 		}
 		if r.err != nil {
 			st.Failed++
@@ -256,7 +262,7 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 	}
 	skippedLive := 0
 	for _, row := range r.skipped {
-		if err := sk.mark(s.graph.byName[r.task.Column], r.col, row); err != nil {
+		if err := sk.mark(s.graph.byName[r.task.Column], buf, r.col, row); err != nil {
 			return nil, err
 		}
 		if !tr.Dropped(row) {
@@ -269,6 +275,26 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 		return nil, err
 	}
 	return append(ready, tr.ColumnDone(r.task.Column)...), nil
+}
+
+// setCell writes a cell's value, and its side values when the generator has side columns.
+func setCell(gen *Generator, buf *frame.Frame, row int, value any) error {
+	if len(gen.Side) == 0 {
+		return buf.Column(gen.Name).Set(row, value)
+	}
+	vals, ok := value.([]any)
+	if !ok || len(vals) != 1+len(gen.Side) {
+		return fmt.Errorf("column %q: want its value and %d side values, got %T", gen.Name, len(gen.Side), value)
+	}
+	for i, name := range append([]string{gen.Name}, gen.Side...) {
+		col := buf.Column(name)
+		if vals[i] == nil {
+			col.SetNull(row)
+		} else if err := col.Set(row, vals[i]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row map[string]any,

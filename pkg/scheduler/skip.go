@@ -8,6 +8,7 @@ import (
 // It is nil-safe: a graph where no column has a When cannot skip anything, and then nothing
 // is allocated or looked up.
 type skips struct {
+	g    *Graph
 	rows map[string][]bool
 	n    int
 }
@@ -15,7 +16,7 @@ type skips struct {
 func newSkips(g *Graph, n int) *skips {
 	for _, gen := range g.gens {
 		if gen.Skip != nil && gen.Skip.When != nil {
-			return &skips{rows: map[string][]bool{}, n: n}
+			return &skips{g: g, rows: map[string][]bool{}, n: n}
 		}
 	}
 	return nil
@@ -29,6 +30,7 @@ func (s *skips) skip(gen *Generator, row int, in map[string]any) bool {
 	}
 	if gen.Skip.Propagate {
 		for _, r := range gen.Skip.Required {
+			r = s.g.resolve(r) // a side column is skipped with its generator
 			if s.rows[r] != nil && s.rows[r][row] {
 				return true
 			}
@@ -60,12 +62,16 @@ func (s *skips) split(gen *Generator, buf *frame.Frame, live []int) (generate, s
 	return generate, skipped
 }
 
-// mark records row of gen's column as skipped and writes the skip value into col.
-func (s *skips) mark(gen *Generator, col *frame.Column, row int) error {
+// mark records row of gen's column as skipped and writes the skip value into col, and null
+// into its side columns (in buf).
+func (s *skips) mark(gen *Generator, buf *frame.Frame, col *frame.Column, row int) error {
 	if s.rows[gen.Name] == nil {
 		s.rows[gen.Name] = make([]bool, s.n)
 	}
 	s.rows[gen.Name][row] = true
+	for _, side := range gen.Side {
+		buf.Column(side).SetNull(row)
+	}
 	if gen.Skip.Value == nil {
 		col.SetNull(row)
 		return nil

@@ -72,7 +72,7 @@ func (t *Tracker) appendReady(ready []Task, gen *Generator) []Task {
 
 func (t *Tracker) inputsComplete(gen *Generator) bool {
 	for _, in := range gen.Inputs {
-		if !t.complete[in] {
+		if !t.complete[t.g.resolve(in)] {
 			return false
 		}
 	}
@@ -87,6 +87,7 @@ func (t *Tracker) cellReady(gen *Generator, row int) (Task, bool) {
 		return Task{}, false
 	}
 	for _, in := range gen.Inputs {
+		in = t.g.resolve(in)
 		if done, ok := t.cellDone[in]; ok {
 			if !done[row] {
 				return Task{}, false

@@ -34,11 +34,13 @@ columns:
   - {name: tag, column_type: expression, dtype: int, expr: "{{ 1 if n > 0.5 else 2 }}", skip: {when: "{{ n <= 0.5 }}", value: "-1"}}
 `
 
-func TestSkipMakesNoModelCall(t *testing.T) {
-	t.Parallel()
-	cfg, err := config.Parse([]byte(skipConfig))
+// runOnStub runs one group of n rows of the config (model "m" on provider "stub") against the
+// stand-in endpoint.
+func runOnStub(t *testing.T, src string, opts llmstub.Options, n int) (scheduler.Outcome, *llmstub.Stub) {
+	t.Helper()
+	cfg, err := config.Parse([]byte(src))
 	require.NoError(t, err)
-	stub := llmstub.New(llmstub.Options{Reply: func(*llmstub.ChatRequest) string { return "fine" }})
+	stub := llmstub.New(opts)
 	url := stub.Start(t)
 	client := &http.Client{Transport: &http.Transport{}}
 	t.Cleanup(client.CloseIdleConnections)
@@ -49,11 +51,15 @@ func TestSkipMakesNoModelCall(t *testing.T) {
 	require.NoError(t, err)
 	seeds, err := generators.NewSamplers(cfg.SamplerColumns(), nil, generators.SamplerOptions{})
 	require.NoError(t, err)
-	const n = 200
 	buf, err := seeds.Draw(3, 0, n)
 	require.NoError(t, err)
+	return sched.Run(t.Context(), buf), stub
+}
 
-	out := sched.Run(t.Context(), buf)
+func TestSkipMakesNoModelCall(t *testing.T) {
+	t.Parallel()
+	const n = 200
+	out, stub := runOnStub(t, skipConfig, llmstub.Options{Reply: func(*llmstub.ChatRequest) string { return "fine" }}, n)
 	require.Equal(t, scheduler.Completed, out.Status, "%v", out.Err)
 	require.Equal(t, n, out.Rows, "skipping drops no row")
 	f := out.Frame
