@@ -277,7 +277,7 @@ func TestParseErrors(t *testing.T) {
 		{"missing column_type", "columns:" + col("{name: a}"), "a", "column_type", "required"},
 		{"later column_type", "columns:" + col("{name: a, column_type: embedding, target_column: b, model_alias: m}"), "a", "column_type", `column_type "embedding" is not supported yet`},
 		{"unknown column_type", "columns:" + col("{name: a, column_type: samplr}"), "a", "column_type", `unknown column_type "samplr"`},
-		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, llm-text, llm-code, llm-structured, llm-judge)`},
+		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, validation, llm-text, llm-code, llm-structured, llm-judge)`},
 		{"unknown column key", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, prams: {}}"), "a", "prams", `unknown key "prams" (did you mean "params"?)`},
 		{"drop not a bool", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, drop: yes}"), "a", "drop", "want true or false"},
 		{"constraint unknown target", "columns:" + uuidA + "\nconstraints: [{target_column: aa, operator: lt, rhs: 1}]", "", "constraints[0].target_column", `unknown column "aa" (did you mean "a"?)`},
@@ -328,6 +328,18 @@ func TestParseErrors(t *testing.T) {
 		{"person field values", "columns:" + col("{name: a, column_type: sampler, sampler_type: person, params: {select_field_values: {city: x}}}"), "a", "params.select_field_values.city", "want a list of values"},
 		{"subcategory extra value", "columns:" + catA + col("{name: b, column_type: sampler, sampler_type: subcategory, params: {category: a, values: {x: [1], y: [2], z: [3]}}}"), "b", "params.values.z", `"z" is not a value of category column "a"`},
 		{"conditional draws another type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: scipy, params: {dist_name: norm, dist_params: {}}, conditional_params: {"a == 'x'": {dist_name: poisson, dist_params: {mu: 1}}}}`), "b", "conditional_params[a == 'x']", "draws int values where the column's params draw float"},
+		{"validation targets", "columns:" + uuidA + col(`{name: v, column_type: validation, validator_type: code, validator_params: {code_lang: python}}`), "v", "target_columns", "required"},
+		{"validation unknown target", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [b], validator_type: code, validator_params: {code_lang: python}}`), "v", "target_columns", `unknown reference "b"`},
+		{"validator_type", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: lint, validator_params: {}}`), "v", "validator_type", `unknown validator_type "lint"`},
+		{"validator code_lang", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: code, validator_params: {code_lang: go}}`), "v", "validator_params.code_lang", `unknown code_lang "go"`},
+		{"validator function", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: local_callable, validator_params: {validation_function: check}}`), "v", "validator_params.validation_function", "rowforge runs a program instead"},
+		{"validator command", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: local_callable, validator_params: {command: ./check}}`), "v", "validator_params.command", "want a list: the program, then its arguments"},
+		{"remote url", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: remote, validator_params: {endpoint_url: ftp://x}}`), "v", "validator_params.endpoint_url", "want an http or https URL"},
+		{"remote backoff", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: remote, validator_params: {endpoint_url: http://x, retry_backoff: 1}}`), "v", "validator_params.retry_backoff", "greater than 1"},
+		{"remote parallel", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: remote, validator_params: {endpoint_url: http://x, max_parallel_requests: 0}}`), "v", "validator_params.max_parallel_requests", "at least 1"},
+		{"remote schema", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: remote, validator_params: {endpoint_url: http://x, output_schema: {type: 3}}}`), "v", "validator_params.output_schema", "not a valid JSON schema"},
+		{"validation batch_size", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], batch_size: 0, validator_type: code, validator_params: {code_lang: python}}`), "v", "batch_size", "at least 1"},
+		{"validator unknown param", "columns:" + uuidA + col(`{name: v, column_type: validation, target_columns: [a], validator_type: code, validator_params: {code_lang: python, strict: true}}`), "v", "validator_params.strict", `unknown param "strict"`},
 		{"conditional_params unknown column", "columns:" + col(`{name: a, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"b == 1": {p: 1}}}`), "a", "conditional_params[b == 1]", `unknown reference "b"`},
 		{"conditional_params bad params", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {p: 2}}}`), "b", "conditional_params[a == 1].p", "between 0 and 1"},
 		{"conditional_params other sampler_type", "columns:" + uuidA + col(`{name: b, column_type: sampler, sampler_type: bernoulli, params: {p: 0.5}, conditional_params: {"a == 1": {sampler_type: uniform, low: 0, high: 1}}}`), "b", "conditional_params[a == 1].sampler_type", `differs from the column's "bernoulli"`},
@@ -599,7 +611,7 @@ func TestValidate(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{
 		`column "a": params: want params of sampler_type "uuid", got *config.CategoryParams`,
-		`column "c": column_type: unknown column_type "embedding" (want one of sampler, expression, llm-text, llm-code, llm-structured, llm-judge)`,
+		`column "c": column_type: unknown column_type "embedding" (want one of sampler, expression, validation, llm-text, llm-code, llm-structured, llm-judge)`,
 	}, msgs)
 }
 
@@ -837,4 +849,20 @@ columns:
   - {name: c, column_type: sampler, sampler_type: subcategory, params: {category: b, values: {"1": [x], "2": [y]}}}
 `))
 	require.ErrorContains(t, err, `column "c": params.values: no values for "p", a value of category column "b"`)
+}
+
+func TestValidationColumn(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+columns:
+  - {name: a, column_type: sampler, sampler_type: uuid}
+  - {name: b, column_type: sampler, sampler_type: uuid}
+  - {name: v, column_type: validation, target_columns: [b, a], validator_type: remote, validator_params: {endpoint_url: "https://check.example/v1"}}
+`))
+	require.NoError(t, err)
+	v := cfg.Column("v")
+	require.Equal(t, frame.String, v.Output)
+	require.Equal(t, []string{"a", "b"}, v.Inputs)
+	require.Equal(t, &Validation{TargetColumns: []string{"b", "a"}, Type: ValidatorRemote, BatchSize: 10, EndpointURL: "https://check.example/v1",
+		Timeout: 30, MaxRetries: 3, RetryBackoff: 2, MaxParallelRequests: 4}, v.Validation)
 }

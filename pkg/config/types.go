@@ -73,6 +73,9 @@ type Column struct {
 	Expr  string
 	DType frame.Type
 
+	// Validation columns; nil otherwise.
+	Validation *Validation
+
 	// LLM columns (IsLLM(Type)); nil otherwise.
 	LLM *LLM
 }

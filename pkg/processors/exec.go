@@ -103,14 +103,33 @@ func (p *execProcessor) run(ctx context.Context, group int, in *frame.Frame) (*f
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	tctx, cancel := context.WithTimeout(ctx, p.timeout)
+	env := []string{EnvProcessor + "=" + p.name, EnvStage + "=" + string(p.stage), EnvGroup + "=" + strconv.Itoa(group)}
+	stdout, err := RunProgram(ctx, p.command, env, p.timeout, body)
+	if err != nil {
+		return nil, err
+	}
+	out, err := DecodeJSONLines(stdout, in)
+	if err != nil {
+		return nil, fmt.Errorf("output of %q: %w", p.command[0], err)
+	}
+	return out, nil
+}
+
+// RunProgram runs command (the program, then its arguments) with stdin, the extra environment
+// env and a timeout, in its own process group (all of it is killed on timeout or cancellation),
+// and returns its stdout (at most MaxOutput bytes). A non-zero exit is an *ExitError with the
+// end of its stderr, returned with the stdout; a timeout wraps ErrTimeout.
+func RunProgram(ctx context.Context, command, env []string, timeout time.Duration, stdin []byte) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 
-	prog := p.command[0]
-	cmd := exec.CommandContext(tctx, prog, p.command[1:]...)
-	cmd.Env = append(os.Environ(),
-		EnvProcessor+"="+p.name, EnvStage+"="+string(p.stage), EnvGroup+"="+strconv.Itoa(group))
-	cmd.Stdin = bytes.NewReader(body)
+	prog := command[0]
+	cmd := exec.CommandContext(tctx, prog, command[1:]...)
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Stdin = bytes.NewReader(stdin)
 	stdout := &limitedBuffer{max: MaxOutput}
 	stderr := &tailBuffer{max: stderrKeep}
 	cmd.Stdout, cmd.Stderr = stdout, stderr
@@ -124,21 +143,17 @@ func (p *execProcessor) run(ctx context.Context, group int, in *frame.Frame) (*f
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		case tctx.Err() != nil:
-			return nil, fmt.Errorf("%q %w after %s%s", prog, ErrTimeout, seconds(p.timeout), stderrSuffix(tail))
+			return nil, fmt.Errorf("%q %w after %s%s", prog, ErrTimeout, seconds(timeout), stderrSuffix(tail))
 		case stdout.over:
 			return nil, fmt.Errorf("%q wrote more than %d bytes to stdout", prog, MaxOutput)
-		case errors.As(err, &ee):
-			return nil, &ExitError{Program: prog, Code: ee.ExitCode(), State: ee.ProcessState.String(), Stderr: tail}
+		case errors.As(err, &ee): // what it wrote comes with the error: linters exit non-zero to say what they found
+			return stdout.buf.Bytes(), &ExitError{Program: prog, Code: ee.ExitCode(), State: ee.ProcessState.String(), Stderr: tail}
 		case errors.Is(err, exec.ErrWaitDelay):
 			return nil, fmt.Errorf("%q exited, but its stdout or stderr stayed open for %s (a process it started holds them?)", prog, waitDelay)
 		}
 		return nil, fmt.Errorf("run %q: %w", prog, err)
 	}
-	out, err := DecodeJSONLines(stdout.buf.Bytes(), in)
-	if err != nil {
-		return nil, fmt.Errorf("output of %q: %w", prog, err)
-	}
-	return out, nil
+	return stdout.buf.Bytes(), nil
 }
 
 // seconds writes a duration as a number of seconds: "1 s", "2.5 s".

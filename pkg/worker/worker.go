@@ -478,15 +478,19 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, seats: e.seats, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
+	var caps []capped
 	if w.opts.Scheduler != nil {
 		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
 	} else {
-		e.sched, e.pool, e.err = w.compileRun(rec)
+		e.sched, e.pool, caps, e.err = w.compileRun(rec)
 	}
 	if e.pool != nil {
 		for _, m := range e.pool.Models() {
-			e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, m.Alias(), m.Capacity(), m.Limiter()))
+			caps = append(caps, capped{name: m.Alias(), capacity: m.Capacity(), limiter: m.Limiter()})
 		}
+	}
+	for _, c := range caps {
+		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter))
 	}
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		clear(w.runs)
@@ -498,10 +502,10 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 // compileRun builds the scheduler of a run from the config in its record, and the run's
 // models on their providers: the config's own, then the record's (the controller's --providers
 // file), then the built-in ones. Keys are read from this worker's environment.
-func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, error) {
+func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, []capped, error) {
 	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
-		return nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
+		return nil, nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
@@ -519,24 +523,41 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
 		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
-			return nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+			return nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 		}
 	}
-	s, err := Compile(cfg, pool, w.opts.TaskConcurrency)
+	s, caps, err := compile(cfg, pool, w.opts.TaskConcurrency, true)
 	if err != nil {
-		return nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+		return nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 	}
-	return s, pool, nil
+	return s, pool, caps, nil
+}
+
+// capped is an endpoint whose cap holds across the workers of a run through seats (see
+// seats): a model, or a remote validator.
+type capped struct {
+	name     string
+	capacity int
+	limiter  *llm.Limiter
 }
 
 // Compile builds the scheduler that generates cfg's non-seed columns, taskConcurrency
-// generator calls at a time; LLM columns call models of pool.
+// generator calls at a time; LLM columns call models of pool. A remote validator's cap holds
+// on this process only: a worker holds it across workers (compile with seats).
 func Compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int) (*scheduler.Scheduler, error) {
+	s, _, err := compile(cfg, pool, taskConcurrency, false)
+	return s, err
+}
+
+// compile is Compile; with seated, each remote validator's requests are admitted by a limiter
+// that starts closed and that the worker's seats open, returned among the capped endpoints.
+func compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int, seated bool) (*scheduler.Scheduler, []capped, error) {
 	var seeds []string
 	for _, c := range cfg.SeedColumns() {
 		seeds = append(seeds, c.Name)
 	}
 	var gens []*scheduler.Generator
+	var caps []capped
 	for _, c := range cfg.GeneratedColumns() {
 		var g *scheduler.Generator
 		var err error
@@ -546,22 +567,29 @@ func Compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int) (*schedule
 				m = pool.Model(c.LLM.ModelAlias)
 			}
 			if m == nil {
-				return nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
+				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
 			}
 			g, err = generators.LLM(c, m)
+		} else if c.Type == config.TypeValidation {
+			var opts generators.ValidationOptions
+			if seated && c.Validation.Type == config.ValidatorRemote {
+				opts.Limiter = llm.NewLimiter(0) // no request before this worker holds seats
+				caps = append(caps, capped{name: "validator:" + c.Name, capacity: c.Validation.MaxParallelRequests, limiter: opts.Limiter})
+			}
+			g, err = generators.Validation(c, opts)
 		} else {
 			g, err = generators.Expression(c)
 		}
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		gens = append(gens, g)
 	}
 	graph, err := scheduler.NewGraph(seeds, gens)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency}), nil
+	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency}), caps, nil
 }
 
 // control cancels the groups in flight of a run that was aborted.
