@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"vitess.io/vitess/go/vt/sqlparser"
-
 	"github.com/rowforge/rowforge/pkg/processors"
 )
 
@@ -24,20 +22,15 @@ var lookPath = exec.LookPath
 // linterTimeout bounds one run of a linter over a batch.
 const linterTimeout = 5 * time.Minute
 
-// newCodeValidator returns the code validator of a language: Python through a linter run as a
-// program, SQL through a parser (Go's own for MySQL, sqlfluff for the other dialects).
+// newCodeValidator returns the code validator of a language: Python and SQL through the
+// linters Data Designer uses, run as programs. (Vitess has a well-kept MySQL parser in Go, but
+// it brings glog, which starts a goroutine and registers flags in every process that links it:
+// sqlfluff, Data Designer's own, checks every dialect.)
 func newCodeValidator(lang string) (validator, error) {
 	if lang == "python" {
 		return newPythonValidator()
 	}
 	dialect := strings.TrimPrefix(lang, "sql:")
-	if dialect == "mysql" {
-		p, err := sqlparser.New(sqlparser.Options{})
-		if err != nil {
-			return nil, err
-		}
-		return &mysqlValidator{parser: p}, nil
-	}
 	bin, err := lookPath("sqlfluff")
 	if err != nil {
 		return nil, fmt.Errorf("the code validator for %s runs sqlfluff (Data Designer's SQL linter), which is not on this worker's PATH: install it (pip install sqlfluff, or apt install sqlfluff)", lang)
@@ -257,28 +250,6 @@ func sqlResult(query string, parseErrors []string) map[string]any {
 		msgs += "\n" + decimalMessage
 	}
 	return map[string]any{"is_valid": msgs == "", "error_messages": msgs}
-}
-
-// mysqlValidator parses each query with Vitess's MySQL parser.
-type mysqlValidator struct{ parser *sqlparser.Parser }
-
-func (v *mysqlValidator) check(_ context.Context, batch []map[string]any) ([]map[string]any, error) {
-	out := make([]map[string]any, len(batch))
-	for i, rec := range batch {
-		query := soleText(rec)
-		var errs []string
-		pieces, err := v.parser.SplitStatementToPieces(query)
-		if err != nil {
-			errs = append(errs, "PRS: "+err.Error())
-		}
-		for _, stmt := range pieces {
-			if _, err := v.parser.Parse(stmt); err != nil {
-				errs = append(errs, "PRS: "+err.Error())
-			}
-		}
-		out[i] = sqlResult(query, errs)
-	}
-	return out, nil
 }
 
 // sqlfluffValidator lints each batch's queries with sqlfluff, as Data Designer does, keeping
