@@ -16,6 +16,8 @@ func arrowType(t Type) arrow.DataType {
 		return arrow.PrimitiveTypes.Float64
 	case Bool:
 		return arrow.FixedWidthTypes.Boolean
+	case Vector:
+		return arrow.ListOf(arrow.PrimitiveTypes.Float32)
 	default:
 		return arrow.BinaryTypes.String
 	}
@@ -57,6 +59,19 @@ func (c *Column) toArray(mem memory.Allocator) arrow.Array {
 		defer b.Release()
 		b.AppendValues(c.Bools, c.Valid)
 		return b.NewArray()
+	case Vector:
+		b := array.NewListBuilder(mem, arrow.PrimitiveTypes.Float32)
+		defer b.Release()
+		vb := b.ValueBuilder().(*array.Float32Builder)
+		for i, v := range c.Vectors {
+			if c.IsNull(i) {
+				b.AppendNull()
+				continue
+			}
+			b.Append(true)
+			vb.AppendValues(v, nil)
+		}
+		return b.NewArray()
 	default:
 		b := array.NewStringBuilder(mem)
 		defer b.Release()
@@ -66,7 +81,7 @@ func (c *Column) toArray(mem memory.Allocator) arrow.Array {
 }
 
 // FromRecord copies an Arrow record batch into a frame. It accepts exactly the types ToRecord
-// writes and names the column of any other.
+// writes (list<float32> for a Vector) and names the column of any other.
 func FromRecord(rec arrow.RecordBatch) (*Frame, error) {
 	n := int(rec.NumRows())
 	f := New(n)
@@ -94,6 +109,19 @@ func FromRecord(rec arrow.RecordBatch) (*Frame, error) {
 			c = NewColumn(field.Name, Bool, n)
 			for j := range n {
 				c.Bools[j] = a.Value(j)
+			}
+		case *array.List:
+			values, ok := a.ListValues().(*array.Float32)
+			if !ok {
+				return nil, fmt.Errorf("column %q: unsupported arrow type %s", field.Name, arr.DataType())
+			}
+			c = NewColumn(field.Name, Vector, n)
+			offs := a.Offsets()
+			for j := range n {
+				if a.IsValid(j) {
+					c.Vectors[j] = make([]float32, offs[j+1]-offs[j])
+					copy(c.Vectors[j], values.Float32Values()[offs[j]:offs[j+1]])
+				}
 			}
 		default:
 			return nil, fmt.Errorf("column %q: unsupported arrow type %s", field.Name, arr.DataType())

@@ -17,6 +17,8 @@ const (
 	Int
 	Float
 	Bool
+	// Vector is a list of float32s: an embedding (Parquet list<float32>).
+	Vector
 )
 
 func (t Type) String() string {
@@ -29,6 +31,8 @@ func (t Type) String() string {
 		return "float"
 	case Bool:
 		return "bool"
+	case Vector:
+		return "vector"
 	}
 	return "type(" + strconv.Itoa(int(t)) + ")"
 }
@@ -57,6 +61,7 @@ type Column struct {
 	Ints    []int64
 	Floats  []float64
 	Bools   []bool
+	Vectors [][]float32
 	Valid   []bool
 }
 
@@ -72,6 +77,8 @@ func NewColumn(name string, t Type, n int) *Column {
 		c.Floats = make([]float64, n)
 	case Bool:
 		c.Bools = make([]bool, n)
+	case Vector:
+		c.Vectors = make([][]float32, n)
 	}
 	return c
 }
@@ -85,6 +92,8 @@ func (c *Column) Len() int {
 		return len(c.Ints)
 	case Float:
 		return len(c.Floats)
+	case Vector:
+		return len(c.Vectors)
 	default:
 		return len(c.Bools)
 	}
@@ -104,8 +113,8 @@ func (c *Column) SetNull(i int) {
 	c.Valid[i] = false
 }
 
-// Value returns row i as a Go value (string, int64, float64, bool, or nil for a null). Templates
-// and JSON renderings read cells through it.
+// Value returns row i as a Go value (string, int64, float64, bool, []float32, or nil for a
+// null). Templates and JSON renderings read cells through it.
 func (c *Column) Value(i int) any {
 	if c.IsNull(i) {
 		return nil
@@ -117,6 +126,8 @@ func (c *Column) Value(i int) any {
 		return c.Ints[i]
 	case Float:
 		return c.Floats[i]
+	case Vector:
+		return c.Vectors[i]
 	default:
 		return c.Bools[i]
 	}
@@ -161,6 +172,12 @@ func (c *Column) Set(i int, v any) error {
 			return fmt.Errorf("column %q: want bool, got %T", c.Name, v)
 		}
 		c.Bools[i] = b
+	case Vector:
+		vec, err := toVector(v)
+		if err != nil {
+			return fmt.Errorf("column %q: %w", c.Name, err)
+		}
+		c.Vectors[i] = vec
 	}
 	if c.Valid != nil {
 		c.Valid[i] = true
@@ -184,6 +201,8 @@ func (c *Column) Filter(keep []bool) *Column {
 			out.Floats = append(out.Floats, c.Floats[i])
 		case Bool:
 			out.Bools = append(out.Bools, c.Bools[i])
+		case Vector:
+			out.Vectors = append(out.Vectors, c.Vectors[i])
 		}
 		if c.Valid != nil {
 			out.Valid = append(out.Valid, c.Valid[i])
@@ -305,6 +324,8 @@ func Concat(frames ...*Frame) (*Frame, error) {
 				col.Floats = append(col.Floats, o.Floats...)
 			case Bool:
 				col.Bools = append(col.Bools, o.Bools...)
+			case Vector:
+				col.Vectors = append(col.Vectors, o.Vectors...)
 			}
 			if !nulls {
 				continue
@@ -325,4 +346,34 @@ func Concat(frames ...*Frame) (*Frame, error) {
 		}
 	}
 	return out, nil
+}
+
+// toVector converts a list of numbers (float32s, or the []any of decoded JSON) to a vector.
+func toVector(v any) ([]float32, error) {
+	switch x := v.(type) {
+	case []float32:
+		return x, nil
+	case []float64:
+		out := make([]float32, len(x))
+		for i, f := range x {
+			out[i] = float32(f)
+		}
+		return out, nil
+	case []any:
+		out := make([]float32, len(x))
+		for i, e := range x {
+			switch n := e.(type) {
+			case float64:
+				out[i] = float32(n)
+			case int64:
+				out[i] = float32(n)
+			case int:
+				out[i] = float32(n)
+			default:
+				return nil, fmt.Errorf("want a list of numbers, got %T at %d", e, i)
+			}
+		}
+		return out, nil
+	}
+	return nil, fmt.Errorf("want a list of numbers, got %T", v)
 }

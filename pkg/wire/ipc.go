@@ -155,8 +155,12 @@ func checkSchema(s *arrow.Schema) error {
 	for _, f := range s.Fields() {
 		switch f.Type.ID() {
 		case arrow.STRING, arrow.INT64, arrow.FLOAT64, arrow.BOOL:
+		case arrow.LIST:
+			if f.Type.(*arrow.ListType).Elem().ID() != arrow.FLOAT32 {
+				return fmt.Errorf("column %q has type %s (a list must be of float32: a vector)", f.Name, f.Type)
+			}
 		default:
-			return fmt.Errorf("column %q has type %s (want utf8, int64, float64 or bool)", f.Name, f.Type)
+			return fmt.Errorf("column %q has type %s (want utf8, int64, float64, bool or list<float32>)", f.Name, f.Type)
 		}
 	}
 	return nil

@@ -26,11 +26,16 @@ func testFrame(t testing.TB, n int) *frame.Frame {
 	i := frame.NewColumn("i", frame.Int, n)
 	x := frame.NewColumn("x", frame.Float, n)
 	b := frame.NewColumn("b", frame.Bool, n)
+	v := frame.NewColumn("v", frame.Vector, n)
 	for r := range n {
 		s.Strings[r] = fmt.Sprintf("row %d ünïcode", r)
 		i.Ints[r] = int64(r*r) - 7
 		x.Floats[r] = float64(r) / 3
 		b.Bools[r] = r%3 == 0
+		v.Vectors[r] = make([]float32, r%4) // empty vectors too
+		for j := range v.Vectors[r] {
+			v.Vectors[r][j] = float32(r) - float32(j)/2
+		}
 	}
 	if n > 0 {
 		s.SetNull(0)
@@ -38,7 +43,10 @@ func testFrame(t testing.TB, n int) *frame.Frame {
 		i.SetNull(n / 2)
 		i.Ints[n-1] = math.MinInt64
 	}
-	for _, c := range []*frame.Column{s, i, x, b} {
+	if n > 2 {
+		v.SetNull(n / 3)
+	}
+	for _, c := range []*frame.Column{s, i, x, b, v} {
 		require.NoError(t, f.Put(c))
 	}
 	return f
@@ -233,7 +241,7 @@ func TestDecodeRecordAllocationIsBounded(t *testing.T) {
 	require.NoError(t, err)
 	fields, err := fb.vector(schema, slotSchemaFields, 4)
 	require.NoError(t, err)
-	require.Equal(t, 4, fields.len)
+	require.Equal(t, 5, fields.len)
 	binary.LittleEndian.PutUint32(meta[fields.start-4:], math.MaxInt32)
 	tests := []struct {
 		name string
@@ -292,6 +300,24 @@ func TestDecodeRecordAcceptsOnlyFrameStreams(t *testing.T) {
 		b.ValueBuilder().(*array.Int64Builder).Append(1)
 		return b.NewArray()
 	}
+	vector := func() arrow.Array { // an embedding column: list<float32>
+		b := array.NewListBuilder(mem, arrow.PrimitiveTypes.Float32)
+		defer b.Release()
+		b.Append(true)
+		b.ValueBuilder().(*array.Float32Builder).AppendValues([]float32{0.5, -1, 2}, nil)
+		b.AppendNull()
+		b.Append(true)
+		return b.NewArray()
+	}
+	nested := func() arrow.Array { // a list of lists: not a vector
+		b := array.NewListBuilder(mem, arrow.ListOf(arrow.PrimitiveTypes.Float32))
+		defer b.Release()
+		b.Append(true)
+		inner := b.ValueBuilder().(*array.ListBuilder)
+		inner.Append(true)
+		inner.ValueBuilder().(*array.Float32Builder).Append(1)
+		return b.NewArray()
+	}
 	dict := func() arrow.Array {
 		b := array.NewDictionaryBuilder(mem, &arrow.DictionaryType{IndexType: arrow.PrimitiveTypes.Int8, ValueType: arrow.BinaryTypes.String})
 		defer b.Release()
@@ -320,7 +346,9 @@ func TestDecodeRecordAcceptsOnlyFrameStreams(t *testing.T) {
 		{"uncompressed", frameRec, nil, ""},
 		{"zstd", frameRec, []ipc.Option{ipc.WithZstd()}, "compression codec"},
 		{"int32", int32s, nil, "int32"},
-		{"list", list, nil, "type 12"},
+		{"list of ints", list, nil, "a list of other than floats"},
+		{"vector", vector, []ipc.Option{ipc.WithLZ4()}, ""},
+		{"list of lists", nested, nil, "a list of other than floats"},
 		{"dictionary", dict, nil, "dictionary"},
 		{"string view", view, nil, "type 24"},
 	}

@@ -65,6 +65,7 @@ const (
 	fbTypeFloatingPoint = 3
 	fbTypeUtf8          = 5
 	fbTypeBool          = 6
+	fbTypeList          = 12
 
 	fbCodecLZ4Frame = 0
 
@@ -130,29 +131,59 @@ func (fb *flatbuf) schema(s fbTable) error {
 		return err
 	}
 	return fb.tables(s, slotSchemaFields, func(i int, f fbTable) error {
-		if _, err := fb.str(f, slotFieldName); err != nil {
+		if err := fb.field(f, true); err != nil {
 			return fmt.Errorf("field %d: %w", i, err)
 		}
-		typ, err := f.uint8(slotFieldTypeType)
-		if err != nil {
-			return fmt.Errorf("field %d: %w", i, err)
-		}
-		switch typ {
-		case fbTypeInt, fbTypeFloatingPoint, fbTypeUtf8, fbTypeBool:
-		default:
-			return fmt.Errorf("field %d: type %d (want int, float, utf8 or bool)", i, typ)
-		}
-		if _, ok, err := f.table(slotFieldType); err != nil || !ok {
-			return fmt.Errorf("field %d: no type table: %w", i, errors.Join(err, errFlatbuffer))
-		}
-		if _, ok, err := f.ref(slotFieldDictionary); err != nil || ok {
-			return fmt.Errorf("field %d: dictionary-encoded: %w", i, errors.Join(err, errFlatbuffer))
-		}
+		return nil
+	})
+}
+
+// field checks one field: int, float, utf8 or bool, or (at the top, when top) a list of
+// floats — a vector — whose one child is a float field.
+func (fb *flatbuf) field(f fbTable, top bool) error {
+	if _, err := fb.str(f, slotFieldName); err != nil {
+		return err
+	}
+	typ, err := f.uint8(slotFieldTypeType)
+	if err != nil {
+		return err
+	}
+	switch {
+	case typ == fbTypeInt, typ == fbTypeFloatingPoint, typ == fbTypeUtf8, typ == fbTypeBool:
+	case typ == fbTypeList && top:
+	default:
+		return fmt.Errorf("type %d (want int, float, utf8, bool or a list of floats)", typ)
+	}
+	if _, ok, err := f.table(slotFieldType); err != nil || !ok {
+		return fmt.Errorf("no type table: %w", errors.Join(err, errFlatbuffer))
+	}
+	if _, ok, err := f.ref(slotFieldDictionary); err != nil || ok {
+		return fmt.Errorf("dictionary-encoded: %w", errors.Join(err, errFlatbuffer))
+	}
+	if typ != fbTypeList {
 		if n, err := fb.vector(f, slotFieldChildren, 4); err != nil || n.len > 0 {
-			return fmt.Errorf("field %d: nested: %w", i, errors.Join(err, errFlatbuffer))
+			return fmt.Errorf("nested: %w", errors.Join(err, errFlatbuffer))
 		}
 		return fb.keyValues(f, slotFieldMetadata)
+	}
+	if n, err := fb.vector(f, slotFieldChildren, 4); err != nil || n.len != 1 {
+		return fmt.Errorf("a list with other than one child: %w", errors.Join(err, errFlatbuffer))
+	}
+	children := 0
+	err = fb.tables(f, slotFieldChildren, func(_ int, c fbTable) error {
+		children++
+		if typ, err := c.uint8(slotFieldTypeType); err != nil || typ != fbTypeFloatingPoint {
+			return fmt.Errorf("a list of other than floats: %w", errors.Join(err, errFlatbuffer))
+		}
+		return fb.field(c, false)
 	})
+	if err != nil {
+		return err
+	}
+	if children != 1 {
+		return fmt.Errorf("a list with %d children: %w", children, errFlatbuffer)
+	}
+	return fb.keyValues(f, slotFieldMetadata)
 }
 
 // keyValues checks a custom-metadata vector.
