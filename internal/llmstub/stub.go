@@ -194,6 +194,10 @@ const maxBodyBytes = 32 << 20
 
 // ServeHTTP implements [http.Handler].
 func (s *Stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if strings.HasSuffix(r.URL.Path, "/embeddings") && r.Method == http.MethodPost {
+		s.serveEmbeddings(w, r)
+		return
+	}
 	if !strings.HasSuffix(r.URL.Path, "/chat/completions") {
 		s.reject(w, http.StatusNotFound, fmt.Sprintf("llmstub: no route for %s", r.URL.Path))
 		return

@@ -11,12 +11,12 @@ import (
 // LLM types it does: see IsLLM). They get their own message so that a user knows the config
 // is valid Data Designer, not a typo.
 var laterColumnTypes = map[string]bool{
-	"embedding": true, "image": true, "custom": true,
+	"image": true, "custom": true,
 }
 
 // columnTypes are the column types rowforge generates.
 var columnTypes = []string{
-	TypeSampler, TypeExpression, TypeValidation, TypeLLMText, TypeLLMCode, TypeLLMStructured, TypeLLMJudge,
+	TypeSampler, TypeExpression, TypeValidation, TypeEmbedding, TypeLLMText, TypeLLMCode, TypeLLMStructured, TypeLLMJudge,
 }
 
 // parseColumn decodes the i-th entry of `columns`. It returns nil when the entry is not a
@@ -58,6 +58,8 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 	case ct == TypeSeedDataset: // a name only: the seed's own column stands for it
 	case ct == TypeValidation:
 		parseValidation(f, col)
+	case ct == TypeEmbedding:
+		parseEmbedding(f, col)
 	case IsLLM(ct):
 		parseLLM(f, col)
 	case laterColumnTypes[ct]:

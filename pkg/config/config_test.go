@@ -275,9 +275,9 @@ func TestParseErrors(t *testing.T) {
 		{"empty name", "columns:" + col(`{name: " ", column_type: sampler, sampler_type: uuid}`), "", "columns[0].name", "must not be empty"},
 		{"name not a string", "columns:" + col(`{name: [a], column_type: sampler, sampler_type: uuid}`), "", "columns[0].name", "want a string"},
 		{"missing column_type", "columns:" + col("{name: a}"), "a", "column_type", "required"},
-		{"later column_type", "columns:" + col("{name: a, column_type: embedding, target_column: b, model_alias: m}"), "a", "column_type", `column_type "embedding" is not supported yet`},
+		{"later column_type", "columns:" + col("{name: a, column_type: image, prompt: b, model_alias: m}"), "a", "column_type", `column_type "image" is not supported yet`},
 		{"unknown column_type", "columns:" + col("{name: a, column_type: samplr}"), "a", "column_type", `unknown column_type "samplr"`},
-		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, validation, llm-text, llm-code, llm-structured, llm-judge)`},
+		{"unknown column_type far", "columns:" + col("{name: a, column_type: zzz}"), "a", "column_type", `unknown column_type "zzz" (want one of sampler, expression, validation, embedding, llm-text, llm-code, llm-structured, llm-judge)`},
 		{"unknown column key", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, prams: {}}"), "a", "prams", `unknown key "prams" (did you mean "params"?)`},
 		{"drop not a bool", "columns:" + col("{name: a, column_type: sampler, sampler_type: uuid, drop: yes}"), "a", "drop", "want true or false"},
 		{"constraint unknown target", "columns:" + uuidA + "\nconstraints: [{target_column: aa, operator: lt, rhs: 1}]", "", "constraints[0].target_column", `unknown column "aa" (did you mean "a"?)`},
@@ -432,7 +432,7 @@ func TestParseReportsEveryProblemOnce(t *testing.T) {
 	t.Parallel()
 	cfg, err := Parse([]byte(`
 columns:
-  - {name: a, column_type: embedding, target_column: b, model_alias: m}
+  - {name: a, column_type: image, prompt: b, model_alias: m}
   - {name: b, column_type: expression, expr: "{{ a }} {{ nope }}"}
   - {name: c, column_type: sampler, sampler_type: bernoulli, params: {p: 2}}
   - {name: d, column_type: sampler, sampler_type: subcategory, params: {category: a, values: {x: [1]}}}
@@ -448,7 +448,7 @@ constraints: [{target_column: c, operator: lt, rhs: 1}]
 	// Neither b nor d reading a is reported: a exists, and what it is cannot be trusted until
 	// its own error is fixed. One mistake, one error.
 	require.ElementsMatch(t, []string{
-		`column "a": column_type: column_type "embedding" is not supported yet`,
+		`column "a": column_type: column_type "image" is not supported yet`,
 		`column "b": expr: unknown reference "nope"`,
 		`column "c": params.p: must be between 0 and 1, got 2.0`,
 	}, msgs)
@@ -603,7 +603,7 @@ func TestValidate(t *testing.T) {
 	require.Equal(t, []string{"a", "b"}, cfg.Order)
 
 	cfg.Columns[1].Params = &CategoryParams{}
-	cfg.Columns = append(cfg.Columns, &Column{Name: "c", Type: "embedding"})
+	cfg.Columns = append(cfg.Columns, &Column{Name: "c", Type: "image"})
 	err := cfg.Validate()
 	var msgs []string
 	for _, e := range errorsOf(err) {
@@ -611,7 +611,7 @@ func TestValidate(t *testing.T) {
 	}
 	require.ElementsMatch(t, []string{
 		`column "a": params: want params of sampler_type "uuid", got *config.CategoryParams`,
-		`column "c": column_type: unknown column_type "embedding" (want one of sampler, expression, validation, llm-text, llm-code, llm-structured, llm-judge)`,
+		`column "c": column_type: unknown column_type "image" (want one of sampler, expression, validation, embedding, llm-text, llm-code, llm-structured, llm-judge)`,
 	}, msgs)
 }
 

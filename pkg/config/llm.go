@@ -374,12 +374,24 @@ func checkModelRefs(cols []*Column, models []*Model, aliasless bool, p *problems
 			aliases = append(aliases, m.Alias)
 		}
 	}
+	kind := map[string]string{} // alias → generation type
+	for _, m := range models {
+		if m != nil {
+			kind[m.Alias] = m.Params.GenerationType
+		}
+	}
 	for _, c := range cols {
-		if c == nil || c.LLM == nil || !IsLLM(c.Type) || strings.TrimSpace(c.LLM.ModelAlias) == "" {
+		if c == nil || c.LLM == nil || strings.TrimSpace(c.LLM.ModelAlias) == "" {
 			continue
 		}
 		alias := c.LLM.ModelAlias
 		switch {
+		case slices.Contains(aliases, alias) && (c.Type == TypeEmbedding) != (kind[alias] == GenerationEmbedding):
+			if c.Type == TypeEmbedding {
+				p.add(c.Name, "model_alias", "model %q is a chat-completion model; an embedding column needs one with generation_type: embedding", alias)
+			} else {
+				p.add(c.Name, "model_alias", "model %q is an embedding model; a %s column needs a chat-completion model", alias, c.Type)
+			}
 		case slices.Contains(aliases, alias):
 		case len(aliases) == 0 && !aliasless:
 			p.add(c.Name, "model_alias", "unknown model alias %q: model_configs is required for LLM columns, and the config has none", alias)

@@ -69,7 +69,13 @@ type Model struct {
 
 // InferenceParams are a model's `inference_parameters` (chat-completion).
 type InferenceParams struct {
-	Temperature *Distribution // nil: the endpoint's default
+	// GenerationType is GenerationEmbedding for an embedding model, else "" (chat-completion).
+	GenerationType string
+	// EncodingFormat (float or base64) and Dimensions (0: the model's own) are an embedding
+	// model's.
+	EncodingFormat string
+	Dimensions     int
+	Temperature    *Distribution // nil: the endpoint's default
 	TopP        *Distribution
 	MaxTokens   int // 0: the endpoint's default
 	// MaxParallelRequests caps the requests in flight to this model for the whole run, across
@@ -104,8 +110,8 @@ type Provider struct {
 // it, as in Data Designer.
 const DefaultMaxParallelRequests = 4
 
-// GenerationChatCompletion is the only `generation_type` rowforge supports; Data Designer's
-// embedding and image models are not supported yet.
+// GenerationChatCompletion is the default `generation_type`; Data Designer's image models are
+// not supported yet.
 const GenerationChatCompletion = "chat-completion"
 
 // ProviderOpenAI is the only `provider_type`: an OpenAI-compatible chat completions API.
@@ -208,21 +214,46 @@ func nonBlank(f *fields, key string) string {
 // parseInferenceParams decodes chat-completion inference_parameters into ip, which holds the
 // defaults.
 func parseInferenceParams(f *fields, ip *InferenceParams) {
-	if gt, ok := f.str("generation_type", false); ok && gt != GenerationChatCompletion {
-		if slices.Contains(generationTypes, gt) {
-			f.errorf("generation_type", "generation_type %q is not supported yet (only %s)", gt, GenerationChatCompletion)
-		} else {
-			f.errorf("generation_type", "%s", unknownMsg("generation_type", gt, generationTypes))
-		}
-		return // the other keys depend on the generation type
+	// As in Data Designer, encoding_format or dimensions make embedding params too.
+	if f.has("encoding_format") || f.has("dimensions") {
+		ip.GenerationType = GenerationEmbedding
 	}
-	ip.Temperature = distribution(f, "temperature", 0, 2)
-	ip.TopP = distribution(f, "top_p", 0, 1)
-	if n, ok := f.int("max_tokens", false); ok {
-		if n < 1 {
-			f.errorf("max_tokens", "must be at least 1, got %d", n)
-		} else {
-			ip.MaxTokens = n
+	if gt, ok := f.str("generation_type", false); ok {
+		switch {
+		case gt == GenerationChatCompletion:
+			ip.GenerationType = ""
+		case gt == GenerationEmbedding:
+			ip.GenerationType = gt
+		case slices.Contains(generationTypes, gt):
+			f.errorf("generation_type", "generation_type %q is not supported yet (%s and %s are)", gt, GenerationChatCompletion, GenerationEmbedding)
+			return // the other keys depend on the generation type
+		default:
+			f.errorf("generation_type", "%s", unknownMsg("generation_type", gt, generationTypes))
+			return
+		}
+	}
+	if ip.GenerationType == GenerationEmbedding {
+		if e, ok := f.str("encoding_format", false); ok {
+			if e != "float" && e != "base64" {
+				f.errorf("encoding_format", "%s", unknownMsg("encoding_format", e, []string{"float", "base64"}))
+			}
+			ip.EncodingFormat = e
+		}
+		if n, ok := f.int("dimensions", false); ok {
+			if n < 1 {
+				f.errorf("dimensions", "must be at least 1, got %d", n)
+			}
+			ip.Dimensions = n
+		}
+	} else {
+		ip.Temperature = distribution(f, "temperature", 0, 2)
+		ip.TopP = distribution(f, "top_p", 0, 1)
+		if n, ok := f.int("max_tokens", false); ok {
+			if n < 1 {
+				f.errorf("max_tokens", "must be at least 1, got %d", n)
+			} else {
+				ip.MaxTokens = n
+			}
 		}
 	}
 	if n, ok := f.int("max_parallel_requests", false); ok {

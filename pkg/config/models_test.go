@@ -281,6 +281,9 @@ func TestParseLLMErrors(t *testing.T) {
 		{"multi_modal_context", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a}]}`), "t", "multi_modal_context", "multi_modal_context is not supported yet"},
 		{"multi_modal_context not a list", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: x}`), "t", "multi_modal_context", "want a list"},
 		{"tool_alias", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", tool_alias: search}`), "t", "tool_alias", "tool_alias is not supported yet"},
+		{"embedding on a chat model", col(`{name: v, column_type: embedding, target_column: a, model_alias: m}`), "v", "model_alias", "is a chat-completion model; an embedding column needs one with generation_type: embedding"},
+		{"embedding target", col(`{name: v, column_type: embedding, target_column: zz, model_alias: m}`), "v", "target_column", `unknown reference "zz"`},
+		{"embedding without target", col(`{name: v, column_type: embedding, model_alias: m}`), "v", "target_column", "required"},
 		{"side column name taken", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", with_trace: last_message}`) + "\n  - " + `{name: t__trace, column_type: expression, expr: "x"}`, "t__trace", "name", `has the name of a side column of "t" (its __trace)`},
 		{"reads its own trace", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "{{ t__trace }}", with_trace: last_message}`), "t", "prompt", `column "t" reads itself`},
 		{"skip reads its own trace", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "{{ a }}", with_trace: last_message, skip: {when: "{{ t__trace }}"}}`), "t", "skip.when", "cannot gate its own generation"},
@@ -337,7 +340,9 @@ func TestParseLLMErrors(t *testing.T) {
 		{"skip_health_check not a bool", model("{alias: m, model: x, provider: p, skip_health_check: 1}"), "", "model_configs[m].skip_health_check", "want true or false"},
 		{"inference_parameters not a mapping", params("[1]"), "", "model_configs[m].inference_parameters", "want a mapping"},
 		{"unknown inference key", params("{temprature: 1}"), "", "model_configs[m].inference_parameters.temprature", `unknown key "temprature" (did you mean "temperature"?)`},
-		{"generation_type embedding", params("{generation_type: embedding}"), "", "model_configs[m].inference_parameters.generation_type", `generation_type "embedding" is not supported yet`},
+		{"generation_type image", params("{generation_type: image}"), "", "model_configs[m].inference_parameters.generation_type", `generation_type "image" is not supported yet`},
+		{"embedding encoding_format", params("{generation_type: embedding, encoding_format: hex}"), "", "model_configs[m].inference_parameters.encoding_format", `unknown encoding_format "hex"`},
+		{"embedding has no temperature", params("{dimensions: 64, temperature: 0.5}"), "", "model_configs[m].inference_parameters.temperature", `unknown key "temperature"`},
 		{"generation_type unknown", params("{generation_type: chat}"), "", "model_configs[m].inference_parameters.generation_type", `unknown generation_type "chat"`},
 		{"temperature too high", params("{temperature: 2.5}"), "", "model_configs[m].inference_parameters.temperature", "must be between 0.0 and 2.0, got 2.5"},
 		{"temperature negative", params("{temperature: -1}"), "", "model_configs[m].inference_parameters.temperature", "must be between 0.0 and 2.0"},
@@ -510,4 +515,35 @@ columns:
 	require.Equal(t, []string{"q__trace", "q__reasoning_content"}, cfg.Column("q").SideColumns())
 	require.Equal(t, []string{"q", "q__trace", "q__reasoning_content", "r", "s", "s__trace"}, cfg.OutputColumns())
 	require.Equal(t, []string{"q", "r", "s"}, cfg.Order, "reading a side column orders after its column")
+}
+
+func TestEmbeddingColumn(t *testing.T) {
+	t.Parallel()
+	cfg, err := Parse([]byte(`
+model_configs:
+  - {alias: chat, model: x, provider: p}
+  - {alias: emb, model: y, provider: p, inference_parameters: {generation_type: embedding, dimensions: 256, encoding_format: base64}}
+  - {alias: implied, model: z, provider: p, inference_parameters: {dimensions: 8}}
+columns:
+  - {name: a, column_type: sampler, sampler_type: uuid}
+  - {name: v, column_type: embedding, target_column: a, model_alias: emb}
+  - {name: w, column_type: embedding, target_column: a, model_alias: implied}
+  - {name: t, column_type: llm-text, model_alias: emb, prompt: "{{ a }}"}
+`))
+	require.ErrorContains(t, err, `column "t": model_alias: model "emb" is an embedding model; a llm-text column needs a chat-completion model`)
+	require.Nil(t, cfg)
+	cfg, err = Parse([]byte(`
+model_configs:
+  - {alias: emb, model: y, provider: p, inference_parameters: {generation_type: embedding, dimensions: 256, encoding_format: base64}}
+  - {alias: implied, model: z, provider: p, inference_parameters: {dimensions: 8}}
+columns:
+  - {name: a, column_type: sampler, sampler_type: uuid}
+  - {name: v, column_type: embedding, target_column: a, model_alias: emb}
+  - {name: w, column_type: embedding, target_column: a, model_alias: implied}
+`))
+	require.NoError(t, err)
+	require.Equal(t, frame.Vector, cfg.Column("v").Output)
+	require.Equal(t, []string{"a"}, cfg.Column("v").Inputs)
+	require.Equal(t, InferenceParams{GenerationType: GenerationEmbedding, EncodingFormat: "base64", Dimensions: 256, MaxParallelRequests: 4}, cfg.Model("emb").Params)
+	require.Equal(t, GenerationEmbedding, cfg.Model("implied").Params.GenerationType, "dimensions make embedding params, as in Data Designer")
 }

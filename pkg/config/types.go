@@ -75,6 +75,8 @@ type Column struct {
 
 	// Validation columns; nil otherwise.
 	Validation *Validation
+	// Embedding columns; nil otherwise (their model_alias is in LLM).
+	Embedding *Embedding
 
 	// LLM columns (IsLLM(Type)); nil otherwise.
 	LLM *LLM

@@ -24,7 +24,7 @@ func (c *Config) Validate() error {
 			p.add("", fmt.Sprintf("columns[%d].name", i), "required")
 		}
 		switch {
-		case col.Type == TypeExpression, col.Type == TypeSeedDataset, col.Type == TypeValidation:
+		case col.Type == TypeExpression, col.Type == TypeSeedDataset, col.Type == TypeValidation, col.Type == TypeEmbedding:
 		case col.Type == TypeSampler:
 			broken[col] = !checkSamplerColumn(col, p)
 		case IsLLM(col.Type):
@@ -137,6 +137,8 @@ func inputField(c *Column, in string) string {
 		return "expr"
 	case c.Type == TypeValidation:
 		return "target_columns"
+	case c.Type == TypeEmbedding:
+		return "target_column"
 	case IsLLM(c.Type):
 		return promptField(c, in)
 	case c.Type == TypeSampler:

@@ -2,10 +2,13 @@ package llm
 
 import (
 	"context"
+	"encoding/base64"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -161,53 +164,144 @@ func (m *Model) Limiter() *Limiter { return m.limiter }
 // ctx ends, or the model has failed for longer than the patience (*UnavailableError). A refusal
 // that no retry can fix is a *RequestError. Attempts and tokens are counted in ctx's Usage.
 func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
+	var reply Reply
+	err := m.call(ctx, func(ctx context.Context) (ModelUsage, error) {
+		var err error
+		reply, err = m.attempt(ctx, req)
+		return reply.Usage, err
+	})
+	if err != nil {
+		return Reply{}, err
+	}
+	reply.Usage.Requests = 1
+	return reply, nil
+}
+
+// Embed asks an embedding model for the embedding of text (the OpenAI embeddings API, with
+// the model's encoding_format and dimensions), admitted and retried as Complete is.
+func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
+	var vec []float32
+	err := m.call(ctx, func(ctx context.Context) (ModelUsage, error) {
+		var usage ModelUsage
+		var err error
+		vec, usage, err = m.embedOnce(ctx, text)
+		return usage, err
+	})
+	return vec, err
+}
+
+// call runs attempt until it succeeds: each attempt admitted by the limiter and counted in
+// ctx's Usage; transient failures retried with backoff until ctx ends or the model has failed
+// for longer than the patience (*UnavailableError).
+func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUsage, error)) error {
 	usage := usageOf(ctx)
-	for attempt := 0; ; attempt++ {
+	for n := 0; ; n++ {
 		release, err := m.limiter.Acquire(ctx)
 		if err != nil {
-			return Reply{}, err
+			return err
 		}
 		m.opts.Observer.InFlight(m.alias, 1)
-		reply, err := m.attempt(ctx, req)
+		u, err := attempt(ctx)
 		m.opts.Observer.InFlight(m.alias, -1)
-		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: reply.Usage.PromptTokens,
-			CompletionTokens: reply.Usage.CompletionTokens})
+		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens})
 		settle := func(o Outcome) { // the limiter and the observer see the same outcome
 			release(o)
-			m.opts.Observer.Request(m.alias, o, reply.Usage.PromptTokens, reply.Usage.CompletionTokens)
+			m.opts.Observer.Request(m.alias, o, u.PromptTokens, u.CompletionTokens)
 		}
 		if err == nil {
 			settle(Succeeded)
 			m.succeeded()
-			reply.Usage.Requests = 1
-			return reply, nil
+			return nil
 		}
 		usage.add(m.alias, ModelUsage{Failed: 1})
 		var tr *transientError
 		switch {
 		case ctx.Err() != nil:
 			settle(Failed)
-			return Reply{}, context.Cause(ctx)
+			return context.Cause(ctx)
 		case !errors.As(err, &tr):
 			settle(Failed)
 			m.succeeded() // the endpoint answered: it is up, the request was wrong
-			return Reply{}, err
+			return err
 		case tr.status == http.StatusTooManyRequests:
 			settle(RateLimited)
 		default:
 			settle(Failed)
 		}
 		if failing := m.failed(); failing > m.opts.Patience {
-			return Reply{}, &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}
+			return &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}
 		}
-		wait := m.backoff(attempt, tr.retryAfter)
-		m.opts.Logger.Debug("model request failed; retrying", "model", m.alias, "attempt", attempt+1, "wait", wait, "err", err)
+		wait := m.backoff(n, tr.retryAfter)
+		m.opts.Logger.Debug("model request failed; retrying", "model", m.alias, "attempt", n+1, "wait", wait, "err", err)
 		select {
 		case <-ctx.Done():
-			return Reply{}, context.Cause(ctx)
+			return context.Cause(ctx)
 		case <-time.After(wait):
 		}
 	}
+}
+
+// embedOnce sends one embeddings request.
+func (m *Model) embedOnce(ctx context.Context, text string) ([]float32, ModelUsage, error) {
+	params := openai.EmbeddingNewParams{
+		Model: openai.EmbeddingModel(m.name),
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{text}},
+	}
+	if m.params.Dimensions > 0 {
+		params.Dimensions = openai.Int(int64(m.params.Dimensions))
+	}
+	if m.params.EncodingFormat != "" {
+		params.EncodingFormat = openai.EmbeddingNewParamsEncodingFormat(m.params.EncodingFormat)
+	}
+	var opts []option.RequestOption
+	for _, k := range sortedKeys(m.params.ExtraBody) {
+		opts = append(opts, option.WithJSONSet(k, m.params.ExtraBody[k]))
+	}
+	actx := ctx
+	if m.params.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
+		defer cancel()
+	}
+	resp, err := m.client.Embeddings.New(actx, params, opts...)
+	if err != nil {
+		return nil, ModelUsage{}, m.classify(ctx, err)
+	}
+	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens}
+	if len(resp.Data) != 1 {
+		return nil, usage, &transientError{err: fmt.Errorf("reply has %d embeddings for 1 input", len(resp.Data))}
+	}
+	d := resp.Data[0]
+	if raw := d.JSON.Embedding.Raw(); strings.HasPrefix(raw, `"`) { // encoding_format base64
+		vec, err := decodeBase64Vector(raw)
+		if err != nil {
+			return nil, usage, &transientError{err: err}
+		}
+		return vec, usage, nil
+	}
+	vec := make([]float32, len(d.Embedding))
+	for i, x := range d.Embedding {
+		vec[i] = float32(x)
+	}
+	return vec, usage, nil
+}
+
+// decodeBase64Vector reads an embedding sent as base64: little-endian float32s, as OpenAI's
+// API sends them with encoding_format base64.
+func decodeBase64Vector(raw string) ([]float32, error) {
+	var text string
+	if err := json.Unmarshal([]byte(raw), &text); err != nil {
+		return nil, err
+	}
+	b, err := base64.StdEncoding.DecodeString(text)
+	if err != nil || len(b)%4 != 0 {
+		return nil, fmt.Errorf("the embedding is not base64 float32s: %w", errors.Join(err, errors.New("bad length")))
+	}
+	vec := make([]float32, len(b)/4)
+	for i := range vec {
+		vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+	}
+	return vec, nil
 }
 
 func (m *Model) succeeded() {

@@ -9,6 +9,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/rowforge/rowforge/internal/pyfmt"
@@ -61,6 +62,18 @@ func appendCell(b []byte, c *frame.Column, row int) ([]byte, error) {
 		return append(b, pyfmt.Float(x)...), nil
 	case frame.Bool:
 		return strconv.AppendBool(b, c.Bools[row]), nil
+	case frame.Vector:
+		b = append(b, '[')
+		for i, x := range c.Vectors[row] {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+				return nil, fmt.Errorf("column %q, row %d: %v has no JSON form", c.Name, row, x)
+			}
+			b = strconv.AppendFloat(b, float64(x), 'g', -1, 32)
+		}
+		return append(b, ']'), nil
 	}
 	return nil, fmt.Errorf("column %q: unsupported type %s", c.Name, c.Type)
 }
@@ -464,6 +477,12 @@ func convertColumn(name string, t frame.Type, cells []cell, lines []int) (*frame
 				err = errWant
 			} else {
 				col.Bools[row] = c.b
+			}
+		case frame.Vector:
+			if c.kind != kindJSON || !strings.HasPrefix(c.text, "[") {
+				err = errWant
+			} else {
+				err = json.Unmarshal([]byte(c.text), &col.Vectors[row])
 			}
 		default:
 			return nil, fmt.Errorf("column %q: unsupported type %s", name, t)

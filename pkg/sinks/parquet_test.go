@@ -505,3 +505,29 @@ func recordBytes(rec arrow.RecordBatch) int64 {
 	}
 	return n
 }
+
+// An embedding column is written as Parquet list<float32> and read back as the same vectors.
+func TestParquetVectorColumn(t *testing.T) {
+	t.Parallel()
+	p, err := sinks.NewParquet(filepath.Join(t.TempDir(), "dataset"), sinks.ParquetOptions{})
+	require.NoError(t, err)
+	f := frame.New(3)
+	v := frame.NewColumn("vec", frame.Vector, 3)
+	v.Vectors[0], v.Vectors[2] = []float32{0.5, -1.25, 3}, []float32{}
+	v.SetNull(1)
+	require.NoError(t, f.Put(v))
+	rec := f.ToRecord(nil)
+	defer rec.Release()
+	_, err = p.WriteGroup(context.Background(), lifecycle.Group{Index: 0, Main: rec})
+	require.NoError(t, err)
+	back := readParquetFile(t, filepath.Join(p.Dir(), "parquet-files", "batch_00000.parquet"))
+	defer back.Release()
+	lt, ok := back.Schema().Field(0).Type.(*arrow.ListType)
+	require.True(t, ok, "a Parquet list: %s", back.Schema().Field(0).Type)
+	require.Equal(t, arrow.FLOAT32, lt.Elem().ID())
+	got, err := frame.FromRecord(back)
+	require.NoError(t, err)
+	require.Equal(t, []float32{0.5, -1.25, 3}, got.Column("vec").Vectors[0])
+	require.True(t, got.Column("vec").IsNull(1))
+	require.Equal(t, []float32{}, got.Column("vec").Vectors[2])
+}

@@ -570,6 +570,15 @@ func compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int, seated boo
 				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
 			}
 			g, err = generators.LLM(c, m)
+		} else if c.Type == config.TypeEmbedding {
+			var m *llm.Model
+			if pool != nil {
+				m = pool.Model(c.LLM.ModelAlias)
+			}
+			if m == nil {
+				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
+			}
+			g, err = generators.Embedding(c, m)
 		} else if c.Type == config.TypeValidation {
 			var opts generators.ValidationOptions
 			if seated && c.Validation.Type == config.ValidatorRemote {
