@@ -104,7 +104,7 @@ func (s *Stub) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 	}
 	out, _ := json.Marshal(map[string]any{
 		"object": "list", "data": data, "model": req.Model,
-		"usage": map[string]int64{"prompt_tokens": tokens, "total_tokens": tokens},
+		"usage":   map[string]int64{"prompt_tokens": tokens, "total_tokens": tokens},
 		"created": time.Now().Unix(),
 	})
 	s.end(completed, tokens, 0)

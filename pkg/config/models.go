@@ -76,8 +76,8 @@ type InferenceParams struct {
 	EncodingFormat string
 	Dimensions     int
 	Temperature    *Distribution // nil: the endpoint's default
-	TopP        *Distribution
-	MaxTokens   int // 0: the endpoint's default
+	TopP           *Distribution
+	MaxTokens      int // 0: the endpoint's default
 	// MaxParallelRequests caps the requests in flight to this model for the whole run, across
 	// every worker (default 4).
 	MaxParallelRequests int
