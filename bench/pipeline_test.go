@@ -83,7 +83,7 @@ func localMode(b *testing.B, cfg *config.Config) float64 {
 // of dropped columns — on every core, and writes each group with the Parquet sink (pqarrow).
 func directWrite(b *testing.B, cfg *config.Config) float64 {
 	b.Helper()
-	sched, err := worker.Compile(cfg, nil, 16)
+	sched, err := worker.Compile(cfg, nil, nil, 16)
 	require.NoError(b, err)
 	sink, err := sinks.NewParquet(b.TempDir(), sinks.ParquetOptions{})
 	require.NoError(b, err)

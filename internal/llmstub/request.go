@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strings"
 )
 
@@ -19,6 +20,8 @@ type ChatRequest struct {
 	MaxTokens *int
 	// ResponseFormat is nil when the request has no response_format.
 	ResponseFormat *ResponseFormat
+	// Tools are the request's function tools.
+	Tools []Tool
 	// Extra holds every other top-level key of the body (fields sent with extra_body end up
 	// here), decoded with encoding/json (numbers are float64).
 	Extra map[string]any
@@ -29,6 +32,35 @@ type ChatRequest struct {
 type Message struct {
 	Role    string
 	Content string
+	// ToolCalls are an assistant message's calls; ToolCallID the call a tool message answers.
+	ToolCalls  []ToolCall
+	ToolCallID string
+}
+
+// Tool is one entry of a request's tools: {"type": "function", "function": {...}}.
+type Tool struct {
+	Type     string       `json:"type"`
+	Function ToolFunction `json:"function"`
+}
+
+// ToolFunction is a tool's function: its name, description and parameters' JSON schema.
+type ToolFunction struct {
+	Name        string         `json:"name"`
+	Description string         `json:"description,omitempty"`
+	Parameters  map[string]any `json:"parameters,omitempty"`
+}
+
+// ToolCall is a call of a function tool, in a reply or in an assistant message of a request.
+type ToolCall struct {
+	ID       string           `json:"id"`
+	Type     string           `json:"type"`
+	Function ToolCallFunction `json:"function"`
+}
+
+// ToolCallFunction is the called function and its arguments, as JSON text.
+type ToolCallFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 // ResponseFormat is the request's response_format: Type is "text", "json_object" or
@@ -80,6 +112,7 @@ func (r *ChatRequest) UnmarshalJSON(data []byte) error {
 		{"max_tokens", &maxTokens},
 		{"max_completion_tokens", &maxCompletionTokens},
 		{"response_format", &r.ResponseFormat},
+		{"tools", &r.Tools},
 	} {
 		if err := field(f.key, f.dst); err != nil {
 			return err
@@ -105,13 +138,15 @@ func (r *ChatRequest) UnmarshalJSON(data []byte) error {
 // UnmarshalJSON accepts content as a string, null or an array of content parts.
 func (m *Message) UnmarshalJSON(data []byte) error {
 	var raw struct {
-		Role    string          `json:"role"`
-		Content json.RawMessage `json:"content"`
+		Role       string          `json:"role"`
+		Content    json.RawMessage `json:"content"`
+		ToolCalls  []ToolCall      `json:"tool_calls"`
+		ToolCallID string          `json:"tool_call_id"`
 	}
 	if err := json.Unmarshal(data, &raw); err != nil {
 		return err
 	}
-	*m = Message{Role: raw.Role}
+	*m = Message{Role: raw.Role, ToolCalls: raw.ToolCalls, ToolCallID: raw.ToolCallID}
 	c := bytes.TrimSpace(raw.Content)
 	switch {
 	case len(c) == 0 || bytes.Equal(c, []byte("null")):
@@ -142,6 +177,15 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 func (r *ChatRequest) clone() *ChatRequest {
 	c := *r
 	c.Messages = append([]Message(nil), r.Messages...)
+	for i := range c.Messages {
+		c.Messages[i].ToolCalls = slices.Clone(c.Messages[i].ToolCalls)
+	}
+	c.Tools = slices.Clone(r.Tools)
+	for i := range c.Tools {
+		if p := c.Tools[i].Function.Parameters; p != nil {
+			c.Tools[i].Function.Parameters = deepCopy(p).(map[string]any)
+		}
+	}
 	if r.Temperature != nil {
 		c.Temperature = new(*r.Temperature)
 	}

@@ -32,6 +32,9 @@ type Options struct {
 	// Reasoning, when set, produces the reply's reasoning_content (what reasoning models served
 	// by vLLM or NIM add to the message); "" leaves the field out.
 	Reasoning func(req *ChatRequest) string
+	// ToolCalls, when set, may answer a request with calls of its tools instead of content
+	// (finish_reason "tool_calls"); returning none answers normally. IDs left empty are filled.
+	ToolCalls func(req *ChatRequest) []ToolCall
 	// Faults decides, per request, whether and how to fail it; nil never fails. n is the
 	// 1-based request number in arrival order. It is called concurrently, when the request
 	// arrives (before its delays).
@@ -299,11 +302,23 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 			promptTok += estimateTokens(m.Content)
 		}
 		completeTok = estimateTokens(content)
-		var reasoning string
+		msg := replyMessage{Role: "assistant", Content: content}
 		if s.opts.Reasoning != nil {
-			reasoning = s.opts.Reasoning(req)
+			msg.ReasoningContent = s.opts.Reasoning(req)
 		}
-		body = completionBody(n, req.Model, content, reasoning, promptTok, completeTok)
+		finish := "stop"
+		if s.opts.ToolCalls != nil && result != failed {
+			if calls := s.opts.ToolCalls(req); len(calls) > 0 {
+				for i := range calls {
+					if calls[i].ID == "" {
+						calls[i].ID = fmt.Sprintf("call_%d_%d", n, i)
+					}
+					calls[i].Type = "function"
+				}
+				msg.Content, msg.ToolCalls, finish = "", calls, "tool_calls"
+			}
+		}
+		body = completionBody(n, req.Model, msg, finish, promptTok, completeTok)
 	}
 	s.end(result, promptTok, completeTok)
 	ended = true
@@ -454,10 +469,11 @@ type choice struct {
 }
 
 type replyMessage struct {
-	Role             string  `json:"role"`
-	Content          string  `json:"content"`
-	Refusal          *string `json:"refusal"`
-	ReasoningContent string  `json:"reasoning_content,omitempty"`
+	Role             string     `json:"role"`
+	Content          string     `json:"content"`
+	Refusal          *string    `json:"refusal"`
+	ReasoningContent string     `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall `json:"tool_calls,omitempty"`
 }
 
 type usage struct {
@@ -466,15 +482,15 @@ type usage struct {
 	TotalTokens      int64 `json:"total_tokens"`
 }
 
-func completionBody(n int64, model, content, reasoning string, promptTok, completeTok int64) []byte {
+func completionBody(n int64, model string, msg replyMessage, finish string, promptTok, completeTok int64) []byte {
 	b, err := json.Marshal(completion{
 		ID:      fmt.Sprintf("chatcmpl-stub-%d", n),
 		Object:  "chat.completion",
 		Created: time.Now().Unix(),
 		Model:   model,
 		Choices: []choice{{
-			Message:      replyMessage{Role: "assistant", Content: content, ReasoningContent: reasoning},
-			FinishReason: "stop",
+			Message:      msg,
+			FinishReason: finish,
 		}},
 		Usage: usage{PromptTokens: promptTok, CompletionTokens: completeTok, TotalTokens: promptTok + completeTok},
 	})

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -96,6 +97,17 @@ func Binary(t testing.TB, name string) string {
 		return p
 	}
 	p, err := buildOnce(name, ModulePath+"/cmd/"+name)
+	if err != nil {
+		t.Fatalf("testbin: %v", err)
+	}
+	return p
+}
+
+// Program returns the path of a main package of the module (pkg relative to its root, such
+// as "internal/mcpstub/cmd/mcpstub"), built from the current source once per test process.
+func Program(t testing.TB, pkg string) string {
+	t.Helper()
+	p, err := buildOnce(path.Base(pkg), ModulePath+"/"+pkg)
 	if err != nil {
 		t.Fatalf("testbin: %v", err)
 	}

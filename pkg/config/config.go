@@ -18,13 +18,11 @@ import (
 // laterKeys are the DataDesignerConfig keys that later rowforge features will implement. Until
 // then a config that uses one is rejected by name rather than run without it; an empty value
 // is accepted because Data Designer's own exports write `constraints: []` and the like.
-var laterKeys = map[string]bool{
-	"tool_configs": true,
-}
+var laterKeys = map[string]bool{}
 
 // topLevelKeys are the top-level keys rowforge reads. model_providers is its own: Data
 // Designer keeps providers out of the dataset config, in a file of the machine it runs on.
-var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers", "constraints", "profilers", "seed_config"}
+var topLevelKeys = []string{"columns", "processors", "model_configs", "model_providers", "constraints", "profilers", "seed_config", "tool_configs", "mcp_providers"}
 
 // Load reads and parses the config file at path.
 func Load(path string, opts ...Option) (*Config, error) {
@@ -114,6 +112,9 @@ func Parse(data []byte, options ...Option) (*Config, error) {
 	models, aliasless := parseModels(m["model_configs"], p)
 	cfg.Models = models
 	cfg.Providers = parseProviders(m["model_providers"], p)
+	cfg.Tools = parseToolConfigs(m["tool_configs"], p)
+	cfg.MCPProviders = parseMCPProviders(m["mcp_providers"], p)
+	checkToolRefs(cfg, p)
 	checkModelRefs(cfg.Columns, cfg.Models, aliasless, p)
 	pbroken := map[*Processor]bool{}
 	procs := parseProcessors(m["processors"], pbroken, p)

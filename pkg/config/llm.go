@@ -118,13 +118,13 @@ func unsupportedLLMOptions(f *fields) {
 			f.errorf("multi_modal_context", "multi_modal_context is not supported yet")
 		}
 	}
-	if s, ok := f.str("tool_alias", false); ok && s != "" {
-		f.errorf("tool_alias", "tool_alias is not supported yet")
-	}
+
 }
 
-// parseTrace decodes with_trace and extract_reasoning_content, which add side columns.
+// parseTrace decodes with_trace and extract_reasoning_content, which add side columns, and
+// tool_alias.
 func parseTrace(f *fields, l *LLM) {
+	l.ToolAlias, _ = f.str("tool_alias", false)
 	l.WithTrace = TraceNone
 	if s, ok := f.str("with_trace", false); ok {
 		if !slices.Contains(withTraceModes, s) {

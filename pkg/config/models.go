@@ -48,6 +48,8 @@ type LLM struct {
 	// the side columns SideColumns names.
 	WithTrace        string
 	ExtractReasoning bool
+	// ToolAlias names the tool_configs entry whose MCP tools the model may call; "" for none.
+	ToolAlias string
 }
 
 // Score is one criterion of an llm-judge column.

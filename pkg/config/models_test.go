@@ -280,7 +280,7 @@ func TestParseLLMErrors(t *testing.T) {
 		{"code_lang on llm-text", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", code_lang: go}`), "t", "code_lang", `unknown key "code_lang"`},
 		{"multi_modal_context", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a}]}`), "t", "multi_modal_context", "multi_modal_context is not supported yet"},
 		{"multi_modal_context not a list", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: x}`), "t", "multi_modal_context", "want a list"},
-		{"tool_alias", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", tool_alias: search}`), "t", "tool_alias", "tool_alias is not supported yet"},
+		{"tool_alias", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", tool_alias: search}`), "t", "tool_alias", `unknown tool_alias "search": the config has no tool_configs`},
 		{"embedding on a chat model", col(`{name: v, column_type: embedding, target_column: a, model_alias: m}`), "v", "model_alias", "is a chat-completion model; an embedding column needs one with generation_type: embedding"},
 		{"embedding target", col(`{name: v, column_type: embedding, target_column: zz, model_alias: m}`), "v", "target_column", `unknown reference "zz"`},
 		{"embedding without target", col(`{name: v, column_type: embedding, model_alias: m}`), "v", "target_column", "required"},

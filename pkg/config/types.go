@@ -38,6 +38,10 @@ type Config struct {
 	Models []*Model
 	// Seed is the `seed_config`, nil without one.
 	Seed *SeedConfig
+	// Tools are the `tool_configs`; MCPProviders the servers they name (rowforge reads these
+	// from the config's `mcp_providers`, in Data Designer's shape).
+	Tools        []*ToolConfig
+	MCPProviders []*MCPProvider
 	// Constraints are the `constraints`, in config order.
 	Constraints []*Constraint
 	// Providers are the config's own `model_providers`, in config order; a run resolves a

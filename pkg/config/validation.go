@@ -157,25 +157,10 @@ func parseValidation(f *fields, col *Column) {
 
 // parseCommand reads a program and its arguments: a list of strings, the program first.
 func parseCommand(f *fields) []string {
-	v, ok := f.required("command")
-	if !ok {
-		return nil
+	if v, ok := f.required("command"); ok {
+		return stringList(f, "command", v)
 	}
-	list, isList := v.([]any)
-	if !isList || len(list) == 0 {
-		f.errorf("command", "want a list: the program, then its arguments; got %s", describe(v))
-		return nil
-	}
-	var out []string
-	for i, x := range list {
-		s, ok := x.(string)
-		if !ok || s == "" {
-			f.errorf(fmt.Sprintf("command[%d]", i), "want a string, got %s", describe(x))
-			continue
-		}
-		out = append(out, s)
-	}
-	return out
+	return nil
 }
 
 // outputSchema reads an optional output_schema (a JSON schema) and checks that it compiles.

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nikolalohinski/gonja/v2/exec"
 	"github.com/santhosh-tekuri/jsonschema/v6"
@@ -19,12 +20,31 @@ import (
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/scheduler"
+	"github.com/rowforge/rowforge/pkg/tools"
 )
 
 // Completer is what an LLM column needs of its model (an *llm.Model).
 type Completer interface {
 	Complete(ctx context.Context, req llm.Request) (llm.Reply, error)
 }
+
+// Toolbox is what an LLM column with a tool_alias needs of its tools (a *tools.Toolset).
+type Toolbox interface {
+	// Tools are the tools the model may call; a *tools.ConfigError says they cannot work.
+	Tools(ctx context.Context) ([]llm.Tool, error)
+	// Call runs a call and returns its result for the model.
+	Call(ctx context.Context, call llm.ToolCall) (string, error)
+	// MaxTurns is how many replies may ask for tools before their requests are refused.
+	MaxTurns() int
+}
+
+// ToolRefusal is the result of a call asked for past the turns allowed, Data Designer's.
+const ToolRefusal = "Tool call refused: You have reached the maximum number of tool-calling turns. " +
+	"Please provide your final response without requesting additional tool calls."
+
+// maxRefusedTurns bounds the turns a model may keep asking for tools after refusals, where
+// Data Designer would ask again forever.
+const maxRefusedTurns = 3
 
 // LLM returns the cell-by-cell generator of an LLM column: each row renders the column's
 // prompts over the row's inputs (a structured column's JSON is an object there, so
@@ -33,16 +53,25 @@ type Completer interface {
 // language), llm-structured and llm-judge keep the JSON, validated — a reply that fails is asked
 // again from scratch up to max_conversation_restarts times, then the row is dropped.
 //
-// A model that stays unavailable past its patience fails the group (and so the run); any other
-// failure drops the row.
-func LLM(col *config.Column, model Completer) (*scheduler.Generator, error) {
+// With a tool_alias, the model may call the tools of toolbox: each reply that asks for tools
+// is a turn, whose calls run and whose results go back to the model, until it answers; past
+// max_tool_call_turns its requests are refused, as Data Designer does. A restart (an answer
+// that fails validation) goes back to after the last turn: tools are not called twice.
+//
+// A model that stays unavailable past its patience, or tools that cannot work with their
+// providers (a *tools.ConfigError), fail the group (and so the run); any other failure drops
+// the row.
+func LLM(col *config.Column, model Completer, toolbox Toolbox) (*scheduler.Generator, error) {
 	if col == nil || col.LLM == nil {
 		return nil, errors.New("generators: not an LLM column")
 	}
 	if model == nil {
 		return nil, fmt.Errorf("column %q: no model %q", col.Name, col.LLM.ModelAlias)
 	}
-	g := &llmColumn{col: col, model: model}
+	if col.LLM.ToolAlias != "" && toolbox == nil {
+		return nil, fmt.Errorf("column %q: no tools %q", col.Name, col.LLM.ToolAlias)
+	}
+	g := &llmColumn{col: col, model: model, toolbox: toolbox}
 	var err error
 	if g.prompt, err = jinja.Compile(col.LLM.Prompt); err != nil {
 		return nil, fmt.Errorf("column %q: compile prompt: %w", col.Name, err)
@@ -70,6 +99,7 @@ func LLM(col *config.Column, model Completer) (*scheduler.Generator, error) {
 type llmColumn struct {
 	col            *config.Column
 	model          Completer
+	toolbox        Toolbox // nil without tool_alias
 	prompt, system *exec.Template
 	schema         map[string]any
 	validator      *jsonschema.Schema
@@ -96,26 +126,81 @@ func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
 	if g.schema != nil {
 		req.Schema = g.schema
 	}
+	if g.toolbox != nil {
+		if req.Tools, err = g.toolbox.Tools(ctx); err != nil {
+			return nil, g.fail(err)
+		}
+	}
 	tries := 1
 	if g.validator != nil || g.col.Type == config.TypeLLMCode {
 		tries += max(g.col.LLM.MaxConversationRestarts, 0)
 	}
 	var invalid error
+	var checkpoint []llm.Message // the conversation after the last turn of tool calls
+	turns := 0
 	for range tries {
-		reply, err := g.model.Complete(ctx, req)
-		if err != nil {
-			var unavailable *llm.UnavailableError
-			if errors.As(err, &unavailable) {
-				return nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: %w", g.col.Name, err)}
+		req.History = checkpoint
+		for {
+			reply, err := g.model.Complete(ctx, req)
+			if err != nil {
+				return nil, g.fail(err)
 			}
-			return nil, fmt.Errorf("column %q: %w", g.col.Name, err)
-		}
-		var value string
-		if value, invalid = g.accept(reply.Content); invalid == nil {
-			return g.withSides(value, reply)
+			if len(reply.ToolCalls) == 0 || g.toolbox == nil {
+				var value string
+				if value, invalid = g.accept(reply.Content); invalid == nil {
+					return g.withSides(value, reply)
+				}
+				break
+			}
+			turns++
+			if turns > g.toolbox.MaxTurns()+maxRefusedTurns {
+				return nil, fmt.Errorf("column %q: the model kept asking for tools after %d refusals", g.col.Name, maxRefusedTurns)
+			}
+			results, err := g.callTools(ctx, reply.ToolCalls, turns > g.toolbox.MaxTurns())
+			if err != nil {
+				return nil, g.fail(err)
+			}
+			asked := llm.TextMessage("assistant", reply.Content)
+			asked.ReasoningContent, asked.ToolCalls = reply.Reasoning, reply.ToolCalls
+			checkpoint = append(append(slices.Clip(req.History), asked), results...)
+			req.History = checkpoint
 		}
 	}
 	return nil, fmt.Errorf("column %q: no valid reply in %d attempts: %w", g.col.Name, tries, invalid)
+}
+
+// fail wraps an error of the column: fatal (the group fails) when the model stays unavailable
+// or the column's tools cannot work, the row's otherwise.
+func (g *llmColumn) fail(err error) error {
+	err = fmt.Errorf("column %q: %w", g.col.Name, err)
+	var unavailable *llm.UnavailableError
+	var broken *tools.ConfigError
+	if errors.As(err, &unavailable) || errors.As(err, &broken) {
+		return &scheduler.FatalError{Err: err}
+	}
+	return err
+}
+
+// callTools runs a turn's calls at once and returns their results as tool messages, in the
+// calls' order; refused, it answers each with ToolRefusal instead.
+func (g *llmColumn) callTools(ctx context.Context, calls []llm.ToolCall, refused bool) ([]llm.Message, error) {
+	out := make([]llm.Message, len(calls))
+	errs := make([]error, len(calls))
+	var wg sync.WaitGroup
+	for i, c := range calls {
+		if refused {
+			out[i] = llm.TextMessage("tool", ToolRefusal)
+			out[i].ToolCallID = c.ID
+			continue
+		}
+		wg.Go(func() {
+			text, err := g.toolbox.Call(ctx, c)
+			out[i], errs[i] = llm.TextMessage("tool", text), err
+			out[i].ToolCallID = c.ID
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
 }
 
 // withSides returns the cell's value, and with side columns the values of those too: the

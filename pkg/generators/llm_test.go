@@ -56,7 +56,7 @@ func llmGenerator(t *testing.T, stub *llmstub.Stub, column string, restarts int,
 	t.Cleanup(client.CloseIdleConnections)
 	m := llm.NewModel(cfg.Model("m"), &config.Provider{Name: "stub", Endpoint: url}, 8,
 		llm.Options{Patience: patience, Backoff: time.Millisecond, MaxBackoff: 2 * time.Millisecond, HTTPClient: client})
-	g, err := generators.LLM(col, m)
+	g, err := generators.LLM(col, m, nil)
 	require.NoError(t, err)
 	return g
 }

@@ -92,6 +92,32 @@ type Request struct {
 	// SchemaName.
 	Schema     map[string]any
 	SchemaName string
+	// Tools are the functions the model may call (the OpenAI tools format); History is the
+	// conversation after the prompt so far: the assistant's tool calls and the tools' results.
+	Tools   []Tool
+	History []Message
+}
+
+// Tool is a function the model may call: its name, what it does, and the JSON schema of its
+// arguments.
+type Tool struct {
+	Name        string
+	Description string
+	Parameters  map[string]any
+}
+
+// ToolCall is a call the model asked for, as the OpenAI API and Data Designer's traces write
+// it.
+type ToolCall struct {
+	ID       string       `json:"id"`
+	Type     string       `json:"type"`
+	Function ToolFunction `json:"function"`
+}
+
+// ToolFunction is a called function and its arguments, as JSON text.
+type ToolFunction struct {
+	Name      string `json:"name"`
+	Arguments string `json:"arguments"`
 }
 
 // Reply is a model's answer.
@@ -101,7 +127,18 @@ type Reply struct {
 	Reasoning string
 	// Trace is the conversation: the request's messages, then the reply's.
 	Trace []Message
-	Usage ModelUsage
+	// ToolCalls are the calls the reply asks for; none when it is an answer.
+	ToolCalls []ToolCall
+	Usage     ModelUsage
+}
+
+// text is a message's text.
+func (m Message) text() string {
+	var b strings.Builder
+	for _, c := range m.Content {
+		b.WriteString(c.Text)
+	}
+	return b.String()
 }
 
 // Message is one message of a conversation, as Data Designer writes it in a trace column:
@@ -110,6 +147,8 @@ type Message struct {
 	Role             string         `json:"role"`
 	Content          []ContentBlock `json:"content"`
 	ReasoningContent string         `json:"reasoning_content,omitempty"`
+	ToolCalls        []ToolCall     `json:"tool_calls,omitempty"`
+	ToolCallID       string         `json:"tool_call_id,omitempty"`
 }
 
 // ContentBlock is a ChatML content block.
@@ -338,6 +377,16 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 		params.Messages = append(params.Messages, openai.SystemMessage(req.System))
 	}
 	params.Messages = append(params.Messages, openai.UserMessage(req.Prompt))
+	for _, h := range req.History {
+		params.Messages = append(params.Messages, messageParam(h))
+	}
+	for _, t := range req.Tools {
+		fn := shared.FunctionDefinitionParam{Name: t.Name, Parameters: shared.FunctionParameters(t.Parameters)}
+		if t.Description != "" {
+			fn.Description = openai.String(t.Description)
+		}
+		params.Tools = append(params.Tools, openai.ChatCompletionFunctionTool(fn))
+	}
 	if d := m.params.Temperature; d != nil {
 		params.Temperature = openai.Float(draw(d))
 	}
@@ -374,13 +423,45 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	}
 	msg := resp.Choices[0].Message
 	reply := Reply{Content: msg.Content, Reasoning: reasoningOf(msg), Usage: usage}
+	for _, tc := range msg.ToolCalls {
+		if tc.Type != "" && tc.Type != "function" {
+			continue
+		}
+		reply.ToolCalls = append(reply.ToolCalls, ToolCall{ID: tc.ID, Type: "function",
+			Function: ToolFunction{Name: tc.Function.Name, Arguments: tc.Function.Arguments}})
+	}
 	if req.System != "" {
 		reply.Trace = append(reply.Trace, TextMessage("system", req.System))
 	}
 	answer := TextMessage("assistant", msg.Content)
-	answer.ReasoningContent = reply.Reasoning
-	reply.Trace = append(reply.Trace, TextMessage("user", req.Prompt), answer)
+	answer.ReasoningContent, answer.ToolCalls = reply.Reasoning, reply.ToolCalls
+	reply.Trace = append(reply.Trace, TextMessage("user", req.Prompt))
+	reply.Trace = append(reply.Trace, req.History...)
+	reply.Trace = append(reply.Trace, answer)
 	return reply, nil
+}
+
+// messageParam converts a message of the conversation to the API's form.
+func messageParam(m Message) openai.ChatCompletionMessageParamUnion {
+	switch m.Role {
+	case "tool":
+		return openai.ToolMessage(m.text(), m.ToolCallID)
+	case "assistant":
+		a := openai.ChatCompletionAssistantMessageParam{}
+		if t := m.text(); t != "" {
+			a.Content.OfString = openai.String(t)
+		}
+		for _, tc := range m.ToolCalls {
+			a.ToolCalls = append(a.ToolCalls, openai.ChatCompletionMessageToolCallUnionParam{
+				OfFunction: &openai.ChatCompletionMessageFunctionToolCallParam{ID: tc.ID,
+					Function: openai.ChatCompletionMessageFunctionToolCallFunctionParam{Name: tc.Function.Name, Arguments: tc.Function.Arguments}},
+			})
+		}
+		return openai.ChatCompletionMessageParamUnion{OfAssistant: &a}
+	case "system":
+		return openai.SystemMessage(m.text())
+	}
+	return openai.UserMessage(m.text())
 }
 
 // reasoningOf reads a reply's reasoning_content, the field reasoning models served by vLLM,

@@ -47,7 +47,7 @@ func runOnStub(t *testing.T, src string, opts llmstub.Options, n int) (scheduler
 	pool, err := llm.NewPool(cfg, llm.Resolve(nil, []*config.Provider{{Name: "stub", Endpoint: url}}), nil,
 		llm.Options{Patience: time.Minute, HTTPClient: client})
 	require.NoError(t, err)
-	sched, err := worker.Compile(cfg, pool, 8)
+	sched, err := worker.Compile(cfg, pool, nil, 8)
 	require.NoError(t, err)
 	seeds, err := generators.NewSamplers(cfg.SamplerColumns(), nil, generators.SamplerOptions{})
 	require.NoError(t, err)

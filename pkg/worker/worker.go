@@ -10,7 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -28,6 +30,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/scheduler"
+	"github.com/rowforge/rowforge/pkg/tools"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -77,9 +80,10 @@ type Worker struct {
 type runEntry struct {
 	rec   *wire.RunRecord
 	sched *scheduler.Scheduler
-	pool  *llm.Pool // the run's models; nil without LLM columns
-	seats []*seats  // this worker's seats of each model of pool
-	err   error     // the run's config does not compile here: its groups fail
+	pool  *llm.Pool       // the run's models; nil without LLM columns
+	tools *tools.Registry // the run's MCP sessions; nil without tool configs
+	seats []*seats        // this worker's seats of each model of pool
+	err   error           // the run's config does not compile here: its groups fail
 }
 
 // New returns a worker. It does not take ownership of nc.
@@ -164,6 +168,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	defer cancel()
 	w.adjustSeats(dctx, "") // no group in hand: every seat goes back
 	_ = w.res.Workers.Delete(dctx, wire.WorkerKey(w.opts.ID))
+	w.mu.Lock()
+	runs := slices.Collect(maps.Values(w.runs))
+	clear(w.runs)
+	w.mu.Unlock()
+	w.closeRuns(runs) // no group in hand: the MCP sessions are free
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -472,17 +481,19 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	if err != nil {
 		return nil, err
 	}
+	var evicted []*runEntry
+	defer func() { w.closeRuns(evicted) }() // after the lock: a stdio MCP server takes a while
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
-		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, seats: e.seats, err: e.err}, nil
+		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, tools: e.tools, seats: e.seats, err: e.err}, nil
 	}
 	e := &runEntry{rec: rec}
 	var caps []capped
 	if w.opts.Scheduler != nil {
 		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
 	} else {
-		e.sched, e.pool, caps, e.err = w.compileRun(rec)
+		e.sched, e.pool, e.tools, caps, e.err = w.compileRun(rec)
 	}
 	if e.pool != nil {
 		for _, m := range e.pool.Models() {
@@ -493,19 +504,36 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter))
 	}
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
-		clear(w.runs)
+		for rid, old := range w.runs {
+			if len(w.inflight[rid]) == 0 { // its tools are not in use
+				delete(w.runs, rid)
+				evicted = append(evicted, old)
+			}
+		}
 	}
 	w.runs[id] = e
 	return e, nil
 }
 
-// compileRun builds the scheduler of a run from the config in its record, and the run's
-// models on their providers: the config's own, then the record's (the controller's --providers
-// file), then the built-in ones. Keys are read from this worker's environment.
-func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, []capped, error) {
+// closeRuns ends the MCP sessions of runs dropped from the cache, or of all at the stop.
+func (w *Worker) closeRuns(entries []*runEntry) {
+	for _, e := range entries {
+		if e.tools != nil {
+			if err := e.tools.Close(); err != nil {
+				w.log.Warn("closing MCP sessions", "run", e.rec.ID, "err", err)
+			}
+		}
+	}
+}
+
+// compileRun builds the scheduler of a run from the config in its record, the run's models on
+// their providers (the config's own, then the record's — the controller's --providers file —,
+// then the built-in ones; keys read from this worker's environment), and the registry of its
+// MCP providers, which connects when a column first needs its tools.
+func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, *tools.Registry, []capped, error) {
 	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
-		return nil, nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
+		return nil, nil, nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
@@ -523,14 +551,21 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
 		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
-			return nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+			return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 		}
 	}
-	s, caps, err := compile(cfg, pool, w.opts.TaskConcurrency, true)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	var reg *tools.Registry
+	if len(cfg.Tools) > 0 {
+		reg = tools.NewRegistry(cfg.MCPProviders, w.log.With("run", rec.ID))
 	}
-	return s, pool, caps, nil
+	s, caps, err := compile(cfg, pool, reg, w.opts.TaskConcurrency, true)
+	if err != nil {
+		if reg != nil {
+			_ = reg.Close() // nothing connected yet
+		}
+		return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	}
+	return s, pool, reg, caps, nil
 }
 
 // capped is an endpoint whose cap holds across the workers of a run through seats (see
@@ -542,16 +577,17 @@ type capped struct {
 }
 
 // Compile builds the scheduler that generates cfg's non-seed columns, taskConcurrency
-// generator calls at a time; LLM columns call models of pool. A remote validator's cap holds
-// on this process only: a worker holds it across workers (compile with seats).
-func Compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int) (*scheduler.Scheduler, error) {
-	s, _, err := compile(cfg, pool, taskConcurrency, false)
+// generator calls at a time; LLM columns call models of pool, and the tools of reg (nil
+// without tool configs). A remote validator's cap holds on this process only: a worker holds
+// it across workers (compile with seats).
+func Compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcurrency int) (*scheduler.Scheduler, error) {
+	s, _, err := compile(cfg, pool, reg, taskConcurrency, false)
 	return s, err
 }
 
 // compile is Compile; with seated, each remote validator's requests are admitted by a limiter
 // that starts closed and that the worker's seats open, returned among the capped endpoints.
-func compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int, seated bool) (*scheduler.Scheduler, []capped, error) {
+func compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcurrency int, seated bool) (*scheduler.Scheduler, []capped, error) {
 	var seeds []string
 	for _, c := range cfg.SeedColumns() {
 		seeds = append(seeds, c.Name)
@@ -569,7 +605,14 @@ func compile(cfg *config.Config, pool *llm.Pool, taskConcurrency int, seated boo
 			if m == nil {
 				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
 			}
-			g, err = generators.LLM(c, m)
+			var toolbox generators.Toolbox
+			if tc := cfg.Tool(c.LLM.ToolAlias); tc != nil {
+				if reg == nil {
+					return nil, nil, fmt.Errorf("column %q: no MCP providers for tool_alias %q", c.Name, tc.Alias)
+				}
+				toolbox = reg.Toolset(tc)
+			}
+			g, err = generators.LLM(c, m, toolbox)
 		} else if c.Type == config.TypeEmbedding {
 			var m *llm.Model
 			if pool != nil {

@@ -389,7 +389,7 @@ func TestStoppingWorkerHandsGroupBack(t *testing.T) {
 func TestCompile(t *testing.T) {
 	t.Parallel()
 	cfg := parse(t, doubleConfig)
-	s, err := worker.Compile(cfg, nil, 4)
+	s, err := worker.Compile(cfg, nil, nil, 4)
 	require.NoError(t, err)
 	out := s.Run(t.Context(), seeds(3))
 	require.Equal(t, scheduler.Completed, out.Status, "%v", out.Err)
@@ -399,14 +399,14 @@ func TestCompile(t *testing.T) {
 		t.Parallel()
 		cfg := parse(t, doubleConfig)
 		cfg.Column("twice").Inputs = append(cfg.Column("twice").Inputs, "missing")
-		_, err := worker.Compile(cfg, nil, 4)
+		_, err := worker.Compile(cfg, nil, nil, 4)
 		require.ErrorContains(t, err, `"missing"`)
 	})
 	t.Run("bad template", func(t *testing.T) {
 		t.Parallel()
 		cfg := parse(t, doubleConfig)
 		cfg.Column("twice").Expr = "{{ n "
-		_, err := worker.Compile(cfg, nil, 4)
+		_, err := worker.Compile(cfg, nil, nil, 4)
 		require.ErrorContains(t, err, `"twice"`)
 	})
 }
