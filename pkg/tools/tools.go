@@ -33,6 +33,10 @@ import (
 // ConnectTimeout bounds opening a provider's session and listing its tools.
 const ConnectTimeout = 60 * time.Second
 
+// DefaultCallTimeout bounds a tool call when its config has no timeout_sec (Data Designer
+// waits forever): a server that stops answering drops rows instead of holding the run.
+const DefaultCallTimeout = 5 * time.Minute
+
 // ConfigError is a tool config that cannot work with its providers as they are: a provider
 // that cannot be reached or started, a tool name on two of them, an allowed tool on none.
 // Every row of its columns would fail alike, so callers fail the run rather than the row.
@@ -225,7 +229,10 @@ func (r *Registry) Close() error {
 	var errs []error
 	for _, name := range slices.Sorted(maps.Keys(r.sessions)) {
 		if s := r.sessions[name]; s.cs != nil {
-			if err := s.cs.Close(); err != nil && !errors.Is(err, mcp.ErrConnectionClosed) {
+			// How a stdio server ended (killed, or an exit status on SIGTERM) is not news here:
+			// the calls that needed it have said so.
+			var exit *exec.ExitError
+			if err := s.cs.Close(); err != nil && !errors.Is(err, mcp.ErrConnectionClosed) && !errors.As(err, &exit) {
 				errs = append(errs, fmt.Errorf("MCP provider %q: close: %w", name, err))
 			}
 		}
@@ -360,12 +367,12 @@ func (t *Toolset) Call(ctx context.Context, call llm.ToolCall) (string, error) {
 			return "", fmt.Errorf("tool %q: arguments are not a JSON object: %s", name, call.Function.Arguments)
 		}
 	}
+	timeout, why := DefaultCallTimeout, "the default; set timeout_sec"
 	if t.cfg.TimeoutSec > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, time.Duration(t.cfg.TimeoutSec*float64(time.Second)),
-			fmt.Errorf("tool %q: timed out after %gs (timeout_sec)", name, t.cfg.TimeoutSec))
-		defer cancel()
+		timeout, why = time.Duration(t.cfg.TimeoutSec*float64(time.Second)), "timeout_sec"
 	}
+	ctx, cancel := context.WithTimeoutCause(ctx, timeout, fmt.Errorf("tool %q: timed out after %gs (%s)", name, timeout.Seconds(), why))
+	defer cancel()
 	res, err := s.cs.CallTool(ctx, &mcp.CallToolParams{Name: name, Arguments: args})
 	if err != nil {
 		if c := context.Cause(ctx); c != nil {

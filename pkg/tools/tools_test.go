@@ -230,3 +230,21 @@ func TestCloseEndsTheStdioProgram(t *testing.T) {
 	_, err = r.Toolset(toolConfig("p")).Tools(t.Context())
 	assert.ErrorContains(t, err, "registry closed")
 }
+
+// A stdio server that dies: calls fail at once, naming the tool and the provider (no hang).
+func TestDeadStdioServer(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	ts := open(t, &config.MCPProvider{Name: "p", Type: config.MCPStdio,
+		Command: testbin.Program(t, "internal/mcpstub/cmd/mcpstub"), Args: []string{"-pid-dir", dir}}).Toolset(toolConfig("p"))
+	_, err := ts.Tools(t.Context())
+	require.NoError(t, err)
+	pids, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, pids, 1)
+	pid, err := strconv.Atoi(pids[0].Name())
+	require.NoError(t, err)
+	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
+	_, err = ts.Call(t.Context(), call(mcpstub.Lookup, `{"key":"k"}`))
+	assert.ErrorContains(t, err, `tool "lookup" on MCP provider "p"`)
+}
