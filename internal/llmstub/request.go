@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 )
@@ -22,19 +23,23 @@ type ChatRequest struct {
 	ResponseFormat *ResponseFormat
 	// Tools are the request's function tools.
 	Tools []Tool
+	// Header is the request's HTTP header (not part of the body).
+	Header http.Header `json:"-"`
 	// Extra holds every other top-level key of the body (fields sent with extra_body end up
 	// here), decoded with encoding/json (numbers are float64).
 	Extra map[string]any
 }
 
 // Message is one chat message. Content given as an array of parts ([{"type":"text","text":...}])
-// is flattened: the text parts joined with "\n", other parts ignored. A null content is "".
+// is flattened: the text parts joined with "\n", image_url parts listed in Images, others ignored. A null content is "".
 type Message struct {
 	Role    string
 	Content string
 	// ToolCalls are an assistant message's calls; ToolCallID the call a tool message answers.
 	ToolCalls  []ToolCall
 	ToolCallID string
+	// Images are the URLs of the content's image_url parts, in order.
+	Images []string
 }
 
 // Tool is one entry of a request's tools: {"type": "function", "function": {...}}.
@@ -154,8 +159,11 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		return json.Unmarshal(c, &m.Content)
 	case c[0] == '[':
 		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
+			Type     string `json:"type"`
+			Text     string `json:"text"`
+			ImageURL struct {
+				URL string `json:"url"`
+			} `json:"image_url"`
 		}
 		if err := json.Unmarshal(c, &parts); err != nil {
 			return fmt.Errorf("content: %w", err)
@@ -164,6 +172,9 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 		for _, p := range parts {
 			if p.Type == "text" || (p.Type == "" && p.Text != "") {
 				texts = append(texts, p.Text)
+			}
+			if p.Type == "image_url" {
+				m.Images = append(m.Images, p.ImageURL.URL)
 			}
 		}
 		m.Content = strings.Join(texts, "\n")
@@ -177,8 +188,10 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 func (r *ChatRequest) clone() *ChatRequest {
 	c := *r
 	c.Messages = append([]Message(nil), r.Messages...)
+	c.Header = r.Header.Clone()
 	for i := range c.Messages {
 		c.Messages[i].ToolCalls = slices.Clone(c.Messages[i].ToolCalls)
+		c.Messages[i].Images = slices.Clone(c.Messages[i].Images)
 	}
 	c.Tools = slices.Clone(r.Tools)
 	for i := range c.Tools {

@@ -220,6 +220,7 @@ func (s *Stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusBadRequest, "llmstub: request body is not a chat request: "+err.Error())
 		return
 	}
+	req.Header = r.Header.Clone()
 	if len(req.Messages) == 0 {
 		s.reject(w, http.StatusBadRequest, "llmstub: messages must be a non-empty array")
 		return

@@ -169,7 +169,7 @@ func TestPlainRequest(t *testing.T) {
 	assert.Equal(t, "gpt-test", r.Model)
 	assert.Equal(t, []llmstub.Message{
 		{Role: "system", Content: "be brief"},
-		{Role: "user", Content: "hello\n" + long},
+		{Role: "user", Content: "hello\n" + long, Images: []string{"x"}},
 	}, r.Messages)
 	require.NotNil(t, r.Temperature)
 	assert.Equal(t, 0.25, *r.Temperature)

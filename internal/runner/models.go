@@ -22,7 +22,8 @@ func LoadProviders(path string) ([]wire.Provider, error) {
 	}
 	out := make([]wire.Provider, len(ps))
 	for i, p := range ps {
-		out[i] = wire.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey}
+		out[i] = wire.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey,
+			ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody}
 	}
 	return out, nil
 }

@@ -67,6 +67,10 @@ func parseLLM(f *fields, col *Column) {
 			refs = append(refs, r...)
 		}
 	}
+	l.Images = parseImages(f)
+	for _, im := range l.Images {
+		refs = append(refs, im.Column)
+	}
 	slices.Sort(refs)
 	col.Inputs = slices.Compact(refs)
 
@@ -77,7 +81,6 @@ func parseLLM(f *fields, col *Column) {
 			l.MaxConversationRestarts = n
 		}
 	}
-	unsupportedLLMOptions(f)
 	parseTrace(f, l)
 
 	switch col.Type {
@@ -107,18 +110,51 @@ func parseLLM(f *fields, col *Column) {
 	}
 }
 
-// unsupportedLLMOptions accepts Data Designer's optional LLM column fields only at their
-// defaults, which its own exports write out: anything else changes what the column generates
-// or adds side-effect columns (`<name>__trace`), which rowforge does not do yet.
-func unsupportedLLMOptions(f *fields) {
-	if v, ok := f.get("multi_modal_context"); ok {
-		if list, isList := v.([]any); !isList {
-			f.errorf("multi_modal_context", "want a list, got %s", describe(v))
-		} else if len(list) > 0 {
-			f.errorf("multi_modal_context", "multi_modal_context is not supported yet")
-		}
+// parseImages decodes multi_modal_context: image entries only (Data Designer's audio and
+// video contexts are not supported yet).
+func parseImages(f *fields) []ImageContext {
+	v, ok := f.get("multi_modal_context")
+	if !ok || isEmpty(v) {
+		return nil
 	}
-
+	list, isList := v.([]any)
+	if !isList {
+		f.errorf("multi_modal_context", "want a list of contexts, got %s", describe(v))
+		return nil
+	}
+	var out []ImageContext
+	for i, e := range list {
+		key := fmt.Sprintf("multi_modal_context[%d]", i)
+		m, isMap := e.(map[string]any)
+		if !isMap {
+			f.errorf(key, "want a context mapping, got %s", describe(e))
+			continue
+		}
+		sub := newFields(f.p, f.column, f.prefix+key+".", "key", m)
+		if mod, ok := sub.str("modality", true); ok && mod != "image" {
+			sub.errorf("modality", "modality %q is not supported yet (image is)", mod)
+		}
+		var im ImageContext
+		im.Column, _ = sub.str("column_name", true)
+		if dt, ok := sub.str("data_type", false); ok {
+			if dt != ImageURL && dt != ImageBase64 {
+				sub.errorf("data_type", "%s", unknownMsg("data_type", dt, []string{ImageURL, ImageBase64}))
+			}
+			im.DataType = dt
+		}
+		if fm, ok := sub.str("image_format", false); ok {
+			if !slices.Contains(ImageFormats, fm) {
+				sub.errorf("image_format", "%s", unknownMsg("image_format", fm, ImageFormats))
+			}
+			im.Format = fm
+		}
+		if im.DataType == ImageBase64 && im.Format == "" {
+			sub.errorf("image_format", "required when data_type is base64")
+		}
+		sub.unknown()
+		out = append(out, im)
+	}
+	return out
 }
 
 // parseTrace decodes with_trace and extract_reasoning_content, which add side columns, and
@@ -359,6 +395,13 @@ func promptField(c *Column, in string) string {
 		inSystem, _ := TemplateRefs(c.LLM.SystemPrompt)
 		if slices.Contains(inSystem, in) && !slices.Contains(inPrompt, in) {
 			return "system_prompt"
+		}
+		if !slices.Contains(inPrompt, in) {
+			for i, im := range c.LLM.Images {
+				if im.Column == in {
+					return fmt.Sprintf("multi_modal_context[%d].column_name", i)
+				}
+			}
 		}
 	}
 	return "prompt"

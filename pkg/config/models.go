@@ -50,7 +50,30 @@ type LLM struct {
 	ExtractReasoning bool
 	// ToolAlias names the tool_configs entry whose MCP tools the model may call; "" for none.
 	ToolAlias string
+	// Images are multi_modal_context: images from other columns, sent before the prompt.
+	Images []ImageContext
 }
+
+// ImageContext is an image entry of multi_modal_context: the images of a column (a value, or
+// a list of them, or its JSON), as URLs or base64 data.
+type ImageContext struct {
+	Column string
+	// DataType is "url", "base64" or "" (decided per value: a data URI or an http(s) URL with an
+	// image extension is used as is, anything else is base64).
+	DataType string
+	// Format is the image format of base64 values without a data URI (png, jpg, jpeg, gif,
+	// webp); "" detects it from the bytes. Required with DataType "base64".
+	Format string
+}
+
+// Image data types and formats of multi_modal_context, as Data Designer names them.
+const (
+	ImageURL    = "url"
+	ImageBase64 = "base64"
+)
+
+// ImageFormats are Data Designer's image formats.
+var ImageFormats = []string{"png", "jpg", "jpeg", "gif", "webp"}
 
 // Score is one criterion of an llm-judge column.
 type Score struct {
@@ -106,6 +129,10 @@ type Provider struct {
 	ProviderType string // "openai"
 	// APIKey is the name of an environment variable holding the key, or the key itself.
 	APIKey string
+	// ExtraHeaders are sent with every request; ExtraBody's fields are added to every request
+	// body (a model's own extra_body wins over its provider's).
+	ExtraHeaders map[string]string
+	ExtraBody    map[string]any
 }
 
 // DefaultMaxParallelRequests is InferenceParams.MaxParallelRequests when a model does not set
@@ -437,6 +464,27 @@ func parseProviders(v any, p *problems) []*Provider {
 			}
 		}
 		pr.APIKey, _ = f.str("api_key", false)
+		if v, ok := f.get("extra_headers"); ok && !isEmpty(v) {
+			pr.ExtraHeaders = map[string]string{}
+			if m, isMap := v.(map[string]any); !isMap {
+				f.errorf("extra_headers", "want a mapping of header names to values, got %s", describe(v))
+			} else {
+				for _, k := range sortedKeys(m) {
+					s, isStr := m[k].(string)
+					if !isStr {
+						f.errorf("extra_headers."+k, "want a string, got %s", describe(m[k]))
+					}
+					pr.ExtraHeaders[k] = s
+				}
+			}
+		}
+		if v, ok := f.get("extra_body"); ok && !isEmpty(v) {
+			if m, isMap := v.(map[string]any); !isMap {
+				f.errorf("extra_body", "want a mapping of fields to add to each request, got %s", describe(v))
+			} else {
+				pr.ExtraBody = m
+			}
+		}
 		f.unknown()
 		providers = append(providers, pr)
 	}

@@ -183,7 +183,8 @@ model_configs:
       timeout: null
 model_providers:
   - {name: local, endpoint: "http://localhost:8000/v1"}
-  - {name: cloud, endpoint: "https://api.example.com/v1", provider_type: openai, api_key: CLOUD_KEY}
+  - {name: cloud, endpoint: "https://api.example.com/v1", provider_type: openai, api_key: CLOUD_KEY,
+     extra_headers: {X-Team: data}, extra_body: {seed: 1}}
 `))
 	require.NoError(t, err)
 	require.Len(t, cfg.Models, 3)
@@ -209,7 +210,8 @@ model_providers:
 
 	require.Equal(t, []*Provider{
 		{Name: "local", Endpoint: "http://localhost:8000/v1", ProviderType: ProviderOpenAI},
-		{Name: "cloud", Endpoint: "https://api.example.com/v1", ProviderType: ProviderOpenAI, APIKey: "CLOUD_KEY"},
+		{Name: "cloud", Endpoint: "https://api.example.com/v1", ProviderType: ProviderOpenAI, APIKey: "CLOUD_KEY",
+			ExtraHeaders: map[string]string{"X-Team": "data"}, ExtraBody: map[string]any{"seed": int64(1)}},
 	}, cfg.Providers)
 }
 
@@ -278,7 +280,11 @@ func TestParseLLMErrors(t *testing.T) {
 		{"max_conversation_restarts fractional", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", max_conversation_restarts: 1.5}`), "t", "max_conversation_restarts", "want an integer"},
 		{"unknown llm key", col(`{name: t, column_type: llm-text, model_alias: m, prompts: "hi"}`), "t", "prompts", `unknown key "prompts" (did you mean "prompt"?)`},
 		{"code_lang on llm-text", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", code_lang: go}`), "t", "code_lang", `unknown key "code_lang"`},
-		{"multi_modal_context", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a}]}`), "t", "multi_modal_context", "multi_modal_context is not supported yet"},
+		{"multi_modal_context audio", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: audio, column_name: a}]}`), "t", "multi_modal_context[0].modality", `modality "audio" is not supported yet`},
+		{"multi_modal_context base64 without format", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a, data_type: base64}]}`), "t", "multi_modal_context[0].image_format", "required when data_type is base64"},
+		{"multi_modal_context format", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: a, image_format: bmp}]}`), "t", "multi_modal_context[0].image_format", `unknown image_format "bmp"`},
+		{"multi_modal_context column", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column_name: b}]}`), "t", "multi_modal_context[0].column_name", `unknown reference "b"`},
+		{"multi_modal_context key", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: [{modality: image, column: a}]}`), "t", "multi_modal_context[0].column", `unknown key "column"`},
 		{"multi_modal_context not a list", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", multi_modal_context: x}`), "t", "multi_modal_context", "want a list"},
 		{"tool_alias", col(`{name: t, column_type: llm-text, model_alias: m, prompt: "hi", tool_alias: search}`), "t", "tool_alias", `unknown tool_alias "search": the config has no tool_configs`},
 		{"embedding on a chat model", col(`{name: v, column_type: embedding, target_column: a, model_alias: m}`), "v", "model_alias", "is a chat-completion model; an embedding column needs one with generation_type: embedding"},
@@ -375,6 +381,8 @@ func TestParseLLMErrors(t *testing.T) {
 		{"alias-less model named by position", model("{model: x, provider: p, inference_parameters: {top_p: 2}}"), "", "model_configs[0].inference_parameters.top_p", "must be between 0.0 and 1.0"},
 
 		// model_providers.
+		{"provider extra_headers value", provider(`{name: p, endpoint: "http://x/v1", extra_headers: {X-N: 1}}`), "", "model_providers[p].extra_headers.X-N", "want a string"},
+		{"provider extra_body", provider(`{name: p, endpoint: "http://x/v1", extra_body: [a]}`), "", "model_providers[p].extra_body", "want a mapping"},
 		{"model_providers not a list", "columns:\n  - {name: a, column_type: sampler, sampler_type: uuid}\nmodel_providers: {name: p}", "", "model_providers", "want a list of providers"},
 		{"provider not a mapping", provider("p"), "", "model_providers[0]", "want a provider mapping"},
 		{"provider missing name", provider(`{endpoint: "http://x"}`), "", "model_providers[0].name", "required"},
@@ -387,7 +395,7 @@ func TestParseLLMErrors(t *testing.T) {
 		{"provider_type", provider(`{name: p, endpoint: "http://x", provider_type: azure}`), "", "model_providers[p].provider_type", `unknown provider_type "azure" (want one of openai)`},
 		{"provider api_key not a string", provider(`{name: p, endpoint: "http://x", api_key: 1}`), "", "model_providers[p].api_key", "want a string"},
 		{"duplicate provider", provider(`{name: p, endpoint: "http://x"}`) + "\n  - " + `{name: p, endpoint: "http://y"}`, "", "model_providers[p].name", `duplicate provider name "p": model_providers[0] and model_providers[1] both use it`},
-		{"unknown provider key", provider(`{name: p, endpoint: "http://x", extra_headers: {a: b}}`), "", "model_providers[p].extra_headers", `unknown key "extra_headers"`},
+		{"unknown provider key", provider(`{name: p, endpoint: "http://x", extra_header: {a: b}}`), "", "model_providers[p].extra_header", `unknown key "extra_header"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

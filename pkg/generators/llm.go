@@ -126,6 +126,9 @@ func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
 	if g.schema != nil {
 		req.Schema = g.schema
 	}
+	if req.Images, err = imageURLs(g.col.LLM.Images, row); err != nil {
+		return nil, fmt.Errorf("column %q: %w", g.col.Name, err)
+	}
 	if g.toolbox != nil {
 		if req.Tools, err = g.toolbox.Tools(ctx); err != nil {
 			return nil, g.fail(err)

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"net"
@@ -96,6 +97,9 @@ type Request struct {
 	// conversation after the prompt so far: the assistant's tool calls and the tools' results.
 	Tools   []Tool
 	History []Message
+	// Images go with the prompt, before its text (multi_modal_context): http(s) URLs or data
+	// URIs.
+	Images []string
 }
 
 // Tool is a function the model may call: its name, what it does, and the JSON schema of its
@@ -153,8 +157,29 @@ type Message struct {
 
 // ContentBlock is a ChatML content block.
 type ContentBlock struct {
-	Type string `json:"type"`
-	Text string `json:"text"`
+	Type     string    `json:"type"`
+	Text     string    `json:"text,omitempty"`
+	ImageURL *ImageURL `json:"image_url,omitempty"`
+}
+
+// MarshalJSON writes a text block with its text (even empty) and an image block with its
+// image only, as ChatML has them.
+func (b ContentBlock) MarshalJSON() ([]byte, error) {
+	if b.ImageURL != nil {
+		return json.Marshal(struct {
+			Type     string    `json:"type"`
+			ImageURL *ImageURL `json:"image_url"`
+		}{b.Type, b.ImageURL})
+	}
+	return json.Marshal(struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}{b.Type, b.Text})
+}
+
+// ImageURL is an image block's image: an http(s) URL or a data URI.
+type ImageURL struct {
+	URL string `json:"url"`
 }
 
 // TextMessage is a message of one text block.
@@ -179,13 +204,24 @@ type Model struct {
 // NewModel returns the model m served by provider p, admitting at most ceiling requests at once.
 func NewModel(m *config.Model, p *config.Provider, ceiling int, opts Options) *Model {
 	opts.setDefaults()
-	client := openai.NewClient(
+	copts := []option.RequestOption{
 		option.WithBaseURL(p.Endpoint),
 		option.WithAPIKey(APIKey(p)),
 		option.WithMaxRetries(0), // retries are ours: they must go through admission
 		option.WithHTTPClient(opts.HTTPClient),
-	)
-	return &Model{alias: m.Alias, name: m.Model, endpoint: p.Endpoint, params: m.Params, client: client,
+	}
+	for _, k := range sortedKeys(p.ExtraHeaders) {
+		copts = append(copts, option.WithHeader(k, p.ExtraHeaders[k]))
+	}
+	body := maps.Clone(p.ExtraBody)
+	if body == nil {
+		body = map[string]any{}
+	}
+	maps.Copy(body, m.Params.ExtraBody) // the model's own fields win
+	for _, k := range sortedKeys(body) {
+		copts = append(copts, option.WithJSONSet(k, body[k]))
+	}
+	return &Model{alias: m.Alias, name: m.Model, endpoint: p.Endpoint, params: m.Params, client: openai.NewClient(copts...),
 		limiter: NewLimiter(ceiling), capacity: max(m.Params.MaxParallelRequests, 1), opts: opts}
 }
 
@@ -292,17 +328,13 @@ func (m *Model) embedOnce(ctx context.Context, text string) ([]float32, ModelUsa
 	if m.params.EncodingFormat != "" {
 		params.EncodingFormat = openai.EmbeddingNewParamsEncodingFormat(m.params.EncodingFormat)
 	}
-	var opts []option.RequestOption
-	for _, k := range sortedKeys(m.params.ExtraBody) {
-		opts = append(opts, option.WithJSONSet(k, m.params.ExtraBody[k]))
-	}
 	actx := ctx
 	if m.params.Timeout > 0 {
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
 		defer cancel()
 	}
-	resp, err := m.client.Embeddings.New(actx, params, opts...)
+	resp, err := m.client.Embeddings.New(actx, params)
 	if err != nil {
 		return nil, ModelUsage{}, m.classify(ctx, err)
 	}
@@ -376,7 +408,20 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	if req.System != "" {
 		params.Messages = append(params.Messages, openai.SystemMessage(req.System))
 	}
-	params.Messages = append(params.Messages, openai.UserMessage(req.Prompt))
+	user := TextMessage("user", req.Prompt)
+	if len(req.Images) == 0 {
+		params.Messages = append(params.Messages, openai.UserMessage(req.Prompt))
+	} else {
+		parts := make([]openai.ChatCompletionContentPartUnionParam, 0, len(req.Images)+1)
+		user.Content = user.Content[:0]
+		for _, u := range req.Images {
+			parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: u}))
+			user.Content = append(user.Content, ContentBlock{Type: "image_url", ImageURL: &ImageURL{URL: u}})
+		}
+		parts = append(parts, openai.TextContentPart(req.Prompt))
+		user.Content = append(user.Content, ContentBlock{Type: "text", Text: req.Prompt})
+		params.Messages = append(params.Messages, openai.UserMessage(parts))
+	}
 	for _, h := range req.History {
 		params.Messages = append(params.Messages, messageParam(h))
 	}
@@ -403,17 +448,13 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 			}},
 		}
 	}
-	var opts []option.RequestOption
-	for _, k := range sortedKeys(m.params.ExtraBody) {
-		opts = append(opts, option.WithJSONSet(k, m.params.ExtraBody[k]))
-	}
 	actx := ctx
 	if m.params.Timeout > 0 {
 		var cancel context.CancelFunc
 		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
 		defer cancel()
 	}
-	resp, err := m.client.Chat.Completions.New(actx, params, opts...)
+	resp, err := m.client.Chat.Completions.New(actx, params)
 	if err != nil {
 		return Reply{}, m.classify(ctx, err)
 	}
@@ -435,7 +476,7 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	}
 	answer := TextMessage("assistant", msg.Content)
 	answer.ReasoningContent, answer.ToolCalls = reply.Reasoning, reply.ToolCalls
-	reply.Trace = append(reply.Trace, TextMessage("user", req.Prompt))
+	reply.Trace = append(reply.Trace, user)
 	reply.Trace = append(reply.Trace, req.History...)
 	reply.Trace = append(reply.Trace, answer)
 	return reply, nil
@@ -526,14 +567,7 @@ func retryAfter(hdr http.Header) time.Duration {
 	return 0
 }
 
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // Pool holds a run's models by alias.
 type Pool struct {

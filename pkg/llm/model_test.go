@@ -180,3 +180,25 @@ func TestTheEndpointNeverSeesMoreThanTheCeiling(t *testing.T) {
 	require.EqualValues(t, 40, st.Completed)
 	require.EqualValues(t, 5, st.PeakInFlight)
 }
+
+// A provider's extra_headers go with every request and its extra_body's fields in every body,
+// chat and embeddings alike; the model's own extra_body wins.
+func TestProviderExtras(t *testing.T) {
+	t.Parallel()
+	stub := llmstub.New(llmstub.Options{})
+	url := stub.Start(t)
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	p := &config.Provider{Name: "stub", Endpoint: url,
+		ExtraHeaders: map[string]string{"X-Team": "data"}, ExtraBody: map[string]any{"top_k": 5, "seed": 1}}
+	m := llm.NewModel(&config.Model{Alias: "m", Model: "stub-model", Provider: "stub",
+		Params: config.InferenceParams{ExtraBody: map[string]any{"top_k": 20}}}, p, 4, llm.Options{Patience: time.Minute, HTTPClient: client})
+	_, err := m.Complete(context.Background(), llm.Request{Prompt: "hi"})
+	require.NoError(t, err)
+	req := stub.Requests()[0]
+	require.Equal(t, "data", req.Header.Get("X-Team"))
+	require.Equal(t, 20.0, req.Extra["top_k"], "the model's extra_body wins")
+	require.Equal(t, 1.0, req.Extra["seed"])
+	_, err = m.Embed(context.Background(), "text")
+	require.NoError(t, err)
+}

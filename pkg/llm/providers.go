@@ -28,10 +28,12 @@ func DefaultProviders() []*config.Provider {
 //	default: local
 type ProvidersFile struct {
 	Providers []struct {
-		Name         string `yaml:"name"`
-		Endpoint     string `yaml:"endpoint"`
-		ProviderType string `yaml:"provider_type"`
-		APIKey       string `yaml:"api_key"`
+		Name         string            `yaml:"name"`
+		Endpoint     string            `yaml:"endpoint"`
+		ProviderType string            `yaml:"provider_type"`
+		APIKey       string            `yaml:"api_key"`
+		ExtraHeaders map[string]string `yaml:"extra_headers"`
+		ExtraBody    map[string]any    `yaml:"extra_body"`
 	} `yaml:"providers"`
 	Default string `yaml:"default"`
 }
@@ -65,7 +67,8 @@ func LoadProviders(path string) ([]*config.Provider, error) {
 			return nil, fmt.Errorf("%s: %w", where, err)
 		}
 		seen[p.Name] = true
-		out = append(out, &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: "openai", APIKey: p.APIKey})
+		out = append(out, &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: "openai", APIKey: p.APIKey,
+			ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody})
 	}
 	return out, nil
 }

@@ -77,4 +77,7 @@ type Provider struct {
 	Endpoint     string `json:"endpoint"`
 	ProviderType string `json:"provider_type,omitempty"`
 	APIKey       string `json:"api_key,omitempty"`
+	// ExtraHeaders and ExtraBody are Data Designer's: sent with every request.
+	ExtraHeaders map[string]string `json:"extra_headers,omitempty"`
+	ExtraBody    map[string]any    `json:"extra_body,omitempty"`
 }

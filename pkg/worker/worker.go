@@ -539,7 +539,8 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 	if len(cfg.Models) > 0 {
 		fromRecord := make([]*config.Provider, len(rec.Providers))
 		for i, p := range rec.Providers {
-			fromRecord[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey}
+			fromRecord[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey,
+				ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody}
 		}
 		opts := w.opts.LLM
 		if opts.Logger == nil {
