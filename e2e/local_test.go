@@ -71,8 +71,19 @@ func checkQuickstartBuild(t *testing.T, res result, out string, n int, seed uint
 		require.NotContains(t, f, ".tmp-", "temp file left behind")
 	}
 	require.Contains(t, ds.AllFiles, "builder_config.json")
+	// The build is profiled beside it.
+	require.Contains(t, ds.AllFiles, "report.html")
+	var analysis struct {
+		NumRecords int              `json:"num_records"`
+		Columns    []map[string]any `json:"column_statistics"`
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "analysis.json"))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(data, &analysis))
+	require.Equal(t, ds.rows(), analysis.NumRecords)
+	require.Len(t, analysis.Columns, len(ds.Tables[0].Columns))
 	var builder map[string]any
-	data, err := os.ReadFile(filepath.Join(dir, "builder_config.json"))
+	data, err = os.ReadFile(filepath.Join(dir, "builder_config.json"))
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(data, &builder), "builder_config.json is JSON")
 	return ds

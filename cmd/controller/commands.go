@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/profile"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -41,7 +43,7 @@ them to workers over NATS JetStream and has sinkd write the result as Parquet.
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
 workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
 	}
-	root.AddCommand(runCmd(), previewCmd(), validateCmd(), checkModelsCmd(), abortCmd(), statusCmd(), resumeCmd())
+	root.AddCommand(runCmd(), previewCmd(), validateCmd(), checkModelsCmd(), abortCmd(), statusCmd(), resumeCmd(), reportCmd())
 	return root
 }
 
@@ -234,6 +236,9 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	fmt.Fprintf(stderr, "run %s %s: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
 		res.RunID, res.Status, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
 		runner.PeakRSS()>>20, sum.Dir)
+	if report := filepath.Join(sum.Dir, profile.ReportFile); sum.Dir != "" && fileExists(report) {
+		fmt.Fprintf(stderr, "profile: %s\n", report) // on this machine (sinkd may write elsewhere)
+	}
 	printUsage(stderr, res.Usage)
 	return nil
 }
@@ -281,6 +286,27 @@ reply from this machine (with this machine's API keys). Exit 1 if any model did 
 	cmd.Flags().StringVar(&providers, "providers", "", "model providers file")
 	cmd.Flags().DurationVar(&patience, "patience", 20*time.Second, "give up on a model that answered only errors for this long")
 	return cmd
+}
+
+func reportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "report DIR",
+		Short: "Profile a finished dataset: write DIR/analysis.json and DIR/report.html",
+		Long: `report profiles the finished dataset in DIR (a folder with metadata.json, as run writes
+it): per-column statistics in the shape of Data Designer's profiler go to analysis.json, and a
+self-contained report.html (no script, nothing to download) shows them with one plot per column.
+run writes both after every build; report renders them again, for any finished dataset.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			a, err := profile.Write(cmd.Context(), args[0])
+			if err != nil {
+				return &runner.UsageError{Err: err}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d records, %d columns: %s, %s\n", a.NumRecords, len(a.Columns),
+				filepath.Join(args[0], profile.AnalysisFile), filepath.Join(args[0], profile.ReportFile))
+			return nil
+		},
+	}
 }
 
 func validateCmd() *cobra.Command {

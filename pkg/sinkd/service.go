@@ -26,6 +26,7 @@ import (
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/metrics"
+	"github.com/rowforge/rowforge/pkg/profile"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -178,6 +179,8 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 			reply.Error = rs.err.Error()
 		} else if err := rs.sink.Finalize(ctx, fin.Metadata); err != nil {
 			reply.Error = err.Error()
+		} else {
+			s.profile(ctx, rs.sink)
 		}
 	case wire.SinkAbort:
 		s.discard(ctx, rs, subj.Run)
@@ -220,6 +223,24 @@ func (s *Service) count(kind string, reply wire.SinkCommit) {
 	default:
 		s.opts.Metrics.Error(metrics.ErrFinalize)
 	}
+}
+
+// profile writes the profile of a finished build beside it (analysis.json, report.html),
+// before the finalize is acknowledged, so that a run's files are all there when it ends. The
+// data is committed by then: a profile that fails is logged, not a failure of the run
+// (`controller report DIR` writes it again).
+func (s *Service) profile(ctx context.Context, sink lifecycle.Sink) {
+	p, ok := sink.(interface{ Dir() string })
+	if !ok { // the preview bucket: nothing to profile
+		return
+	}
+	start := time.Now()
+	a, err := profile.Write(ctx, p.Dir())
+	if err != nil {
+		s.log.Warn("could not profile the dataset; run `controller report` on it", "dir", p.Dir(), "err", err)
+		return
+	}
+	s.log.Info("dataset profiled", "dir", p.Dir(), "records", a.NumRecords, "took", time.Since(start).Round(time.Millisecond))
 }
 
 var (
