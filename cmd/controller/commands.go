@@ -233,12 +233,17 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 			res.RunID, res.Status, res.Rows, res.Dropped, time.Since(start).Round(time.Millisecond))
 		return nil
 	}
+	if report := filepath.Join(sum.Dir, profile.ReportFile); sum.Dir != "" && fileExists(report) { // on this machine; the summary stays the last line
+		if len(cfg.Profilers) > 0 {
+			if err := runner.SummarizeJudges(cmd.Context(), cfg, sum.Dir, opts.Providers, f.patience); err != nil {
+				fmt.Fprintf(stderr, "profilers: %v (the dataset is complete; run `controller report %s -f CONFIG` again)\n", err, sum.Dir)
+			}
+		}
+		fmt.Fprintf(stderr, "profile: %s\n", report)
+	}
 	fmt.Fprintf(stderr, "run %s %s: %d of %d records in %d groups (%d groups dropped) in %s, peak memory %d MiB; dataset %s\n",
 		res.RunID, res.Status, res.Rows, opts.NumRecords, len(res.Commits), res.Dropped, time.Since(start).Round(time.Millisecond),
 		runner.PeakRSS()>>20, sum.Dir)
-	if report := filepath.Join(sum.Dir, profile.ReportFile); sum.Dir != "" && fileExists(report) {
-		fmt.Fprintf(stderr, "profile: %s\n", report) // on this machine (sinkd may write elsewhere)
-	}
 	printUsage(stderr, res.Usage)
 	return nil
 }
@@ -289,24 +294,44 @@ reply from this machine (with this machine's API keys). Exit 1 if any model did 
 }
 
 func reportCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "report DIR",
+	var file, providers string
+	var patience time.Duration
+	cmd := &cobra.Command{
+		Use:   "report DIR [-f CONFIG]",
 		Short: "Profile a finished dataset: write DIR/analysis.json and DIR/report.html",
 		Long: `report profiles the finished dataset in DIR (a folder with metadata.json, as run writes
 it): per-column statistics in the shape of Data Designer's profiler go to analysis.json, and a
 self-contained report.html (no script, nothing to download) shows them with one plot per column.
-run writes both after every build; report renders them again, for any finished dataset.`,
+run writes both after every build; report renders them again, for any finished dataset.
+With -f, the config's profilers (judge-score summaries, written by one of its models) run too.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			a, err := profile.Write(cmd.Context(), args[0])
+			a, err := profile.Write(cmd.Context(), args[0], profile.Options{})
 			if err != nil {
 				return &runner.UsageError{Err: err}
+			}
+			if file != "" {
+				cfg, _, err := runner.LoadConfig(file)
+				if err != nil {
+					return err
+				}
+				ps, err := runner.LoadProviders(providers)
+				if err != nil {
+					return err
+				}
+				if err := runner.SummarizeJudges(cmd.Context(), cfg, args[0], ps, patience); err != nil {
+					return err
+				}
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d records, %d columns: %s, %s\n", a.NumRecords, len(a.Columns),
 				filepath.Join(args[0], profile.AnalysisFile), filepath.Join(args[0], profile.ReportFile))
 			return nil
 		},
 	}
+	cmd.Flags().StringVarP(&file, "file", "f", "", "the dataset's config: run its profilers (judge-score summaries) too")
+	cmd.Flags().StringVar(&providers, "providers", "", "model providers file, as for run")
+	cmd.Flags().DurationVar(&patience, "model-patience", time.Minute, "give up on a profiler's model after it answered only errors for this long")
+	return cmd
 }
 
 func validateCmd() *cobra.Command {

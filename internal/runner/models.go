@@ -34,11 +34,7 @@ var ErrModelsUnavailable = fmt.Errorf("some models did not answer")
 // CheckModels asks each model of cfg for one short reply, on the provider a run would use,
 // and prints a line per model. It does not retry past patience: a check should be quick.
 func CheckModels(ctx context.Context, cfg *config.Config, fromFile []wire.Provider, patience time.Duration, out io.Writer) error {
-	file := make([]*config.Provider, len(fromFile))
-	for i, p := range fromFile {
-		file[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey}
-	}
-	providers := llm.Resolve(cfg.Providers, file)
+	providers := llm.Resolve(cfg.Providers, wire.ConfigProviders(fromFile))
 	if len(cfg.Models) == 0 {
 		fmt.Fprintln(out, "the config has no model_configs: nothing to check")
 		return nil

@@ -74,9 +74,8 @@ func Parse(data []byte, options ...Option) (*Config, error) {
 		return nil, p.err()
 	}
 	checkTopLevel(m, p)
-	checkProfilers(m["profilers"], p)
-
 	cfg := &Config{Raw: m, Source: source(node, m)}
+	cfg.Profilers = parseProfilers(m["profilers"], p)
 	broken := map[*Column]bool{}
 	switch list := m["columns"].(type) {
 	case nil:
@@ -115,6 +114,7 @@ func Parse(data []byte, options ...Option) (*Config, error) {
 	cfg.Tools = parseToolConfigs(m["tool_configs"], p)
 	cfg.MCPProviders = parseMCPProviders(m["mcp_providers"], p)
 	checkToolRefs(cfg, p)
+	checkProfilerModels(cfg, p)
 	checkModelRefs(cfg.Columns, cfg.Models, aliasless, p)
 	pbroken := map[*Processor]bool{}
 	procs := parseProcessors(m["processors"], pbroken, p)

@@ -1,19 +1,31 @@
 package config
 
-import "fmt"
+import (
+	"fmt"
+	"slices"
+)
 
-// checkProfilers checks `profilers`, Data Designer's judge-score profilers: each
-// {model_alias, summary_score_sample_size (≥ 1, default 20)}. They analyse a finished dataset;
-// rowforge accepts them so that Data Designer's configs load, and does not run them.
-func checkProfilers(v any, p *problems) {
+// Profiler is a `profilers` entry: Data Designer's judge-score profiler, which asks the model
+// ModelAlias to summarize each score of the llm-judge columns from SampleSize rows' reasoning.
+type Profiler struct {
+	ModelAlias string
+	SampleSize int
+}
+
+// DefaultSummarySampleSize is Data Designer's summary_score_sample_size.
+const DefaultSummarySampleSize = 20
+
+// parseProfilers decodes `profilers`.
+func parseProfilers(v any, p *problems) []*Profiler {
 	if isEmpty(v) {
-		return
+		return nil
 	}
 	list, ok := v.([]any)
 	if !ok {
 		p.add("", "profilers", "want a list of profilers, got %s", describe(v))
-		return
+		return nil
 	}
+	var out []*Profiler
 	for i, e := range list {
 		key := fmt.Sprintf("profilers[%d]", i)
 		m, ok := e.(map[string]any)
@@ -22,10 +34,34 @@ func checkProfilers(v any, p *problems) {
 			continue
 		}
 		f := newFields(p, "", key+".", "key", m)
-		f.str("model_alias", true)
-		if n, ok := f.int("summary_score_sample_size", false); ok && n < 1 {
-			f.errorf("summary_score_sample_size", "must be at least 1, got %d", n)
+		pr := &Profiler{SampleSize: DefaultSummarySampleSize}
+		pr.ModelAlias, _ = f.str("model_alias", true)
+		if n, ok := f.int("summary_score_sample_size", false); ok {
+			if n < 1 {
+				f.errorf("summary_score_sample_size", "must be at least 1, got %d", n)
+			}
+			pr.SampleSize = n
 		}
 		f.unknown()
+		out = append(out, pr)
+	}
+	return out
+}
+
+// checkProfilerModels checks that each profiler names a model of the config.
+func checkProfilerModels(cfg *Config, p *problems) {
+	var aliases []string
+	for _, m := range cfg.Models {
+		aliases = append(aliases, m.Alias)
+	}
+	for i, pr := range cfg.Profilers {
+		if pr.ModelAlias == "" || slices.Contains(aliases, pr.ModelAlias) {
+			continue
+		}
+		msg := fmt.Sprintf("unknown model_alias %q", pr.ModelAlias)
+		if s := closest(pr.ModelAlias, aliases); s != "" {
+			msg += fmt.Sprintf(": did you mean %q?", s)
+		}
+		p.add("", fmt.Sprintf("profilers[%d].model_alias", i), "%s", msg)
 	}
 }

@@ -42,6 +42,8 @@ type Config struct {
 	// from the config's `mcp_providers`, in Data Designer's shape).
 	Tools        []*ToolConfig
 	MCPProviders []*MCPProvider
+	// Profilers are the judge-score profilers, run on the finished dataset.
+	Profilers []*Profiler
 	// Constraints are the `constraints`, in config order.
 	Constraints []*Constraint
 	// Providers are the config's own `model_providers`, in config order; a run resolves a

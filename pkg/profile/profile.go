@@ -20,6 +20,7 @@ import (
 	"io/fs"
 	"maps"
 	"math"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -132,11 +133,33 @@ type Histogram struct {
 	Counts     []int    `json:"counts"`
 }
 
-// JudgeProfile is an llm-judge column's score distributions (Data Designer's judge-score
-// profiler without its model-written summaries).
+// JudgeProfile is an llm-judge column's score distributions and, when a judge-score profiler
+// ran (Summarize), a model's summary of each score (Data Designer's judge-score profiler).
 type JudgeProfile struct {
-	Column string                `json:"column_name"`
-	Scores map[string]*Histogram `json:"score_distributions"`
+	Column    string                   `json:"column_name"`
+	Scores    map[string]*Histogram    `json:"score_distributions"`
+	Summaries map[string]*JudgeSummary `json:"summaries,omitempty"`
+	samples   map[string][]JudgeSample // for Summarize
+}
+
+// JudgeSummary is a model's summary of one score, with the samples it read.
+type JudgeSummary struct {
+	Score   string        `json:"score_name"`
+	Summary string        `json:"summary"`
+	Samples []JudgeSample `json:"score_samples"`
+}
+
+// JudgeSample is one row's score and the judge's reasoning.
+type JudgeSample struct {
+	Score     any    `json:"score"`
+	Reasoning string `json:"reasoning"`
+}
+
+// Options tune Build.
+type Options struct {
+	// SampleSize is how many (score, reasoning) pairs of each judge score are kept for
+	// Summarize (a judge-score profiler's summary_score_sample_size); 0 keeps none.
+	SampleSize int
 }
 
 // column is what the builder config says of a column.
@@ -149,7 +172,7 @@ type column struct {
 }
 
 // Build profiles the finished dataset in dir.
-func Build(ctx context.Context, dir string) (*Analysis, error) {
+func Build(ctx context.Context, dir string, opts Options) (*Analysis, error) {
 	meta, err := readMetadata(dir)
 	if err != nil {
 		return nil, err
@@ -175,7 +198,7 @@ func Build(ctx context.Context, dir string) (*Analysis, error) {
 			for _, c := range fr.Columns() {
 				ac := acc[c.Name]
 				if ac == nil {
-					ac = newAccumulator(c.Type)
+					ac = newAccumulator(c.Type, opts.SampleSize)
 					acc[c.Name] = ac
 					order = append(order, c.Name)
 				}
@@ -307,12 +330,18 @@ type accumulator struct {
 	tokens []float64      // text: estimated tokens
 	valid  int            // validation: rows with is_valid true
 	judged map[string]map[string]int
-	dims   int
+	// Reservoir samples of each judge score's (score, reasoning), the same for the same data.
+	sampleSize int
+	seen       map[string]int
+	samples    map[string][]JudgeSample
+	rng        *rand.Rand
+	dims       int
 }
 
-func newAccumulator(t frame.Type) *accumulator {
+func newAccumulator(t frame.Type, sampleSize int) *accumulator {
 	return &accumulator{typ: t, seed: maphash.MakeSeed(), unique: map[uint64]struct{}{}, counts: map[string]int{},
-		judged: map[string]map[string]int{}}
+		judged: map[string]map[string]int{}, sampleSize: sampleSize, seen: map[string]int{}, samples: map[string][]JudgeSample{},
+		rng: rand.New(rand.NewPCG(1, 2))}
 }
 
 func (a *accumulator) add(c *frame.Column) {
@@ -378,8 +407,24 @@ func (a *accumulator) parseJSON(s string) {
 					a.judged[name] = map[string]int{}
 				}
 				a.judged[name][fmt.Sprint(sc)]++
+				a.sample(name, sc, m["reasoning"])
 			}
 		}
+	}
+}
+
+// sample keeps a uniform sample of a score's rows (reservoir sampling).
+func (a *accumulator) sample(score string, value, reasoning any) {
+	if a.sampleSize <= 0 {
+		return
+	}
+	r, _ := reasoning.(string)
+	s := JudgeSample{Score: value, Reasoning: r}
+	a.seen[score]++
+	if len(a.samples[score]) < a.sampleSize {
+		a.samples[score] = append(a.samples[score], s)
+	} else if j := a.rng.IntN(a.seen[score]); j < a.sampleSize {
+		a.samples[score][j] = s
 	}
 }
 
@@ -427,7 +472,7 @@ func (a *accumulator) stats(name string, c column) *Stats {
 }
 
 func (a *accumulator) judge(name string) *JudgeProfile {
-	p := &JudgeProfile{Column: name, Scores: map[string]*Histogram{}}
+	p := &JudgeProfile{Column: name, Scores: map[string]*Histogram{}, samples: a.samples}
 	for score, counts := range a.judged {
 		h := &Histogram{Label: "score"}
 		keys := slices.Collect(maps.Keys(counts))

@@ -10,13 +10,17 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/llmstub"
+	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/profile"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -73,7 +77,7 @@ func dataset(t *testing.T) string {
 func TestProfile(t *testing.T) {
 	t.Parallel()
 	dir := dataset(t)
-	a, err := profile.Write(t.Context(), dir)
+	a, err := profile.Write(t.Context(), dir, profile.Options{})
 	require.NoError(t, err)
 	assert.Equal(t, "ds", a.DatasetName)
 	assert.Equal(t, 100, a.NumRecords)
@@ -140,7 +144,7 @@ func sum(xs []int) int {
 
 func TestProfileOfAnUnfinishedDataset(t *testing.T) {
 	t.Parallel()
-	_, err := profile.Build(t.Context(), t.TempDir())
+	_, err := profile.Build(t.Context(), t.TempDir(), profile.Options{})
 	assert.ErrorContains(t, err, "is not a finished dataset (no metadata.json)")
 }
 
@@ -166,7 +170,7 @@ func TestReportInHeadlessChromium(t *testing.T) {
 		t.Skip("chromium is not installed (apt-get install chromium)")
 	}
 	dir := dataset(t)
-	_, err = profile.Write(t.Context(), dir)
+	_, err = profile.Write(t.Context(), dir, profile.Options{})
 	require.NoError(t, err)
 	cmd := exec.CommandContext(t.Context(), browser, "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
 		"--user-data-dir="+t.TempDir(), "--enable-logging=stderr", "--log-level=0", "--dump-dom", "file://"+filepath.Join(dir, profile.ReportFile))
@@ -183,4 +187,35 @@ func TestReportInHeadlessChromium(t *testing.T) {
 		assert.Contains(t, f[2], "<svg", "column %s has its plot", f[1])
 		assert.Contains(t, f[2], `class="bar"`, "column %s's plot has bars", f[1])
 	}
+}
+
+// A judge-score profiler: the model reads each score's distribution and a sample of the
+// judge's reasoning (Data Designer's prompt) and its answer is the summary; a failed request is
+// written as the summary.
+func TestSummarize(t *testing.T) {
+	t.Parallel()
+	dir := dataset(t)
+	a, err := profile.Build(t.Context(), dir, profile.Options{SampleSize: 5})
+	require.NoError(t, err)
+	stub := llmstub.New(llmstub.Options{Reply: func(*llmstub.ChatRequest) string { return "  Mostly accurate.\n" }})
+	m := llm.NewModel(&config.Model{Alias: "m", Model: "x", Provider: "stub"}, &config.Provider{Name: "stub", Endpoint: stub.Start(t)}, 2,
+		llm.Options{Patience: time.Minute})
+	profile.Summarize(t.Context(), a, m)
+	s := a.ColumnProfiles[0].Summaries["accuracy"]
+	require.NotNil(t, s)
+	assert.Equal(t, "Mostly accurate.", s.Summary)
+	assert.Len(t, s.Samples, 5)
+	req := stub.Requests()[0]
+	assert.Contains(t, req.Messages[1].Content, "for the 'accuracy' criterion")
+	assert.Contains(t, req.Messages[1].Content, "Score distribution - 0: 34 records (34.0%), 1: 33 records (33.0%), 2: 33 records (33.0%), Most common value: 0.")
+	require.NoError(t, profile.Save(dir, a))
+	html, err := os.ReadFile(filepath.Join(dir, profile.ReportFile))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "Mostly accurate.")
+
+	down := llmstub.New(llmstub.Options{Faults: llmstub.FaultFirst(100, llmstub.Fault{Status: 400})})
+	m = llm.NewModel(&config.Model{Alias: "m", Model: "x", Provider: "stub"}, &config.Provider{Name: "stub", Endpoint: down.Start(t)}, 2,
+		llm.Options{Patience: time.Minute})
+	profile.Summarize(t.Context(), a, m)
+	assert.Contains(t, a.ColumnProfiles[0].Summaries["accuracy"].Summary, "Score summarization failed: ")
 }

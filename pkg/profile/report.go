@@ -26,30 +26,35 @@ var reportTmpl = template.Must(template.New("report.html.tmpl").Funcs(template.F
 	},
 }).ParseFS(templates, "report.html.tmpl"))
 
-// Write profiles the finished dataset in dir and writes analysis.json and report.html into
-// it, each atomically (a temp file renamed).
-func Write(ctx context.Context, dir string) (*Analysis, error) {
-	a, err := Build(ctx, dir)
+// Write profiles the finished dataset in dir and saves the profile there.
+func Write(ctx context.Context, dir string, opts Options) (*Analysis, error) {
+	a, err := Build(ctx, dir, opts)
 	if err != nil {
 		return nil, err
 	}
+	return a, Save(dir, a)
+}
+
+// Save writes analysis.json and report.html of a into dir, each atomically (a temp file
+// renamed).
+func Save(dir string, a *Analysis) error {
 	js, err := json.MarshalIndent(a, "", "  ")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	html, err := Render(a)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{AnalysisFile, append(js, '\n')}, {ReportFile, html}} {
 		if err := writeAtomic(filepath.Join(dir, f.name), f.data); err != nil {
-			return nil, fmt.Errorf("profile: %w", err)
+			return fmt.Errorf("profile: %w", err)
 		}
 	}
-	return a, nil
+	return nil
 }
 
 // Render returns the report of a: one HTML page with its styles and plots (inline SVG), no

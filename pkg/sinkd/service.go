@@ -235,7 +235,7 @@ func (s *Service) profile(ctx context.Context, sink lifecycle.Sink) {
 		return
 	}
 	start := time.Now()
-	a, err := profile.Write(ctx, p.Dir())
+	a, err := profile.Write(ctx, p.Dir(), profile.Options{})
 	if err != nil {
 		s.log.Warn("could not profile the dataset; run `controller report` on it", "dir", p.Dir(), "err", err)
 		return

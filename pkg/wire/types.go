@@ -1,6 +1,10 @@
 package wire
 
-import "encoding/json"
+import (
+	"encoding/json"
+
+	"github.com/rowforge/rowforge/pkg/config"
+)
 
 // Commit is a sink's word that a finalized group is durable.
 type Commit struct {
@@ -68,6 +72,16 @@ type SeedInfo struct {
 type SeedColumn struct {
 	Name string `json:"name"`
 	Type string `json:"type"`
+}
+
+// ConfigProviders returns ps as the config's providers.
+func ConfigProviders(ps []Provider) []*config.Provider {
+	out := make([]*config.Provider, len(ps))
+	for i, p := range ps {
+		out[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey,
+			ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody}
+	}
+	return out
 }
 
 // Provider is a model provider a run carries in its record (from the controller's --providers

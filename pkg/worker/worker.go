@@ -537,11 +537,8 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
-		fromRecord := make([]*config.Provider, len(rec.Providers))
-		for i, p := range rec.Providers {
-			fromRecord[i] = &config.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey,
-				ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody}
-		}
+		fromRecord := wire.ConfigProviders(rec.Providers)
+
 		opts := w.opts.LLM
 		if opts.Logger == nil {
 			opts.Logger = w.log
