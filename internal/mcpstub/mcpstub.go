@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -22,12 +23,14 @@ import (
 //   - lookup {key}: "value of <key>"
 //   - add {a, b}: the sum, as text
 //   - fail {}: a tool error (isError) "the tool failed"
+//   - getenv {name}: the server's environment variable (tests of what a stdio server inherits)
 //   - hang {}: answers only when the call is cancelled or the server closed
 const (
 	Lookup = "lookup"
 	Add    = "add"
 	Fail   = "fail"
 	Hang   = "hang"
+	Getenv = "getenv"
 )
 
 // LookupResult is lookup's answer for key.
@@ -81,6 +84,13 @@ func New(prefix string) *Server {
 		func(context.Context, *mcp.CallToolRequest, noArgs) (*mcp.CallToolResult, any, error) {
 			s.record(Fail)
 			return nil, nil, errors.New("the tool failed")
+		})
+	mcp.AddTool(s.Server, &mcp.Tool{Name: prefix + Getenv, Description: "Reads an environment variable."},
+		func(_ context.Context, _ *mcp.CallToolRequest, in struct {
+			Name string `json:"name"`
+		}) (*mcp.CallToolResult, any, error) {
+			s.record(Getenv)
+			return text(os.Getenv(in.Name)), nil, nil
 		})
 	mcp.AddTool(s.Server, &mcp.Tool{Name: prefix + Hang, Description: "Never answers."},
 		func(ctx context.Context, _ *mcp.CallToolRequest, _ noArgs) (*mcp.CallToolResult, any, error) {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"regexp"
 	"strings"
@@ -52,6 +53,9 @@ func mediaValues(v any) []any {
 }
 
 func imageURL(ic config.ImageContext, s string) (string, error) {
+	if s == "" {
+		return "", errors.New("an empty value is no image (use null for none)")
+	}
 	isURL := strings.HasPrefix(s, "http://") || strings.HasPrefix(s, "https://")
 	m := dataURIRe.FindStringSubmatch(s)
 	switch {
@@ -73,6 +77,14 @@ func imageURL(ic config.ImageContext, s string) (string, error) {
 		return s, nil
 	}
 	raw, err := base64.StdEncoding.DecodeString(s)
+	for _, enc := range []*base64.Encoding{base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if err == nil {
+			break
+		}
+		if raw, err = enc.DecodeString(s); err == nil { // the data URI wants standard padded base64
+			s = base64.StdEncoding.EncodeToString(raw)
+		}
+	}
 	if err != nil {
 		return "", fmt.Errorf("%q is not an http(s) URL, a data URI or base64 image data (local files are not read)", clip(s))
 	}

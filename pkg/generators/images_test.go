@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -57,6 +58,8 @@ func TestMultiModalContext(t *testing.T) {
 		{"JSON list", `[{modality: image, column_name: pic}]`, `["https://img.example/a.png", "` + gifB64 + `"]`, []string{"https://img.example/a.png", "data:image/gif;base64," + gifB64}, ""},
 		{"list", `[{modality: image, column_name: pic, data_type: url}]`, []any{"https://a/1.jpg", "https://a/2.jpg"}, []string{"https://a/1.jpg", "https://a/2.jpg"}, ""},
 		{"null", `[{modality: image, column_name: pic}]`, nil, nil, ""},
+		{"unpadded base64", `[{modality: image, column_name: pic}]`, strings.TrimRight(pngB64, "="), []string{"data:image/png;base64," + pngB64}, ""},
+		{"empty", `[{modality: image, column_name: pic, image_format: png}]`, " ", nil, `an empty value is no image`},
 		{"url mode, not a URL", `[{modality: image, column_name: pic, data_type: url}]`, "pics/a.png", nil, `column "caption": multi_modal_context: column "pic": data_type url: "pics/a.png" is not an http(s) URL or a data URI`},
 		{"undetectable", `[{modality: image, column_name: pic}]`, oddB64, nil, `column "pic": base64 data of no image format rowforge detects`},
 		{"local path", `[{modality: image, column_name: pic}]`, "pics/a.png", nil, `local files are not read`},

@@ -189,6 +189,8 @@ func (g *llmColumn) fail(err error) error {
 func (g *llmColumn) callTools(ctx context.Context, calls []llm.ToolCall, refused bool) ([]llm.Message, error) {
 	out := make([]llm.Message, len(calls))
 	errs := make([]error, len(calls))
+	ctx, cancel := context.WithCancelCause(ctx) // the first failure drops the row: stop the others
+	defer cancel(nil)
 	var wg sync.WaitGroup
 	for i, c := range calls {
 		if refused {
@@ -198,11 +200,17 @@ func (g *llmColumn) callTools(ctx context.Context, calls []llm.ToolCall, refused
 		}
 		wg.Go(func() {
 			text, err := g.toolbox.Call(ctx, c)
+			if err != nil {
+				cancel(err)
+			}
 			out[i], errs[i] = llm.TextMessage("tool", text), err
 			out[i].ToolCallID = c.ID
 		})
 	}
 	wg.Wait()
+	if err := context.Cause(ctx); err != nil && !errors.Is(err, context.Canceled) {
+		return nil, err // the first failure, not the cancellations it caused
+	}
 	return out, errors.Join(errs...)
 }
 

@@ -102,7 +102,7 @@ func TestLLMCallsTools(t *testing.T) {
 	for _, tl := range reqs[0].Tools {
 		offered = append(offered, tl.Function.Name)
 	}
-	assert.ElementsMatch(t, []string{mcpstub.Lookup, mcpstub.Add, mcpstub.Fail, mcpstub.Hang}, offered)
+	assert.ElementsMatch(t, []string{mcpstub.Lookup, mcpstub.Add, mcpstub.Fail, mcpstub.Hang, mcpstub.Getenv}, offered)
 	assert.Equal(t, []string{"user", "assistant", "tool", "tool"}, roles(reqs[1].Messages))
 	assert.Len(t, reqs[1].Messages[1].ToolCalls, 2, "the assistant's calls are sent back with the results")
 

@@ -5,8 +5,9 @@
 //
 // It reads what the build wrote — parquet-files/*.parquet, builder_config.json for the column
 // types, metadata.json for the targets — so it runs wherever the files are (the sink after
-// each build, or `controller report DIR` on any finished dataset) and never holds more than one
-// batch file's rows, plus one float per row of each numeric or text column for the quantiles.
+// each build, or `controller report DIR` on any finished dataset). It holds one batch of rows at
+// a time, plus, per column, a float per row (for the quantiles; two for text) and a hash per
+// distinct value.
 package profile
 
 import (
@@ -15,6 +16,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"hash/maphash"
 	"io"
 	"io/fs"
@@ -142,6 +144,9 @@ type JudgeProfile struct {
 	samples   map[string][]JudgeSample // for Summarize
 }
 
+// Samples are the (score, reasoning) pairs kept of a score for Summarize.
+func (p *JudgeProfile) Samples(score string) []JudgeSample { return p.samples[score] }
+
 // JudgeSummary is a model's summary of one score, with the samples it read.
 type JudgeSummary struct {
 	Score   string        `json:"score_name"`
@@ -226,7 +231,7 @@ func Build(ctx context.Context, dir string, opts Options) (*Analysis, error) {
 		if sides[name] {
 			a.SideEffectColumns = append(a.SideEffectColumns, name)
 		}
-		st := acc[name].stats(name, c)
+		st := acc[name].stats(name, c, sides[name])
 		if !known {
 			st.ColumnType = "side_effect"
 			if !sides[name] {
@@ -334,14 +339,14 @@ type accumulator struct {
 	sampleSize int
 	seen       map[string]int
 	samples    map[string][]JudgeSample
-	rng        *rand.Rand
+	rngs       map[string]*rand.Rand // one per score, seeded by its name: the same sample for the same data
 	dims       int
 }
 
 func newAccumulator(t frame.Type, sampleSize int) *accumulator {
 	return &accumulator{typ: t, seed: maphash.MakeSeed(), unique: map[uint64]struct{}{}, counts: map[string]int{},
 		judged: map[string]map[string]int{}, sampleSize: sampleSize, seen: map[string]int{}, samples: map[string][]JudgeSample{},
-		rng: rand.New(rand.NewPCG(1, 2))}
+		rngs: map[string]*rand.Rand{}}
 }
 
 func (a *accumulator) add(c *frame.Column) {
@@ -364,7 +369,11 @@ func (a *accumulator) add(c *frame.Column) {
 			a.values = append(a.values, float64(c.Ints[i]))
 		case frame.Float:
 			key = fmt.Sprint(c.Floats[i])
-			a.values = append(a.values, c.Floats[i])
+			if x := c.Floats[i]; !math.IsNaN(x) && !math.IsInf(x, 0) { // counted as values, not in the moments
+				a.values = append(a.values, x)
+			} else {
+				a.counts = nil // a NaN is no category (and JSON has none)
+			}
 		case frame.Bool:
 			key = fmt.Sprint(c.Bools[i])
 		case frame.Vector:
@@ -423,16 +432,25 @@ func (a *accumulator) sample(score string, value, reasoning any) {
 	a.seen[score]++
 	if len(a.samples[score]) < a.sampleSize {
 		a.samples[score] = append(a.samples[score], s)
-	} else if j := a.rng.IntN(a.seen[score]); j < a.sampleSize {
+		return
+	}
+	rng := a.rngs[score]
+	if rng == nil {
+		h := fnv.New64a()
+		h.Write([]byte(score))
+		rng = rand.New(rand.NewPCG(h.Sum64(), 1))
+		a.rngs[score] = rng
+	}
+	if j := rng.IntN(a.seen[score]); j < a.sampleSize {
 		a.samples[score][j] = s
 	}
 }
 
-func (a *accumulator) stats(name string, c column) *Stats {
+func (a *accumulator) stats(name string, c column, side bool) *Stats {
 	st := &Stats{Column: name, ColumnType: c.ColumnType, SamplerType: c.SamplerType, NumRecords: a.rows, NumNull: a.nulls,
 		NumUnique: len(a.unique), SimpleDType: a.typ.String(), ArrowDType: arrowName(a.typ)}
 	// Model-written columns are text however few their values, as in Data Designer.
-	written := strings.HasPrefix(c.ColumnType, "llm-") || c.ColumnType == "validation" || c.ColumnType == ""
+	written := strings.HasPrefix(c.ColumnType, "llm-") || c.ColumnType == "validation" || side
 	categorical := a.counts != nil && !written && (a.typ == frame.Bool ||
 		(len(a.unique) <= maxCategories && (a.typ != frame.String || c.SamplerType != "" || len(a.unique) <= max(a.rows/2, 1))) ||
 		c.SamplerType == "category" || c.SamplerType == "subcategory")
@@ -577,7 +595,7 @@ func bins(sorted []float64, label string) *Histogram {
 	width := (hi - lo) / histogramBins
 	h.Counts = make([]int, histogramBins)
 	for _, v := range sorted {
-		h.Counts[min(int((v-lo)/width), histogramBins-1)]++
+		h.Counts[min(max(int((v-lo)/width), 0), histogramBins-1)]++
 	}
 	for i := range histogramBins {
 		h.Categories = append(h.Categories, fmtNum(lo+float64(i)*width)+"–"+fmtNum(lo+float64(i+1)*width))

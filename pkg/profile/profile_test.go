@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -56,7 +57,7 @@ func dataset(t *testing.T) string {
 			answer.Strings[i] = strings.Repeat("x", 4*(r%10+1)) // 1..10 tokens
 			trace.Strings[i] = "[]"
 			ok.Strings[i] = fmt.Sprintf(`{"is_valid": %v}`, r%5 != 0)
-			grade.Strings[i] = fmt.Sprintf(`{"accuracy": {"reasoning": "r", "score": %d}}`, r%3)
+			grade.Strings[i] = fmt.Sprintf(`{"accuracy": {"reasoning": "a%d", "score": %d}, "clarity": {"reasoning": "c%d", "score": %d}}`, r, r%3, r, r%2)
 			vec.Vectors[i] = []float32{3, 4}
 		}
 		answer.SetNull(0) // one null per group
@@ -218,4 +219,50 @@ func TestSummarize(t *testing.T) {
 		llm.Options{Patience: time.Minute})
 	profile.Summarize(t.Context(), a, m)
 	assert.Contains(t, a.ColumnProfiles[0].Summaries["accuracy"].Summary, "Score summarization failed: ")
+}
+
+// Non-finite floats (an expression can yield them) are counted, kept out of the moments and
+// the plot, and never break the profile.
+func TestNonFiniteFloats(t *testing.T) {
+	t.Parallel()
+	for _, distinct := range []int{3, 80} { // categorical-sized and numerical-sized columns
+		dir := filepath.Join(t.TempDir(), "ds")
+		sink, err := sinks.NewParquet(dir, sinks.ParquetOptions{})
+		require.NoError(t, err)
+		f := frame.New(100)
+		x := frame.NewColumn("x", frame.Float, 100)
+		for i := range 100 {
+			x.Floats[i] = float64(i % distinct)
+		}
+		x.Floats[0], x.Floats[1], x.Floats[2] = math.NaN(), math.Inf(1), math.Inf(-1)
+		require.NoError(t, f.Put(x))
+		rec := f.ToRecord(memory.DefaultAllocator)
+		c, err := sink.WriteGroup(t.Context(), lifecycle.Group{Index: 0, Main: rec})
+		rec.Release()
+		require.NoError(t, err)
+		require.NoError(t, sink.Finalize(t.Context(), wire.Metadata{TargetNumRecords: 100, RunID: "r",
+			FilePaths:     map[string][]string{"parquet-files": {c.Path}},
+			BuilderConfig: json.RawMessage(`{"data_designer": {"columns": [{"name": "x", "column_type": "expression"}]}}`)}))
+		a, err := profile.Write(t.Context(), dir, profile.Options{})
+		require.NoError(t, err, "distinct %d", distinct)
+		st := a.Columns[0]
+		assert.Equal(t, profile.Numerical, st.DistributionType)
+		assert.Equal(t, 97, sum(st.Histogram.Counts), "the finite values are plotted")
+		assert.False(t, math.IsNaN(st.Numeric.Mean))
+	}
+}
+
+// The same data gives the same judge samples.
+func TestJudgeSamplesAreReproducible(t *testing.T) {
+	t.Parallel()
+	dir := dataset(t)
+	first, err := profile.Build(t.Context(), dir, profile.Options{SampleSize: 3})
+	require.NoError(t, err)
+	for range 5 {
+		again, err := profile.Build(t.Context(), dir, profile.Options{SampleSize: 3})
+		require.NoError(t, err)
+		for _, score := range []string{"accuracy", "clarity"} {
+			assert.Equal(t, first.ColumnProfiles[0].Samples(score), again.ColumnProfiles[0].Samples(score), score)
+		}
+	}
 }

@@ -235,6 +235,11 @@ func (s *Service) profile(ctx context.Context, sink lifecycle.Sink) {
 		return
 	}
 	start := time.Now()
+	defer func() { // a bug in a report must not take the sink down with committed data in hand
+		if r := recover(); r != nil {
+			s.log.Error("profiling the dataset panicked; run `controller report` on it", "dir", p.Dir(), "panic", r)
+		}
+	}()
 	a, err := profile.Write(ctx, p.Dir(), profile.Options{})
 	if err != nil {
 		s.log.Warn("could not profile the dataset; run `controller report` on it", "dir", p.Dir(), "err", err)

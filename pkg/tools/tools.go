@@ -128,7 +128,8 @@ func (r *Registry) connect(p *config.MCPProvider) (*mcp.ClientSession, []*mcp.To
 	})
 	opened := false
 	defer func() {
-		if !timer.Stop() || !opened {
+		if !opened {
+			timer.Stop()
 			cancel(nil)
 		}
 	}()
@@ -137,7 +138,8 @@ func (r *Registry) connect(p *config.MCPProvider) (*mcp.ClientSession, []*mcp.To
 	switch p.Type {
 	case config.MCPStdio:
 		cmd := exec.Command(p.Command, p.Args...)
-		cmd.Env = os.Environ()
+		cmd.Env = stdioEnv()
+		cmd.WaitDelay = 5 * time.Second // a grandchild holding stderr open does not hold Close
 		for _, k := range slices.Sorted(maps.Keys(p.Env)) {
 			cmd.Env = append(cmd.Env, k+"="+p.Env[k])
 		}
@@ -150,6 +152,9 @@ func (r *Registry) connect(p *config.MCPProvider) (*mcp.ClientSession, []*mcp.To
 	}
 	cs, err := client.Connect(ctx, t, nil)
 	if err != nil {
+		if c := context.Cause(ctx); c != nil {
+			err = c
+		}
 		return nil, nil, fmt.Errorf("MCP provider %q: connect: %w", p.Name, err)
 	}
 	var tools []*mcp.Tool
@@ -160,9 +165,28 @@ func (r *Registry) connect(p *config.MCPProvider) (*mcp.ClientSession, []*mcp.To
 		}
 		tools = append(tools, tool)
 	}
+	if !timer.Stop() { // the time ran out just now: the session's context is gone with it
+		_ = cs.Close()
+		return nil, nil, context.Cause(ctx)
+	}
 	opened = true
 	r.log.Info("MCP provider connected", "mcp_provider", p.Name, "type", p.Type, "tools", len(tools))
 	return cs, tools, nil
+}
+
+// stdioEnvVars are what a stdio server inherits from the worker, as the MCP Python SDK's
+// default environment (Data Designer's): not the worker's model keys. The provider's env adds
+// the rest.
+var stdioEnvVars = []string{"HOME", "LOGNAME", "PATH", "SHELL", "TERM", "USER", "LANG", "TMPDIR"}
+
+func stdioEnv() []string {
+	var env []string
+	for _, k := range stdioEnvVars {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	return env
 }
 
 // httpClient sends the provider's API key as a bearer token, as Data Designer does.
@@ -188,6 +212,8 @@ func (b bearer) RoundTrip(req *http.Request) (*http.Response, error) {
 	return b.next.RoundTrip(req)
 }
 
+const maxStderrLine = 4 << 10
+
 // logWriter logs a stdio server's stderr, line by line.
 type logWriter struct {
 	log *slog.Logger
@@ -201,8 +227,13 @@ func (w *logWriter) Write(p []byte) (int, error) {
 	w.buf = append(w.buf, p...)
 	for {
 		i := slices.Index(w.buf, '\n')
-		if i < 0 {
+		if i < 0 && len(w.buf) < maxStderrLine {
 			break
+		}
+		if i < 0 { // a line that never ends: log it in pieces
+			w.log.Warn("MCP server stderr", "line", string(w.buf[:maxStderrLine]))
+			w.buf = w.buf[maxStderrLine:]
+			continue
 		}
 		w.log.Warn("MCP server stderr", "line", string(w.buf[:i]))
 		w.buf = w.buf[i+1:]

@@ -71,7 +71,7 @@ func TestTransports(t *testing.T) {
 			ts := open(t, tc.provider(t)).Toolset(toolConfig("p"))
 			got, err := ts.Tools(t.Context())
 			require.NoError(t, err)
-			assert.ElementsMatch(t, []string{"x_lookup", "x_add", "x_fail", "x_hang"}, names(got))
+			assert.ElementsMatch(t, []string{"x_lookup", "x_add", "x_fail", "x_hang", "x_getenv"}, names(got))
 			for _, tool := range got {
 				if tool.Name == "x_lookup" {
 					assert.Equal(t, "Looks a key up.", tool.Description)
@@ -148,7 +148,7 @@ func TestDuplicateToolNames(t *testing.T) {
 	ts := r.Toolset(toolConfig("a", "c"))
 	got, err := ts.Tools(t.Context())
 	require.NoError(t, err)
-	assert.Len(t, got, 8)
+	assert.Len(t, got, 10)
 	out, err := ts.Call(t.Context(), call("c_lookup", `{"key":"z"}`))
 	require.NoError(t, err)
 	assert.Equal(t, mcpstub.LookupResult("z"), out)
@@ -206,7 +206,7 @@ func TestCancelledCallerDoesNotFailTheToolset(t *testing.T) {
 	require.ErrorIs(t, err, context.Canceled)
 	got, err := ts.Tools(t.Context())
 	require.NoError(t, err)
-	assert.Len(t, got, 4)
+	assert.Len(t, got, 5)
 }
 
 func TestCloseEndsTheStdioProgram(t *testing.T) {
@@ -247,4 +247,17 @@ func TestDeadStdioServer(t *testing.T) {
 	require.NoError(t, syscall.Kill(pid, syscall.SIGKILL))
 	_, err = ts.Call(t.Context(), call(mcpstub.Lookup, `{"key":"k"}`))
 	assert.ErrorContains(t, err, `tool "lookup" on MCP provider "p"`)
+}
+
+// A stdio server gets a safe default environment and the provider's env, not the worker's
+// secrets (its model keys).
+func TestStdioEnvironment(t *testing.T) { // not parallel: Setenv
+	t.Setenv("ROWFORGE_TEST_SECRET_KEY", "s3cret")
+	ts := open(t, &config.MCPProvider{Name: "p", Type: config.MCPStdio, Command: testbin.Program(t, "internal/mcpstub/cmd/mcpstub"),
+		Env: map[string]string{"KB_TOKEN": "given"}}).Toolset(toolConfig("p"))
+	for name, want := range map[string]string{"ROWFORGE_TEST_SECRET_KEY": "", "KB_TOKEN": "given", "PATH": os.Getenv("PATH")} {
+		out, err := ts.Call(t.Context(), call(mcpstub.Getenv, `{"name":"`+name+`"}`))
+		require.NoError(t, err)
+		assert.Equal(t, want, out, name)
+	}
 }

@@ -75,6 +75,7 @@ type Worker struct {
 	inflight map[string]map[int]context.CancelCauseFunc // run → group → cancel
 	aborted  map[string]error                           // runs aborted while this worker ran
 	announce sync.Mutex                                 // orders rf_workers puts
+	closing  sync.WaitGroup                             // MCP sessions of evicted runs being closed; Run waits
 }
 
 type runEntry struct {
@@ -173,6 +174,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	clear(w.runs)
 	w.mu.Unlock()
 	w.closeRuns(runs) // no group in hand: the MCP sessions are free
+	w.closing.Wait()
 	w.log.Info("worker stopped")
 	return nil
 }
@@ -482,7 +484,11 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		return nil, err
 	}
 	var evicted []*runEntry
-	defer func() { w.closeRuns(evicted) }() // after the lock: a stdio MCP server takes a while
+	defer func() {
+		if len(evicted) > 0 { // in the background: a stdio MCP server takes seconds to stop, the group in hand has none to lose
+			w.closing.Go(func() { w.closeRuns(evicted) })
+		}
+	}()
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
