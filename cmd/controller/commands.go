@@ -276,11 +276,7 @@ reply from this machine (with this machine's API keys). Exit 1 if any model did 
 			if file == "" {
 				return &runner.UsageError{Err: fmt.Errorf("-f/--file is required")}
 			}
-			cfg, _, err := runner.LoadConfig(file)
-			if err != nil {
-				return err
-			}
-			ps, err := runner.LoadProviders(providers)
+			cfg, ps, err := loadWithProviders(file, providers)
 			if err != nil {
 				return err
 			}
@@ -311,11 +307,7 @@ With -f, the config's profilers (judge-score summaries, written by one of its mo
 				return &runner.UsageError{Err: err}
 			}
 			if file != "" {
-				cfg, _, err := runner.LoadConfig(file)
-				if err != nil {
-					return err
-				}
-				ps, err := runner.LoadProviders(providers)
+				cfg, ps, err := loadWithProviders(file, providers)
 				if err != nil {
 					return err
 				}
@@ -399,4 +391,18 @@ func (p *progress) done() {
 	if p.tty && p.any {
 		fmt.Fprintln(p.w)
 	}
+}
+
+// loadWithProviders reads a config and a providers file, for commands that call its models from
+// this machine.
+func loadWithProviders(file, providers string) (*config.Config, []wire.Provider, error) {
+	cfg, _, err := runner.LoadConfig(file)
+	if err != nil {
+		return nil, nil, err
+	}
+	ps, err := runner.LoadProviders(providers)
+	if err != nil {
+		return nil, nil, err
+	}
+	return cfg, ps, nil
 }

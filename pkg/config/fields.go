@@ -205,6 +205,19 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// unknownName says that name is none of known (a what defined under section): it suggests
+// the closest, else lists them, or says the config has none.
+func unknownName(what, name string, known []string, section string) string {
+	msg := fmt.Sprintf("unknown %s %q", what, name)
+	switch s := closest(name, known); {
+	case s != "":
+		return msg + fmt.Sprintf(": did you mean %q?", s)
+	case len(known) == 0:
+		return msg + ": the config has no " + section
+	}
+	return msg + " (" + section + " has " + strings.Join(known, ", ") + ")"
+}
+
 // closest returns the candidate most similar to s if it is similar enough to be a likely
 // typo, else "". Comparison ignores case, and transpositions count as one edit.
 func closest(s string, candidates []string) string {

@@ -440,13 +440,7 @@ func checkModelRefs(cols []*Column, models []*Model, aliasless bool, p *problems
 			p.add(c.Name, "model_alias", "unknown model alias %q: model_configs is required for LLM columns, and the config has none", alias)
 		case aliasless:
 		default:
-			msg := fmt.Sprintf("unknown model alias %q", alias)
-			if s := closest(alias, aliases); s != "" {
-				msg += fmt.Sprintf(": did you mean %q?", s)
-			} else {
-				msg += " (model_configs has " + strings.Join(aliases, ", ") + ")"
-			}
-			p.add(c.Name, "model_alias", "%s", msg)
+			p.add(c.Name, "model_alias", "%s", unknownName("model alias", alias, aliases, "model_configs"))
 		}
 	}
 }

@@ -58,10 +58,6 @@ func checkProfilerModels(cfg *Config, p *problems) {
 		if pr.ModelAlias == "" || slices.Contains(aliases, pr.ModelAlias) {
 			continue
 		}
-		msg := fmt.Sprintf("unknown model_alias %q", pr.ModelAlias)
-		if s := closest(pr.ModelAlias, aliases); s != "" {
-			msg += fmt.Sprintf(": did you mean %q?", s)
-		}
-		p.add("", fmt.Sprintf("profilers[%d].model_alias", i), "%s", msg)
+		p.add("", fmt.Sprintf("profilers[%d].model_alias", i), "%s", unknownName("model_alias", pr.ModelAlias, aliases, "model_configs"))
 	}
 }

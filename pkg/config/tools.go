@@ -209,13 +209,7 @@ func checkToolRefs(cfg *Config, p *problems) {
 		if c.LLM == nil || c.LLM.ToolAlias == "" || slices.Contains(aliases, c.LLM.ToolAlias) {
 			continue
 		}
-		msg := fmt.Sprintf("unknown tool_alias %q", c.LLM.ToolAlias)
-		if s := closest(c.LLM.ToolAlias, aliases); s != "" {
-			msg += fmt.Sprintf(": did you mean %q?", s)
-		} else if len(aliases) == 0 {
-			msg += ": the config has no tool_configs"
-		}
-		p.add(c.Name, "tool_alias", "%s", msg)
+		p.add(c.Name, "tool_alias", "%s", unknownName("tool_alias", c.LLM.ToolAlias, aliases, "tool_configs"))
 	}
 }
 
