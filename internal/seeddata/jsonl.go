@@ -146,25 +146,13 @@ func (s *shape) add(v any) error {
 		if s.kind != kindNone && !s.object {
 			return errors.New("holds both objects and other values")
 		}
-		s.kind, s.object = kindString, true
-		if s.fields == nil {
-			s.fields = map[string]*shape{}
-		}
 		keys := make([]string, 0, len(x))
 		for k := range x {
 			keys = append(keys, k)
 		}
 		sort.Strings(keys) // Go maps forget the order; first-seen order is kept across objects
-		for _, k := range keys {
-			f, ok := s.fields[k]
-			if !ok {
-				f = &shape{}
-				s.fields[k] = f
-				s.order = append(s.order, k)
-			}
-			if err := f.add(x[k]); err != nil {
-				return fmt.Errorf("%s %w", k, err)
-			}
+		if err := s.addObject(x, keys); err != nil {
+			return err
 		}
 	case []any:
 		if s.kind != kindNone && !s.list {
@@ -205,9 +193,10 @@ func (s *shape) add(v any) error {
 	return nil
 }
 
-// addTop adds a top-level object, its keys in the file's order (a Go map forgets it), so that
-// the seed's columns come in the order the file writes them.
-func (s *shape) addTop(obj map[string]any, keys []string) error {
+// addObject adds an object's fields in the order of keys: the file's order for a top-level
+// object (a Go map forgets it), so that the seed's columns come in the order the file writes
+// them; sorted for nested ones.
+func (s *shape) addObject(obj map[string]any, keys []string) error {
 	s.kind, s.object = kindString, true
 	if s.fields == nil {
 		s.fields = map[string]*shape{}
@@ -291,7 +280,7 @@ func inferJSON(path string) (*arrow.Schema, map[string]bool, error) {
 		if !ok {
 			return nil, nil, fmt.Errorf("%s: object %d: want an object per row (orient=records), got %s", path, n+1, jsonKindName(obj))
 		}
-		if err := top.addTop(m, objectKeys(raw)); err != nil {
+		if err := top.addObject(m, objectKeys(raw)); err != nil {
 			return nil, nil, fmt.Errorf("%s: key %w", path, err)
 		}
 	}
