@@ -1,30 +1,43 @@
 package bench
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/llmstub"
-	"github.com/rowforge/rowforge/internal/runner"
-	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/internal/testbin"
 )
+
+// llmShape is one configuration of BenchmarkLLMUtilization.
+type llmShape struct {
+	rows, buffer, cap, workers int
+	heavy                      bool // most replies take llmLatency, one in llmSlowEvery takes llmSlow
+}
 
 const (
-	llmRows     = 1000
-	llmCap      = 64
-	llmLatency  = 100 * time.Millisecond
-	llmBuffer   = 250
-	llmSettling = time.Second // left out at each end: the ramp up and the tail
+	llmLatency   = 50 * time.Millisecond
+	llmSlow      = 2 * time.Second
+	llmSlowEvery = 100
+	llmSettling  = time.Second // left out at each end for the steady-state figure
 )
 
-// llmConfig is a dataset whose three LLM columns depend on each other, plus a judge of the last.
-func llmConfig(endpoint string) string {
+func (s llmShape) String() string {
+	lat := "fixed"
+	if s.heavy {
+		lat = "heavy"
+	}
+	return fmt.Sprintf("rows=%d,buffer=%d,cap=%d,latency=%s,workers=%d", s.rows, s.buffer, s.cap, lat, s.workers)
+}
+
+// llmConfig is the issue's shape: three chained llm-text columns and a judge of the last, all
+// on one model.
+func llmConfig(endpoint string, capacity int) string {
 	return fmt.Sprintf(`
 model_providers:
   - {name: stub, endpoint: "%s"}
@@ -33,56 +46,125 @@ model_configs:
 columns:
   - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread, tea, rice]}}
   - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask something about {{ topic }}"}
-  - name: facts
-    column_type: llm-structured
-    model_alias: writer
-    prompt: "Facts for {{ question }}"
-    output_format: {type: object, properties: {calories: {type: integer}, origin: {type: string}}, required: [calories, origin]}
-  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Answer {{ question }} using {{ facts.origin }}"}
+  - {name: draft, column_type: llm-text, model_alias: writer, prompt: "Draft an answer to {{ question }}"}
+  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Improve {{ draft }}"}
   - name: grade
     column_type: llm-judge
     model_alias: writer
     prompt: "Grade the answer {{ answer }}"
     scores:
       - {name: accuracy, description: "Is it right?", options: {"0": wrong, "1": right}}
-`, endpoint, llmCap)
+`, endpoint, capacity)
 }
 
-// BenchmarkLLMUtilization runs a dataset of LLM columns on two workers (local mode) against
-// the stand-in endpoint at a fixed latency, and reports how busy the endpoint was kept:
-// requests per second achieved over what the cap allows (cap / latency), outside the first
-// and last second. By Little's law that is the mean number of requests in flight over the cap.
+// BenchmarkLLMUtilization runs datasets of chained LLM columns in a distributed deployment (a
+// nats-server, 1, 2 or 4 worker processes, sinkd, the controller command) against the
+// stand-in endpoint, and reports how busy the endpoint was kept: busy request-seconds over
+// cap × the span from the first request to the last reply — what a user pays for, ramp and
+// tail included. The steady-state figure leaves out the first and last second. A run that
+// goes over the cap fails the benchmark.
+//
+// The whole matrix takes ~15 minutes; narrow it with -bench, e.g.
+// -bench 'LLMUtilization/rows=300,.*,latency=fixed'.
 func BenchmarkLLMUtilization(b *testing.B) {
-	var util float64
-	var peak int64
-	var elapsed time.Duration
-	var stats llmstub.Stats
-	for range b.N {
-		stub := llmstub.New(llmstub.Options{Latency: llmLatency})
-		url := stub.Start(b)
-		cfg, err := config.Parse([]byte(llmConfig(url)))
-		require.NoError(b, err)
-		start := time.Now()
-		sum, err := runner.Run(context.Background(), runner.Params{
-			Config: cfg, Workers: 2, Out: b.TempDir(), Logger: slog.New(slog.DiscardHandler),
-			Run: lifecycle.Options{NumRecords: llmRows, BufferSize: llmBuffer, MaxConcurrentRowGroups: 4, Seed: seed, DatasetName: "llm"},
-		})
-		require.NoError(b, err)
-		require.Equal(b, llmRows, sum.Result.Rows)
-		elapsed = time.Since(start)
-		stats = stub.Stats()
-		peak = stats.PeakInFlight
-		util = meanInFlight(stub.Concurrency(), llmSettling) / llmCap
+	var shapes []llmShape
+	for _, size := range [][2]int{{300, 50}, {10_000, 1_000}} {
+		for _, capacity := range []int{32, 256} {
+			for _, heavy := range []bool{false, true} {
+				for _, workers := range []int{1, 2, 4} {
+					shapes = append(shapes, llmShape{rows: size[0], buffer: size[1], cap: capacity, workers: workers, heavy: heavy})
+				}
+			}
+		}
 	}
-	b.ReportMetric(util, "utilization")
-	b.ReportMetric(float64(peak), "peak-in-flight")
-	rps := float64(stats.Completed) / elapsed.Seconds()
-	fmt.Printf("\nrowforge LLM columns, %d rows x 4 model calls, 2 workers, max_parallel_requests %d, latency %s\n",
-		llmRows, llmCap, llmLatency)
-	fmt.Printf("  requests completed:                     %10d in %s (%.0f/s overall)\n", stats.Completed, elapsed.Round(time.Millisecond), rps)
-	fmt.Printf("  ceiling (cap / latency):                %10.0f/s\n", llmCap/llmLatency.Seconds())
-	fmt.Printf("  peak requests in flight:                %10d (cap %d)\n", peak, llmCap)
-	fmt.Printf("  utilization outside first/last %s:     %10.3f (target >= 0.95)\n\n", llmSettling, util)
+	for _, s := range shapes {
+		b.Run(s.String(), func(b *testing.B) {
+			var r llmRun
+			for range b.N {
+				r = runLLMShape(b, s)
+			}
+			b.ReportMetric(r.whole, "util-whole")
+			b.ReportMetric(r.steady, "util-steady")
+			b.ReportMetric(r.bound, "util-bound")
+			b.ReportMetric(float64(r.peak), "peak-in-flight")
+			b.ReportMetric(r.span.Seconds(), "span-s")
+			fmt.Printf("%-58s whole %.3f  steady %.3f  bound %.3f  peak %3d/%d  span %6.2fs  requests %d\n",
+				s, r.whole, r.steady, r.bound, r.peak, s.cap, r.span.Seconds(), r.requests)
+		})
+	}
+}
+
+type llmRun struct {
+	whole, steady float64
+	// bound is the best whole-span utilization the shape allows: each of cap seats serves
+	// whole replies one after another, so the span is at least ceil(requests/cap) replies.
+	bound    float64
+	peak     int64
+	span     time.Duration
+	requests int64
+}
+
+func runLLMShape(b *testing.B, s llmShape) llmRun {
+	b.Helper()
+	opts := llmstub.Options{Latency: llmLatency}
+	if s.heavy {
+		opts.Faults = llmstub.FaultEvery(llmSlowEvery, llmstub.Fault{Delay: llmSlow - llmLatency})
+	}
+	stub := llmstub.New(opts)
+	url := stub.Start(b)
+	dir := b.TempDir()
+	cfgPath := filepath.Join(dir, "llm.yaml")
+	require.NoError(b, os.WriteFile(cfgPath, []byte(llmConfig(url, s.cap)), 0o644))
+
+	srv := testbin.StartNATSServer(b)
+	for range s.workers {
+		testbin.StartProcess(b, testbin.Binary(b, "worker"), []string{"--nats-url", srv.URL, "--log-level", "warn"}, nil)
+	}
+	testbin.StartProcess(b, testbin.Binary(b, "sinkd"), []string{"--nats-url", srv.URL, "--out", b.TempDir(), "--log-level", "warn"}, nil)
+	ctrl := testbin.StartProcess(b, testbin.Binary(b, "controller"), []string{"run", "-f", cfgPath,
+		"-n", strconv.Itoa(s.rows), "--buffer-size", strconv.Itoa(s.buffer), "--seed", "1", "--nats-url", srv.URL}, nil)
+	require.NoError(b, ctrl.Wait(), ctrl.Output.String())
+	m := runLineRe.FindStringSubmatch(ctrl.Output.String())
+	require.NotNil(b, m, ctrl.Output.String())
+	require.Equal(b, m[1], m[2], "every record is written: %s", m[0])
+
+	st := stub.Stats()
+	require.LessOrEqual(b, st.PeakInFlight, int64(s.cap), "the cap held")
+	require.Zero(b, st.Failed, "no failed request")
+	samples := stub.Concurrency()
+	r := llmRun{peak: st.PeakInFlight, requests: st.Completed}
+	if len(samples) < 2 {
+		return r
+	}
+	r.span = samples[len(samples)-1].At.Sub(samples[0].At)
+	if os.Getenv("LLM_TIMELINE") != "" { // temporary: in flight per 25 ms
+		t0 := samples[0].At
+		var line []string
+		for w := time.Duration(0); w < r.span; w += 25 * time.Millisecond {
+			peak := int64(0)
+			for _, sm := range samples {
+				if d := sm.At.Sub(t0); d >= w && d < w+25*time.Millisecond {
+					peak = max(peak, sm.InFlight)
+				}
+			}
+			line = append(line, strconv.FormatInt(peak, 10))
+		}
+		fmt.Println("timeline:", line)
+	}
+	r.whole = meanInFlight(samples, 0) / float64(s.cap)
+	if r.span > 3*llmSettling {
+		r.steady = meanInFlight(samples, llmSettling) / float64(s.cap)
+	}
+	busy := float64(st.Completed) * llmLatency.Seconds()
+	if s.heavy {
+		busy += float64(st.Completed/llmSlowEvery) * (llmSlow - llmLatency).Seconds()
+	}
+	// Fixed latency: the span is at least ceil(requests/cap) replies long.
+	if !s.heavy {
+		waves := (st.Completed + int64(s.cap) - 1) / int64(s.cap)
+		r.bound = busy / (float64(s.cap) * float64(waves) * llmLatency.Seconds())
+	}
+	return r
 }
 
 // meanInFlight integrates the in-flight count over time between the first request + skip and

@@ -72,7 +72,7 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().IntVarP(&f.n, "num-records", "n", 0, "number of records to generate (required)")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 0, "seed of every random choice: the same seed, config, N and buffer size give the same dataset (default: random, printed)")
 	cmd.Flags().IntVar(&f.workers, "workers", 2, "in-process workers (local mode)")
-	cmd.Flags().IntVar(&f.window, "max-concurrent-row-groups", 4, "row groups in flight at once; bounds the controller's memory")
+	cmd.Flags().IntVar(&f.window, "max-concurrent-row-groups", 16, "most row groups in flight at once, the bound of the controller's memory; within it a group is published once workers took the one before (they take more while their model seats have room)")
 	cmd.Flags().Float64Var(&f.errorRate, "shutdown-error-rate", 0.5, "stop the run once this share of the last --shutdown-error-window generation tasks failed")
 	cmd.Flags().IntVar(&f.errorWindow, "shutdown-error-window", 10, "generation tasks the error rate is measured over")
 	cmd.Flags().BoolVar(&f.noEarlyShutdown, "disable-early-shutdown", false, "never stop early: failed rows are dropped, however many")

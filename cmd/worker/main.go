@@ -18,7 +18,7 @@ import (
 func main() {
 	var client runner.Client
 	var id, metricsAddr string
-	var concurrency, tasks int
+	var concurrency, maxConcurrency, tasks int
 	var patience time.Duration
 	cmd := &cobra.Command{
 		Use:   "worker --nats-url URL",
@@ -31,7 +31,7 @@ back the groups in hand (another worker takes them) and exits 0.`,
 			return runner.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
-					ID: id, Concurrency: concurrency, TaskConcurrency: tasks, Logger: d.Log,
+					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
 					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg)})
 				stop, err := runner.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
 				if err != nil {
@@ -44,6 +44,7 @@ back the groups in hand (another worker takes them) and exits 0.`,
 	}
 	client.Bind(cmd.Flags(), "info")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups generated at once")
+	cmd.Flags().IntVar(&maxConcurrency, "max-concurrency", 16, "row groups generated at once while the model seats have room for more requests than the groups in hand make (a group's tail, small groups)")
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")

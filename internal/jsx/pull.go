@@ -30,12 +30,24 @@ var ErrAbandonFetches = errors.New("abandon fetches: the deployment is stopping"
 // before anyone else may have it. handle then receives a message with ctx already done and must
 // hand it back. PullEach returns when every fetch has ended and every handle call returned.
 func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog.Logger, handle func(context.Context, jetstream.Msg)) {
+	PullGated(ctx, cons, slots, nil, log, handle)
+}
+
+// PullGated is PullEach where slot i fetches only once ready(ctx, i) returns: a service takes
+// on more work only while it has room for it (nil: always ready). ready returns when ctx ends.
+func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready func(ctx context.Context, slot int),
+	log *slog.Logger, handle func(context.Context, jetstream.Msg)) {
 	var wg sync.WaitGroup
-	for range slots {
+	for slot := range slots {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
+				if ready != nil {
+					if ready(ctx, slot); ctx.Err() != nil {
+						return
+					}
+				}
 				fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), FetchWait)
 				stopWatch := context.AfterFunc(ctx, func() {
 					if errors.Is(context.Cause(ctx), ErrAbandonFetches) {

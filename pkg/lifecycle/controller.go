@@ -33,7 +33,7 @@ type Options struct {
 	Mode                   string // wire.ModeBuild (default) or wire.ModePreview
 	NumRecords             int
 	BufferSize             int // rows per group; default 1000
-	MaxConcurrentRowGroups int // admission window; default 4
+	MaxConcurrentRowGroups int // admission window, the memory bound; default 16 (see claims)
 	Seed                   uint64
 	DatasetName            string // default "dataset"
 
@@ -76,7 +76,7 @@ func (o *Options) setDefaults() {
 		o.BufferSize = 1000
 	}
 	if o.MaxConcurrentRowGroups <= 0 {
-		o.MaxConcurrentRowGroups = 4
+		o.MaxConcurrentRowGroups = 16
 	}
 	if o.DatasetName == "" {
 		o.DatasetName = "dataset"
@@ -199,6 +199,7 @@ type run struct {
 	post     []processors.Processor // POST_BATCH, in config order
 	events   chan event
 	slots    chan struct{}
+	claims   *claims // the groups workers took; nil: admission does not wait for them
 	wg       sync.WaitGroup
 
 	active map[int]*groupState
@@ -510,6 +511,13 @@ func (r *run) loop(parent context.Context) (err error) {
 	actx, stopAdmission := context.WithCancel(ctx)
 	defer stopAdmission()
 	r.stopAdmission = stopAdmission
+	claims := newClaims(r.opts.RunID)
+	if following, err := claims.watch(actx, r.c.res.Workers); err != nil {
+		r.c.log.Warn("cannot follow the workers' groups; admitting the whole window at once", "run", r.opts.RunID, "err", err)
+	} else {
+		r.claims = claims
+		r.wg.Go(func() { <-following })
+	}
 	r.wg.Add(1)
 	go r.admit(actx)
 
@@ -539,9 +547,11 @@ func (r *run) emit(ctx context.Context, ev event) {
 	}
 }
 
-// admit prepares and publishes groups in plan order, never more than the window at once.
+// admit prepares and publishes groups in plan order, never more than the window at once, and
+// each once the one published before it was taken by a worker (see claims).
 func (r *run) admit(ctx context.Context) {
 	defer r.wg.Done()
+	last := -1 // the group published last
 	for g := range r.plan.Groups() {
 		if r.endedBefore[g] {
 			continue
@@ -556,6 +566,9 @@ func (r *run) admit(ctx context.Context) {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
 		}
+		if last >= 0 && r.claims != nil {
+			r.claims.await(ctx, last)
+		}
 		// Registered before it is published: its outcome may come back at once.
 		r.emit(ctx, event{kind: evAdmitted, group: g, sides: sides, empty: f.Len() == 0})
 		if f.Len() == 0 {
@@ -565,6 +578,7 @@ func (r *run) admit(ctx context.Context) {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
 		}
+		last = g
 	}
 }
 
@@ -673,6 +687,9 @@ func (r *run) end(g int) error {
 	r.ended[g] = true
 	r.nEnded++
 	<-r.slots
+	if r.claims != nil {
+		r.claims.mark(g) // taken or not, it is not waiting for a worker any more
+	}
 	if r.c.progress != nil {
 		r.c.progress(Progress{RunID: r.opts.RunID, Groups: r.plan.Groups(), GroupsDone: r.nEnded,
 			Rows: r.result.Rows, TargetRows: r.opts.NumRecords, GroupsDropped: r.result.Dropped})

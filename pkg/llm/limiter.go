@@ -1,6 +1,7 @@
 package llm
 
 import (
+	"container/heap"
 	"context"
 	"math"
 	"sync"
@@ -16,22 +17,27 @@ const (
 
 // Limiter admits requests to one model: never more in flight than its limit, which is at most
 // its ceiling — this process's share of the model's max_parallel_requests. A 429 multiplies the
-// limit by 0.75 (once per burst), successes grow it back by one at a time. Requests wait in
-// Acquire, not in a queue of their own: whoever is ready when a slot frees takes it.
+// limit by 0.75 (once per burst), successes grow it back by one at a time.
+//
+// Requests that find no free slot wait in line, served by priority (see WithPriority), then
+// in arrival order: a worker passes a row group's index, so the oldest group's cells take the
+// freed seats and groups finish — and commit — in turn, while younger groups use what the
+// older ones cannot. A freed slot is handed to the first in line, never raced for.
 type Limiter struct {
 	mu           sync.Mutex
 	ceiling      int
 	limit        float64
 	inFlight     int
+	line         waiters
+	arrivals     uint64
 	successes    int
 	lastDecrease time.Time
-	freed        chan struct{} // closed and replaced whenever a slot may have freed
 	now          func() time.Time
 }
 
 // NewLimiter returns a limiter whose ceiling (and starting limit) is ceiling.
 func NewLimiter(ceiling int) *Limiter {
-	return &Limiter{ceiling: ceiling, limit: float64(ceiling), freed: make(chan struct{}), now: time.Now}
+	return &Limiter{ceiling: ceiling, limit: float64(ceiling), now: time.Now}
 }
 
 // Outcome is how an admitted request ended, as the limiter cares.
@@ -43,23 +49,59 @@ const (
 	Failed              // any other failure: neither shrink nor grow
 )
 
+type priorityKey struct{}
+
+// WithPriority returns a context whose requests wait ahead of those with a larger p (the
+// default is 0). The worker passes each row group's index.
+func WithPriority(ctx context.Context, p int) context.Context {
+	return context.WithValue(ctx, priorityKey{}, p)
+}
+
+func priorityOf(ctx context.Context) int {
+	p, _ := ctx.Value(priorityKey{}).(int)
+	return p
+}
+
 // Acquire waits for a slot. The caller must call the returned release exactly once.
 func (l *Limiter) Acquire(ctx context.Context) (release func(Outcome), err error) {
-	for {
-		l.mu.Lock()
-		if l.inFlight < l.allowed() {
-			l.inFlight++
-			l.mu.Unlock()
-			var once sync.Once
-			return func(o Outcome) { once.Do(func() { l.release(o) }) }, nil
-		}
-		wait := l.freed
+	l.mu.Lock()
+	if l.line.Len() == 0 && l.inFlight < l.allowed() {
+		l.inFlight++
 		l.mu.Unlock()
-		select {
-		case <-ctx.Done():
-			return nil, context.Cause(ctx)
-		case <-wait:
-		}
+		return l.releaser(), nil
+	}
+	l.arrivals++
+	w := &waiter{priority: priorityOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
+	heap.Push(&l.line, w)
+	l.mu.Unlock()
+
+	select {
+	case <-w.admitted:
+		return l.releaser(), nil
+	case <-ctx.Done():
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if w.index < 0 { // admitted meanwhile: hand the slot on
+		l.inFlight--
+		l.admit()
+	} else {
+		heap.Remove(&l.line, w.index)
+	}
+	return nil, context.Cause(ctx)
+}
+
+func (l *Limiter) releaser() func(Outcome) {
+	var once sync.Once
+	return func(o Outcome) { once.Do(func() { l.release(o) }) }
+}
+
+// admit hands free slots to the first in line. l.mu is held.
+func (l *Limiter) admit() {
+	for l.line.Len() > 0 && l.inFlight < l.allowed() {
+		w := heap.Pop(&l.line).(*waiter)
+		l.inFlight++
+		close(w.admitted)
 	}
 }
 
@@ -89,16 +131,12 @@ func (l *Limiter) release(o Outcome) {
 			l.limit = max(1, l.limit*decreaseFactor)
 		}
 	}
-	l.wake()
+	l.admit()
 }
 
-func (l *Limiter) wake() {
-	close(l.freed)
-	l.freed = make(chan struct{})
-}
-
-// SetCeiling changes this process's share (a worker joined or left). A limit at the old ceiling
-// follows it up; one that 429s had lowered grows back on its own.
+// SetCeiling changes this process's share (a worker joined or left, seats moved to where the
+// requests wait). A limit at the old ceiling follows it up; one that 429s had lowered grows
+// back on its own.
 func (l *Limiter) SetCeiling(n int) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -106,18 +144,56 @@ func (l *Limiter) SetCeiling(n int) {
 		l.limit = float64(n)
 	}
 	l.ceiling = n
-	l.wake()
+	l.admit()
 }
 
-// LimiterState is a snapshot for logs, tests and metrics.
+// LimiterState is a snapshot for logs, tests, metrics and the seats' sharing.
 type LimiterState struct {
 	Ceiling, InFlight int
-	Limit             float64
+	// Waiting counts requests in line for a slot: with InFlight, the model's demand here.
+	Waiting int
+	Limit   float64
 }
 
 // State returns the limiter's current state.
 func (l *Limiter) State() LimiterState {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return LimiterState{Ceiling: l.ceiling, InFlight: l.inFlight, Limit: l.limit}
+	return LimiterState{Ceiling: l.ceiling, InFlight: l.inFlight, Waiting: l.line.Len(), Limit: l.limit}
+}
+
+// waiter is a request in line. index is its place in the heap, -1 once admitted.
+type waiter struct {
+	priority int
+	arrival  uint64
+	index    int
+	admitted chan struct{}
+}
+
+// waiters is a heap: lowest priority value first, then first come.
+type waiters []*waiter
+
+func (q waiters) Len() int { return len(q) }
+func (q waiters) Less(i, j int) bool {
+	if q[i].priority != q[j].priority {
+		return q[i].priority < q[j].priority
+	}
+	return q[i].arrival < q[j].arrival
+}
+func (q waiters) Swap(i, j int) {
+	q[i], q[j] = q[j], q[i]
+	q[i].index, q[j].index = i, j
+}
+func (q *waiters) Push(x any) {
+	w := x.(*waiter)
+	w.index = len(*q)
+	*q = append(*q, w)
+}
+func (q *waiters) Pop() any {
+	old := *q
+	w := old[len(old)-1]
+	old[len(old)-1] = nil
+	w.index = -1
+	*q = old[:len(old)-1]
+	return w
 }

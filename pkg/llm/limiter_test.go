@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"runtime"
 	"testing"
 	"time"
 
@@ -102,4 +103,83 @@ func TestLimiterCeilingFollowsTheShare(t *testing.T) {
 	cancel()
 	_, err = l.Acquire(ctx)
 	require.Error(t, err, "a share of zero admits nothing")
+}
+
+// A freed slot goes to the waiting request of the smallest priority, then to the first come;
+// a request that gives up leaves the line without taking a slot.
+func TestLimiterServesTheLineByPriority(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(1)
+	hold, err := l.Acquire(context.Background())
+	require.NoError(t, err)
+
+	type grant struct {
+		name    string
+		release func(Outcome)
+	}
+	granted := make(chan grant)
+	wait := func(name string, ctx context.Context) {
+		go func() {
+			r, err := l.Acquire(ctx)
+			if err != nil {
+				granted <- grant{name: name + " gave up"}
+				return
+			}
+			granted <- grant{name, r}
+		}()
+	}
+	inLine := func(n int) { // the goroutines above are in line once Waiting says so
+		for l.State().Waiting != n {
+			runtime.Gosched()
+		}
+	}
+	wait("group 3", WithPriority(context.Background(), 3))
+	inLine(1)
+	wait("group 1, first", WithPriority(context.Background(), 1))
+	inLine(2)
+	wait("group 1, second", WithPriority(context.Background(), 1))
+	inLine(3)
+	quit, cancel := context.WithCancel(WithPriority(context.Background(), 0))
+	wait("group 0", quit)
+	inLine(4)
+	cancel()
+	require.Equal(t, "group 0 gave up", (<-granted).name)
+	require.Equal(t, 3, l.State().Waiting)
+
+	hold(Succeeded)
+	var order []string
+	for range 3 {
+		g := <-granted
+		order = append(order, g.name)
+		require.Equal(t, 1, l.State().InFlight)
+		g.release(Succeeded)
+	}
+	require.Equal(t, []string{"group 1, first", "group 1, second", "group 3"}, order)
+	require.Equal(t, LimiterState{Ceiling: 1, Limit: 1}, l.State())
+}
+
+// Raising the ceiling admits as many of the line as it allows at once.
+func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(0)
+	got := make(chan func(Outcome), 3)
+	for range 3 {
+		go func() {
+			r, err := l.Acquire(context.Background())
+			if err == nil {
+				got <- r
+			}
+		}()
+	}
+	for l.State().Waiting != 3 {
+		runtime.Gosched()
+	}
+	l.SetCeiling(2)
+	r1, r2 := <-got, <-got
+	require.Equal(t, LimiterState{Ceiling: 2, InFlight: 2, Waiting: 1, Limit: 2}, l.State())
+	r1(Succeeded)
+	r3 := <-got
+	r2(Succeeded)
+	r3(Succeeded)
+	require.Zero(t, l.State().InFlight)
 }

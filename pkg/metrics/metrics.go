@@ -25,7 +25,6 @@ const (
 	ErrRunRecord        = "run_record"        // rf_runs could not be read
 	ErrModelUnavailable = "model_unavailable" // a model answered only errors past its patience; the run fails
 	ErrHeartbeat        = "heartbeat"         // the worker's rf_workers entry could not be written
-	ErrPeers            = "peers"             // the live workers could not be counted
 	ErrKeptCells        = "kept_cells"        // a group's cells kept in rf_cells could not be read
 	ErrFinalize         = "finalize"          // a dataset's metadata could not be written
 	ErrDiscard          = "discard"           // an aborted run's partial files could not be removed
@@ -85,7 +84,7 @@ func NewWorker(reg prometheus.Registerer) *Worker {
 	for _, s := range []string{StatusCompleted, StatusDropped, StatusFailed, StatusAborted, StatusHandedBack} {
 		m.Groups.WithLabelValues(s)
 	}
-	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrHeartbeat, ErrPeers, ErrKeptCells} {
+	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrHeartbeat, ErrKeptCells} {
 		m.Errors.WithLabelValues(k)
 	}
 	return m

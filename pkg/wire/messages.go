@@ -220,12 +220,16 @@ func DecodeSinkCommit(b []byte) (*SinkCommit, error) {
 }
 
 // WorkerRecord is a worker's entry in rf_workers: its heartbeat (the bucket's TTL expires the
-// entry of a worker that stopped beating) and the groups it has in flight, by run. A controller
+// entry of a worker that stopped beating), the groups it has in flight and its demand, by run. A controller
 // that aborts a run waits until no live worker lists a group of it.
 type WorkerRecord struct {
 	ID       string           `json:"id"`
 	InFlight map[string][]int `json:"in_flight,omitempty"`
-	Updated  time.Time        `json:"updated"`
+	// Demand is the worker's requests for each capped endpoint (a model alias, or a remote
+	// validator's "validator:<column>"), in flight and waiting, by run: the workers share each
+	// endpoint's seats by it.
+	Demand  map[string]map[string]int `json:"demand,omitempty"`
+	Updated time.Time                 `json:"updated"`
 }
 
 // DecodeWorkerRecord parses a worker record.

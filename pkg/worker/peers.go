@@ -3,60 +3,112 @@ package worker
 import (
 	"context"
 	"slices"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// peers is what this worker knows of the live workers: how many, and where it ranks among them
-// by key. A model's max_parallel_requests holds for the whole run, so each worker takes a share:
-// cap/n, one more for the first cap%n by rank — the shares add up to the cap exactly.
+// peers is what this worker knows of the other live workers: their rf_workers records, kept
+// current by a watch, so that the seats of each capped endpoint go where the requests wait (see
+// shares) within a round trip of a change, not at the next poll.
 type peers struct {
-	mu      sync.Mutex
-	n, rank int
+	self string // this worker's key
+
+	mu   sync.Mutex
+	recs map[string]peer // by key, this worker's excluded
 }
 
-// share is this worker's part of cap (zero when there are more workers than cap and it ranks
-// last). While the count is unknown it is the whole cap, as for the only worker; the seats it
-// can claim bound it either way (see seats).
-func (p *peers) share(capacity int) int {
+type peer struct {
+	rec     *wire.WorkerRecord
+	written time.Time // by the server's clock
+}
+
+// peerTTL is how long a record counts after it was written: the rf_workers bucket's TTL. An entry
+// that expires sends no update to a watch, so a dead worker's record is aged out here.
+const peerTTL = 15 * time.Second
+
+func newPeers(self string) *peers { return &peers{self: self, recs: map[string]peer{}} }
+
+// watch keeps the records current until ctx ends, calling changed after each update. It returns
+// an error only if the watch cannot start.
+func (p *peers) watch(ctx context.Context, kv jetstream.KeyValue, changed func()) (stop func(), err error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil || e.Key() == p.self {
+				continue // the end of the initial values; this worker knows its own state
+			}
+			p.mu.Lock()
+			if e.Operation() != jetstream.KeyValuePut {
+				delete(p.recs, e.Key())
+			} else if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
+				p.recs[e.Key()] = peer{rec: rec, written: e.Created()}
+			}
+			p.mu.Unlock()
+			changed()
+		}
+	}()
+	return func() {
+		_ = w.Stop()
+		<-done
+	}, nil
+}
+
+// claimants returns the stakes in endpoint name of run, this worker's (mine) among the live
+// peers', ordered by key, and where this worker ranks among them.
+func (p *peers) claimants(run, name string, mine claimant) ([]claimant, int) {
+	type keyed struct {
+		key string
+		c   claimant
+	}
+	all := []keyed{{p.self, mine}}
 	p.mu.Lock()
-	n, rank := p.n, p.rank
+	for key, pr := range p.recs {
+		if time.Since(pr.written) > peerTTL {
+			continue
+		}
+		c := claimant{demand: pr.rec.Demand[run][name], busy: len(pr.rec.InFlight[run]) > 0}
+		if c.demand > 0 || c.busy {
+			all = append(all, keyed{key, c})
+		}
+	}
 	p.mu.Unlock()
-	if n <= 1 {
-		return capacity
+	slices.SortFunc(all, func(a, b keyed) int { return strings.Compare(a.key, b.key) })
+	cs := make([]claimant, len(all))
+	self := 0
+	for i, k := range all {
+		cs[i] = k.c
+		if k.key == p.self {
+			self = i
+		}
 	}
-	s := capacity / n
-	if rank < capacity%n {
-		s++
-	}
-	return s
+	return cs, self
 }
 
+// share is this worker's part of capacity for endpoint name of run, given its own stake.
+func (p *peers) share(run, name string, capacity int, mine claimant) int {
+	cs, self := p.claimants(run, name, mine)
+	return shares(capacity, cs)[self]
+}
+
+// count is the number of live workers, this one included.
 func (p *peers) count() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.n
-}
-
-// refresh lists the live workers in rf_workers; it reports whether the count or rank changed.
-func (p *peers) refresh(ctx context.Context, kv jetstream.KeyValue, self string) (bool, error) {
-	lister, err := kv.ListKeys(ctx)
-	if err != nil {
-		return false, err
+	n := 1
+	for _, pr := range p.recs {
+		if time.Since(pr.written) <= peerTTL {
+			n++
+		}
 	}
-	var keys []string
-	for k := range lister.Keys() {
-		keys = append(keys, k)
-	}
-	if !slices.Contains(keys, self) {
-		keys = append(keys, self)
-	}
-	slices.Sort(keys)
-	n, rank := len(keys), slices.Index(keys, self)
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	changed := n != p.n || rank != p.rank
-	p.n, p.rank = n, rank
-	return changed, nil
+	return n
 }

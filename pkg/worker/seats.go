@@ -18,24 +18,31 @@ import (
 // model's limiter admits no more requests than the seats held — so the endpoint never sees more
 // than the cap, across workers, while they join, leave or crash (a dead worker's seats expire).
 //
-// A worker asks for its fair share of the seats (peers.share) while it holds groups of the run,
-// at least one so that a group it holds can progress when there are more workers than seats,
-// and none otherwise. It claims only free seats and gives back the ones over its want only once
-// they are not in use: shares move between workers without the sum ever passing the cap.
+// A worker asks for its share of the seats (see shares: by demand, at least one while it holds
+// groups of the run, none otherwise). It claims only seats the board shows free and gives back
+// the ones over its want only once they are not in use: shares move between workers without
+// the sum ever passing the cap.
 type seats struct {
 	kv         jetstream.KeyValue
 	owner      string
 	run, model string
 	capacity   int
 	limiter    *llm.Limiter
+	board      *board // nil: try every seat
 
 	mu      sync.Mutex
 	held    map[int]uint64 // seat → revision of this worker's entry
 	renewed time.Time
 }
 
-func newSeats(kv jetstream.KeyValue, owner, run, model string, capacity int, limiter *llm.Limiter) *seats {
-	return &seats{kv: kv, owner: owner, run: run, model: model, capacity: capacity, limiter: limiter, held: map[int]uint64{}}
+func newSeats(kv jetstream.KeyValue, owner, run, model string, capacity int, limiter *llm.Limiter, b *board) *seats {
+	return &seats{kv: kv, owner: owner, run: run, model: model, capacity: capacity, limiter: limiter, board: b, held: map[int]uint64{}}
+}
+
+// demand is the requests this worker has for the model: in flight and waiting for a seat.
+func (s *seats) demand() int {
+	st := s.limiter.State()
+	return st.InFlight + st.Waiting
 }
 
 // adjust renews the seats held, gives back those over want that are idle, claims free ones up
@@ -43,7 +50,10 @@ func newSeats(kv jetstream.KeyValue, owner, run, model string, capacity int, lim
 func (s *seats) adjust(ctx context.Context, want int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if time.Since(s.renewed) >= wire.SeatTTL/3 {
+	// Renewing is also when seats the board shows taken are tried: one whose worker died
+	// expires without a word to the watch.
+	sweep := time.Since(s.renewed) >= wire.SeatTTL/3
+	if sweep {
 		s.renew(ctx)
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))
@@ -58,11 +68,15 @@ func (s *seats) adjust(ctx context.Context, want int) {
 		}
 	}
 	for i := 0; i < s.capacity && len(s.held) < want; i++ {
-		if _, ok := s.held[i]; ok {
+		if _, ok := s.held[i]; ok || (!sweep && s.board.taken(s.key(i))) {
 			continue
 		}
-		if rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner)); err == nil {
+		rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
+		switch {
+		case err == nil:
 			s.held[i] = rev
+		case errors.Is(err, jetstream.ErrKeyExists):
+			s.board.set(s.key(i), true) // the watch has not told yet
 		}
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))
@@ -98,4 +112,61 @@ func (s *seats) count() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return len(s.held)
+}
+
+// board is what this worker knows of rf_seats from a watch: which seats are taken, so that
+// claiming a seat costs a round trip only when it is likely free.
+type board struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func newBoard() *board { return &board{held: map[string]bool{}} }
+
+// watch keeps the board current until stopped, calling freed when a seat is given back.
+func (b *board) watch(ctx context.Context, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for e := range w.Updates() {
+			if e == nil {
+				continue
+			}
+			taken := e.Operation() == jetstream.KeyValuePut
+			b.set(e.Key(), taken)
+			if !taken {
+				freed()
+			}
+		}
+	}()
+	return func() {
+		_ = w.Stop()
+		<-done
+	}, nil
+}
+
+func (b *board) taken(key string) bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held[key]
+}
+
+func (b *board) set(key string, taken bool) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if taken {
+		b.held[key] = true
+	} else {
+		delete(b.held, key)
+	}
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -29,8 +30,8 @@ func TestSeatsNeverAddUpPastTheCap(t *testing.T) {
 	kv := seatsBucket(t)
 	ctx := context.Background()
 	la, lb := llm.NewLimiter(0), llm.NewLimiter(0)
-	a := newSeats(kv, "a", "run1", "writer", 5, la)
-	b := newSeats(kv, "b", "run1", "writer", 5, lb)
+	a := newSeats(kv, "a", "run1", "writer", 5, la, nil)
+	b := newSeats(kv, "b", "run1", "writer", 5, lb, nil)
 	total := func() int { return a.count() + b.count() }
 
 	a.adjust(ctx, 5) // alone: the whole cap
@@ -80,7 +81,7 @@ func TestSeatsPurgedWithTheRunAreDropped(t *testing.T) {
 	kv := seatsBucket(t)
 	ctx := context.Background()
 	l := llm.NewLimiter(0)
-	s := newSeats(kv, "a", "run2", "writer", 3, l)
+	s := newSeats(kv, "a", "run2", "writer", 3, l, nil)
 	s.adjust(ctx, 3)
 	require.Equal(t, 3, s.count())
 	for i := range 3 {
@@ -90,23 +91,91 @@ func TestSeatsPurgedWithTheRunAreDropped(t *testing.T) {
 	require.Zero(t, s.count())
 }
 
-func TestShare(t *testing.T) {
+func workersBucket(t *testing.T) (workers, seats jetstream.KeyValue) {
+	t.Helper()
+	nc := natstest.Connect(t, natstest.RunServer(t))
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	res, err := wire.DefaultLayout().Ensure(t.Context(), js)
+	require.NoError(t, err)
+	return res.Workers, res.Seats
+}
+
+// A worker's share follows the demand its peers announce in rf_workers: seats go where the
+// requests wait, and come back when the peer's groups end.
+func TestSharesFollowTheAnnouncedDemand(t *testing.T) {
 	t.Parallel()
-	for _, tc := range []struct {
-		n, capacity int
-		want        []int // by rank
-	}{
-		{1, 64, []int{64}},
-		{2, 64, []int{32, 32}},
-		{3, 64, []int{22, 21, 21}},
-		{8, 4, []int{1, 1, 1, 1, 0, 0, 0, 0}},
-	} {
-		sum := 0
-		for rank := range tc.n {
-			p := &peers{n: tc.n, rank: rank}
-			require.Equal(t, tc.want[rank], p.share(tc.capacity), "n=%d cap=%d rank=%d", tc.n, tc.capacity, rank)
-			sum += p.share(tc.capacity)
+	kv, _ := workersBucket(t)
+	ctx := t.Context()
+	p := newPeers("a")
+	changed := make(chan struct{}, 16)
+	stop, err := p.watch(ctx, kv, func() { changed <- struct{}{} })
+	require.NoError(t, err)
+	t.Cleanup(stop)
+
+	announce := func(rec wire.WorkerRecord) {
+		b, err := json.Marshal(rec)
+		require.NoError(t, err)
+		_, err = kv.Put(ctx, wire.WorkerKey(rec.ID), b)
+		require.NoError(t, err)
+		select {
+		case <-changed:
+		case <-ctx.Done():
+			t.Fatal("the watch did not see the record")
 		}
-		require.Equal(t, tc.capacity, sum, "shares add up to the cap")
 	}
+	mine := claimant{demand: 5, busy: true}
+	require.Equal(t, 32, p.share("run1", "writer", 32, mine), "alone")
+
+	announce(wire.WorkerRecord{ID: "b", InFlight: map[string][]int{"run1": {3}},
+		Demand: map[string]map[string]int{"run1": {"writer": 40}}})
+	require.Equal(t, 5, p.share("run1", "writer", 32, mine), "b's requests wait: a keeps what it uses")
+	require.Equal(t, 16, p.share("run1", "writer", 32, claimant{demand: 40, busy: true}), "even demand, even split")
+	require.Equal(t, 32, p.share("run2", "writer", 32, mine), "b has nothing of run2")
+	require.Equal(t, 2, p.count())
+
+	announce(wire.WorkerRecord{ID: "b"}) // b's group ended
+	require.Equal(t, 32, p.share("run1", "writer", 32, mine))
+
+	_, err = kv.Put(ctx, "b", []byte("not a record"))
+	require.NoError(t, err)
+	<-changed
+	require.NoError(t, kv.Delete(ctx, "b"))
+	<-changed
+	require.Equal(t, 1, p.count(), "a deleted record is gone")
+}
+
+// The board shows the seats others hold, so that claims go to free seats, and tells when one
+// is given back.
+func TestBoardTracksTheSeatsTaken(t *testing.T) {
+	t.Parallel()
+	_, kv := workersBucket(t)
+	ctx := t.Context()
+	b := newBoard()
+	freed := make(chan struct{}, 16)
+	stop, err := b.watch(ctx, kv, func() { freed <- struct{}{} })
+	require.NoError(t, err)
+	t.Cleanup(stop)
+
+	other := newSeats(kv, "b", "run1", "writer", 4, llm.NewLimiter(0), nil)
+	other.adjust(ctx, 3)
+	require.Equal(t, 3, other.count())
+
+	mine := newSeats(kv, "a", "run1", "writer", 4, llm.NewLimiter(0), b)
+	mine.adjust(ctx, 4) // the first adjust renews, and tries every seat
+	require.Equal(t, 1, mine.count(), "one seat is free")
+	require.True(t, b.taken(wire.SeatKey("run1", "writer", 0)))
+
+	other.adjust(ctx, 1) // b gives two back
+	for range 2 {
+		select {
+		case <-freed:
+		case <-ctx.Done():
+			t.Fatal("the board did not see the seats given back")
+		}
+	}
+	require.False(t, b.taken(wire.SeatKey("run1", "writer", 1)))
+	mine.adjust(ctx, 4)
+	require.Equal(t, 3, mine.count(), "a takes the seats given back, between renewals")
+	require.Equal(t, 1, other.count())
 }

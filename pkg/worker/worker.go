@@ -40,6 +40,10 @@ type Options struct {
 	// Concurrency is how many groups the worker runs at once (default 2); it pulls only when a
 	// slot is free, so a group never waits in a client buffer while its AckWait runs.
 	Concurrency int
+	// MaxConcurrency is how many groups it runs at once while its model seats have room for more
+	// requests than its groups make (default 16, at least Concurrency): a group's tail, or groups
+	// smaller than the cap, do not leave the endpoint idle.
+	MaxConcurrency int
 	// TaskConcurrency bounds generator calls in flight within one group (default 256). LLM
 	// cells wait for their model's admission, not here: this only has to exceed what the
 	// models admit, so that a group never starves an endpoint.
@@ -71,11 +75,17 @@ type Worker struct {
 
 	mu       sync.Mutex
 	runs     map[string]*runEntry                       // compiled runs, by id
-	peers    peers                                      // live workers, for shares of model caps
 	inflight map[string]map[int]context.CancelCauseFunc // run → group → cancel
 	aborted  map[string]error                           // runs aborted while this worker ran
-	announce sync.Mutex                                 // orders rf_workers puts
 	closing  sync.WaitGroup                             // MCP sessions of evicted runs being closed; Run waits
+
+	peers    *peers        // the other live workers, for shares of model caps
+	board    *board        // the seats taken in rf_seats
+	wake     chan struct{} // a peer, a seat or a group changed: rebalance now
+	roomy    signal        // the seats may have room for another group
+	announce sync.Mutex    // orders rf_workers puts; guards announced
+	// announced is the demand in the last record put, by run and endpoint.
+	announced map[string]map[string]int
 }
 
 type runEntry struct {
@@ -99,6 +109,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	if opts.TaskConcurrency <= 0 {
 		opts.TaskConcurrency = 256
 	}
+	if opts.MaxConcurrency <= 0 {
+		opts.MaxConcurrency = 16
+	}
+	opts.MaxConcurrency = max(opts.MaxConcurrency, opts.Concurrency)
 	if opts.Heartbeat <= 0 {
 		opts.Heartbeat = 5 * time.Second
 	}
@@ -109,7 +123,8 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	return &Worker{nc: nc, js: js, layout: layout, res: res, opts: opts,
 		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		log: log.With("worker", opts.ID), runs: map[string]*runEntry{},
-		inflight: map[string]map[int]context.CancelCauseFunc{}, aborted: map[string]error{}}
+		inflight: map[string]map[int]context.CancelCauseFunc{}, aborted: map[string]error{},
+		peers: newPeers(wire.WorkerKey(opts.ID)), board: newBoard(), wake: make(chan struct{}, 1)}
 }
 
 // ID is the worker's identity, as it appears in outcomes.
@@ -147,24 +162,30 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribe control: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	stopPeers, err := w.peers.watch(ctx, w.res.Workers, w.poke)
+	if err != nil {
+		return fmt.Errorf("worker: watch %s: %w", w.layout.WorkersBucket(), err)
+	}
+	defer stopPeers()
+	stopBoard, err := w.board.watch(ctx, w.res.Seats, w.poke)
+	if err != nil {
+		return fmt.Errorf("worker: watch %s: %w", w.layout.SeatsBucket(), err)
+	}
+	defer stopBoard()
 
 	w.publishRecord(ctx)
-	w.recount(ctx)
 	beat, stopBeat := context.WithCancel(ctx)
 	// The heartbeat: a worker whose entry expires is presumed gone. The seats follow the
-	// groups in hand and the live workers.
+	// groups in hand and the demand of every worker.
 	beating := jsx.Every(beat, w.opts.Heartbeat, w.publishRecord)
-	seating := jsx.Every(beat, time.Second, func(ctx context.Context) {
-		w.recount(ctx)
-		w.adjustSeats(ctx, "")
-	})
-	w.log.Info("worker started", "concurrency", w.opts.Concurrency)
+	balancing := w.balance(beat)
+	w.log.Info("worker started", "concurrency", w.opts.Concurrency, "max_concurrency", w.opts.MaxConcurrency)
 	w.state.Store(running)
-	jsx.PullEach(ctx, cons, w.opts.Concurrency, w.log, w.handle)
+	jsx.PullGated(ctx, cons, w.opts.MaxConcurrency, w.ready, w.log, w.handle)
 	w.state.Store(stopped)
 	stopBeat()
 	<-beating
-	<-seating
+	<-balancing
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	w.adjustSeats(dctx, "") // no group in hand: every seat goes back
@@ -191,29 +212,123 @@ func (w *Worker) publishRecord(ctx context.Context) {
 		}
 	}
 	w.mu.Unlock()
+	rec.Demand = w.demand()
 	b, _ := json.Marshal(rec)
 	if _, err := w.res.Workers.Put(ctx, wire.WorkerKey(w.opts.ID), b); err != nil && ctx.Err() == nil {
 		w.log.Warn("could not publish the worker's record", "err", err)
 		w.opts.Metrics.Error(metrics.ErrHeartbeat)
+		return
+	}
+	w.announced = rec.Demand
+}
+
+// demand is this worker's requests for each capped endpoint (in flight and waiting), by run and
+// endpoint; runs and endpoints with none are left out.
+func (w *Worker) demand() map[string]map[string]int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	var out map[string]map[string]int
+	for id, e := range w.runs {
+		for _, s := range e.seats {
+			if d := s.demand(); d > 0 {
+				if out == nil {
+					out = map[string]map[string]int{}
+				}
+				if out[id] == nil {
+					out[id] = map[string]int{}
+				}
+				out[id][s.model] = d
+			}
+		}
+	}
+	return out
+}
+
+// poke asks the balancing loop to run now.
+func (w *Worker) poke() {
+	select {
+	case w.wake <- struct{}{}:
+	default:
 	}
 }
 
-// recount counts the live workers, whose number sets this worker's share of each model's seats.
-func (w *Worker) recount(ctx context.Context) {
-	if changed, err := w.peers.refresh(ctx, w.res.Workers, wire.WorkerKey(w.opts.ID)); err != nil {
-		if ctx.Err() == nil {
-			w.log.Warn("could not count the live workers", "err", err)
-			w.opts.Metrics.Error(metrics.ErrPeers)
+// balanceEvery is how often the worker looks at its demand when nothing pokes it: the requests
+// waiting for seats change with every reply.
+const balanceEvery = 100 * time.Millisecond
+
+// balance keeps the worker's demand announced in rf_workers and its seats at its share, at every
+// poke (a peer's record, a seat given back, a group taken or ended) and every balanceEvery, until
+// ctx ends. The returned channel closes when it has stopped.
+func (w *Worker) balance(ctx context.Context) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		tick := time.NewTicker(balanceEvery)
+		defer tick.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			case <-w.wake:
+			}
+			w.announce.Lock()
+			stale := !maps.EqualFunc(w.announced, w.demand(), maps.Equal)
+			w.announce.Unlock()
+			if stale {
+				w.publishRecord(ctx)
+			}
+			w.adjustSeats(ctx, "")
+			w.roomy.notify()
 		}
-	} else if changed {
-		w.log.Debug("live workers changed", "workers", w.peers.count())
+	}()
+	return done
+}
+
+// ready lets pull slot i fetch a group: the first Concurrency always, the others while the
+// seats of a run in hand have room for more requests than its groups make.
+func (w *Worker) ready(ctx context.Context, slot int) {
+	for slot >= w.opts.Concurrency && !w.hasRoom() {
+		select {
+		case <-ctx.Done():
+			return
+		case <-w.roomy.wait():
+		}
 	}
+}
+
+// hasRoom reports whether a capped endpoint of a run this worker holds groups of could take
+// more of its requests than it has: its share, were its demand the whole cap, exceeds its
+// demand. Runs without capped endpoints never have room: their groups take only the base slots.
+func (w *Worker) hasRoom() bool {
+	type job struct {
+		run string
+		s   *seats
+	}
+	var jobs []job
+	w.mu.Lock()
+	for id, e := range w.runs {
+		if len(w.inflight[id]) > 0 {
+			for _, s := range e.seats {
+				jobs = append(jobs, job{id, s})
+			}
+		}
+	}
+	w.mu.Unlock()
+	for _, j := range jobs {
+		d := j.s.demand()
+		if d < w.peers.share(j.run, j.s.model, j.s.capacity, claimant{demand: j.s.capacity, busy: true}) {
+			return true
+		}
+	}
+	return false
 }
 
 // adjustSeats moves this worker's model seats toward its want (see seats): of every run, or
 // only of run when it is not "". A run with no group in flight here wants none.
 func (w *Worker) adjustSeats(ctx context.Context, run string) {
 	type job struct {
+		run  string
 		s    *seats
 		busy bool
 	}
@@ -224,14 +339,14 @@ func (w *Worker) adjustSeats(ctx context.Context, run string) {
 			continue
 		}
 		for _, s := range e.seats {
-			jobs = append(jobs, job{s, len(w.inflight[id]) > 0})
+			jobs = append(jobs, job{id, s, len(w.inflight[id]) > 0})
 		}
 	}
 	w.mu.Unlock()
 	for _, j := range jobs {
 		want := 0
 		if j.busy {
-			want = max(1, w.peers.share(j.s.capacity))
+			want = w.peers.share(j.run, j.s.model, j.s.capacity, claimant{demand: j.s.demand(), busy: true})
 		}
 		j.s.adjust(ctx, want)
 	}
@@ -270,6 +385,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	defer func() {
 		w.untrack(subj.Run, g)
 		w.publishRecord(context.WithoutCancel(ctx))
+		w.poke() // its seats may go to others, or another group may fit
 	}()
 	entry, err := w.run(ctx, subj.Run)
 	switch {
@@ -297,7 +413,9 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 
 	usage := &llm.Usage{}
-	out, err := w.generate(llm.WithUsage(gctx, usage), entry, m, subj.Run, g)
+	// The older group's requests take the seats first: groups finish, and commit, in turn,
+	// while the younger ones use what the older cannot.
+	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), g), entry, m, subj.Run, g)
 	if err != nil { // the message itself is bad: no worker will do better
 		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		w.term(m, err.Error())
@@ -507,7 +625,7 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		}
 	}
 	for _, c := range caps {
-		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter))
+		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter, w.board))
 	}
 	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
 		for rid, old := range w.runs {
@@ -695,3 +813,28 @@ func (w *Worker) untrack(run string, g int) {
 }
 
 func (w *Worker) term(m jetstream.Msg, reason string) { jsx.Term(w.log, m, reason) }
+
+// signal wakes every goroutine waiting on it, at each notify.
+type signal struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel that closes at the next notify.
+func (s *signal) wait() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch == nil {
+		s.ch = make(chan struct{})
+	}
+	return s.ch
+}
+
+func (s *signal) notify() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ch != nil {
+		close(s.ch)
+		s.ch = nil
+	}
+}
