@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -88,8 +89,9 @@ func BenchmarkLLMUtilization(b *testing.B) {
 			b.ReportMetric(r.bound, "util-bound")
 			b.ReportMetric(float64(r.peak), "peak-in-flight")
 			b.ReportMetric(r.span.Seconds(), "span-s")
-			fmt.Printf("%-58s whole %.3f  steady %.3f  bound %.3f  peak %3d/%d  span %6.2fs  requests %d\n",
-				s, r.whole, r.steady, r.bound, r.peak, s.cap, r.span.Seconds(), r.requests)
+			b.ReportMetric(r.cpu, "cpu-busy")
+			fmt.Printf("%-58s whole %.3f  steady %.3f  bound %.3f  peak %3d/%d  span %6.2fs  requests %d  cpu %.2f\n",
+				s, r.whole, r.steady, r.bound, r.peak, s.cap, r.span.Seconds(), r.requests, r.cpu)
 		})
 	}
 }
@@ -102,6 +104,9 @@ type llmRun struct {
 	peak     int64
 	span     time.Duration
 	requests int64
+	// cpu is the share of the machine's CPU time that was busy from the processes' start to the
+	// controller's exit: near 1, the machine, not the scheduling, bounds the figure.
+	cpu float64
 }
 
 func runLLMShape(b *testing.B, s llmShape) llmRun {
@@ -116,6 +121,7 @@ func runLLMShape(b *testing.B, s llmShape) llmRun {
 	cfgPath := filepath.Join(dir, "llm.yaml")
 	require.NoError(b, os.WriteFile(cfgPath, []byte(llmConfig(url, s.cap)), 0o644))
 
+	cpu0 := readCPU(b)
 	srv := testbin.StartNATSServer(b)
 	for range s.workers {
 		testbin.StartProcess(b, testbin.Binary(b, "worker"), []string{"--nats-url", srv.URL, "--log-level", "warn"}, nil)
@@ -128,28 +134,18 @@ func runLLMShape(b *testing.B, s llmShape) llmRun {
 	require.NotNil(b, m, ctrl.Output.String())
 	require.Equal(b, m[1], m[2], "every record is written: %s", m[0])
 
+	r0 := readCPU(b)
 	st := stub.Stats()
 	require.LessOrEqual(b, st.PeakInFlight, int64(s.cap), "the cap held")
 	require.Zero(b, st.Failed, "no failed request")
 	samples := stub.Concurrency()
-	r := llmRun{peak: st.PeakInFlight, requests: st.Completed}
+	r := llmRun{peak: st.PeakInFlight, requests: st.Completed, cpu: r0.busySince(cpu0)}
 	if len(samples) < 2 {
 		return r
 	}
 	r.span = samples[len(samples)-1].At.Sub(samples[0].At)
-	if os.Getenv("LLM_TIMELINE") != "" { // temporary: in flight per 25 ms
-		t0 := samples[0].At
-		var line []string
-		for w := time.Duration(0); w < r.span; w += 25 * time.Millisecond {
-			peak := int64(0)
-			for _, sm := range samples {
-				if d := sm.At.Sub(t0); d >= w && d < w+25*time.Millisecond {
-					peak = max(peak, sm.InFlight)
-				}
-			}
-			line = append(line, strconv.FormatInt(peak, 10))
-		}
-		fmt.Println("timeline:", line)
+	if os.Getenv("ROWFORGE_BENCH_TIMELINE") != "" { // the most requests in flight in each 50 ms of the span
+		fmt.Println("in flight:", timeline(samples, 50*time.Millisecond))
 	}
 	r.whole = meanInFlight(samples, 0) / float64(s.cap)
 	if r.span > 3*llmSettling {
@@ -192,4 +188,43 @@ func meanInFlight(samples []llmstub.Sample, skip time.Duration) float64 {
 		area += float64(samples[i].InFlight) * b.Sub(a).Seconds()
 	}
 	return area / to.Sub(from).Seconds()
+}
+
+// timeline is the most requests in flight in each step of the span, to see a ramp or a tail.
+func timeline(samples []llmstub.Sample, step time.Duration) []int64 {
+	t0 := samples[0].At
+	out := make([]int64, samples[len(samples)-1].At.Sub(t0)/step+1)
+	for _, sm := range samples {
+		i := sm.At.Sub(t0) / step
+		out[i] = max(out[i], sm.InFlight)
+	}
+	return out
+}
+
+// cpuTimes is the machine's CPU time so far, from the first line of /proc/stat (in ticks).
+type cpuTimes struct{ busy, total uint64 }
+
+func readCPU(b *testing.B) cpuTimes {
+	b.Helper()
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return cpuTimes{}
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	var t cpuTimes
+	for i, f := range strings.Fields(line)[1:] {
+		v, _ := strconv.ParseUint(f, 10, 64)
+		t.total += v
+		if i != 3 && i != 4 { // idle, iowait
+			t.busy += v
+		}
+	}
+	return t
+}
+
+func (t cpuTimes) busySince(start cpuTimes) float64 {
+	if t.total <= start.total {
+		return 0
+	}
+	return float64(t.busy-start.busy) / float64(t.total-start.total)
 }

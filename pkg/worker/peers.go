@@ -74,6 +74,7 @@ func (p *peers) claimants(run, name string, mine claimant) ([]claimant, int) {
 	p.mu.Lock()
 	for key, pr := range p.recs {
 		if time.Since(pr.written) > peerTTL {
+			delete(p.recs, key) // expired: gone, or it would have written since
 			continue
 		}
 		c := claimant{demand: pr.rec.Demand[run][name], busy: len(pr.rec.InFlight[run]) > 0}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -156,6 +157,18 @@ func (b *board) taken(key string) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.held[key]
+}
+
+// forget drops what the board knows of a run's seats, once the run left this worker's cache:
+// a run's seats are purged at its end without a word to the watch.
+func (b *board) forget(run string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key := range b.held {
+		if strings.HasPrefix(key, run+".") {
+			delete(b.held, key)
+		}
+	}
 }
 
 func (b *board) set(key string, taken bool) {

@@ -631,6 +631,7 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 		for rid, old := range w.runs {
 			if len(w.inflight[rid]) == 0 { // its tools are not in use
 				delete(w.runs, rid)
+				w.board.forget(rid)
 				evicted = append(evicted, old)
 			}
 		}
