@@ -50,9 +50,10 @@ type Fault struct {
 	// retry-after-ms header (milliseconds, rounded up; openai-go prefers it) on the response.
 	RetryAfter time.Duration
 	// Malformed answers 200 with a body that is not valid JSON (a truncated completion).
+	// Malformed, HTML, Empty and NoChoices apply to embeddings requests too.
 	Malformed bool
 	// HTML answers 200 with an HTML page (what a proxy or a web UI in front of the endpoint
-	// sends), as text/html.
+	// sends), as text/html; with a Status, the page is the error's body.
 	HTML bool
 	// Empty answers 200 with no body.
 	Empty bool
@@ -296,18 +297,12 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 			status = http.StatusInternalServerError
 		}
 		body = errorBody(status, fmt.Sprintf("llmstub: injected fault (HTTP %d) for request %d", status, n))
+		if fault.HTML {
+			contentType, body = badBody(fault, n, req.Model)
+		}
 		result = failed
-	case fault.Malformed:
-		body = fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`, n)
-		result = failed
-	case fault.HTML:
-		contentType = "text/html; charset=utf-8"
-		body = []byte("<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n<body><h1>It works!</h1></body></html>\n")
-		result = failed
-	case fault.Empty:
-		result = failed
-	case fault.NoChoices:
-		body = fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","model":%q,"status":"queued"}`, n, req.Model)
+	case fault.Malformed, fault.HTML, fault.Empty, fault.NoChoices:
+		contentType, body = badBody(fault, n, req.Model)
 		result = failed
 	default:
 		var content string
@@ -356,6 +351,23 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 	h.Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// htmlPage is what a web server's welcome page or a proxy's error page looks like.
+const htmlPage = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n<body><h1>It works!</h1></body></html>\n"
+
+// badBody is the reply of a fault whose body is not a chat completion (Malformed, HTML, Empty
+// or NoChoices), with its Content-Type.
+func badBody(fault Fault, n int64, model string) (contentType string, body []byte) {
+	switch {
+	case fault.HTML:
+		return "text/html; charset=utf-8", []byte(htmlPage)
+	case fault.Empty:
+		return "application/json", nil
+	case fault.NoChoices:
+		return "application/json", fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","model":%q,"status":"queued"}`, n, model)
+	}
+	return "application/json", fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`, n)
 }
 
 // wait sleeps Latency + Jitter + extra, then waits on the gate. It returns ctx.Err() when the

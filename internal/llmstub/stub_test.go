@@ -366,6 +366,13 @@ func TestFaults(t *testing.T) {
 			})
 		}
 	})
+	t.Run("html error page", func(t *testing.T) {
+		stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: http.StatusNotFound, HTML: true})})
+		res := post(t, stub.Start(t), structured)
+		assert.Equal(t, http.StatusNotFound, res.status)
+		assert.Equal(t, "text/html; charset=utf-8", res.header.Get("Content-Type"))
+		assert.True(t, strings.HasPrefix(string(res.body), "<!DOCTYPE html>"), "body: %s", res.body)
+	})
 	t.Run("content type of a normal reply", func(t *testing.T) {
 		stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{ContentType: "text/plain"})})
 		res := post(t, stub.Start(t), structured)
