@@ -12,16 +12,17 @@ import (
 // unknown model, a reply that cannot be used): the row is dropped, and it counts toward the
 // run's early shutdown.
 type RequestError struct {
-	Model  string // the alias
-	Status int    // HTTP status; 0 when the reply itself was the problem
-	Err    error
+	Model    string // the alias
+	Endpoint string
+	Status   int // HTTP status; 0 when the reply itself was the problem
+	Err      error
 }
 
 func (e *RequestError) Error() string {
 	if e.Status != 0 {
-		return fmt.Sprintf("model %q: HTTP %d: %v", e.Model, e.Status, e.Err)
+		return fmt.Sprintf("model %q at %s: HTTP %d: %v", e.Model, e.Endpoint, e.Status, e.Err)
 	}
-	return fmt.Sprintf("model %q: %v", e.Model, e.Err)
+	return fmt.Sprintf("model %q at %s: %v", e.Model, e.Endpoint, e.Err)
 }
 
 func (e *RequestError) Unwrap() error { return e.Err }
@@ -69,12 +70,12 @@ type BadReplyError struct {
 }
 
 func (e *BadReplyError) Error() string {
-	got := "an empty body"
+	msg := fmt.Sprintf("model %q (%s) at %s: bad reply (HTTP %d, Content-Type %q): %v",
+		e.Model, e.Name, e.Endpoint, e.Status, e.ContentType, e.Err)
 	if e.Snippet != "" {
-		got = fmt.Sprintf("%q", e.Snippet)
+		msg += fmt.Sprintf("; it sent %q", e.Snippet)
 	}
-	return fmt.Sprintf("model %q (%s) at %s: bad reply (HTTP %d, Content-Type %q): %v; it sent %s",
-		e.Model, e.Name, e.Endpoint, e.Status, e.ContentType, e.Err, got)
+	return msg
 }
 
 func (e *BadReplyError) Unwrap() error { return e.Err }

@@ -614,7 +614,7 @@ func (m *Model) classify(ctx context.Context, err error) error {
 			}
 			return te
 		}
-		return &RequestError{Model: m.alias, Status: status, Err: errors.New(apiMessage(apiErr))}
+		return &RequestError{Model: m.alias, Endpoint: m.endpoint, Status: status, Err: errors.New(apiMessage(apiErr))}
 	}
 	if t := m.params.Timeout; t > 0 && errors.Is(err, context.DeadlineExceeded) {
 		err = fmt.Errorf("no reply within the model's timeout of %s: %w", t, err)
