@@ -137,7 +137,8 @@ func (e *HealthCheckError) Unwrap() error { return e.Err }
 // for one short reply, all at once, unless the model has skip_health_check: a model that
 // answers what is not a chat completion, refuses, or cannot be reached fails the run before
 // anything is published (*HealthCheckError) instead of after a few attempts of every cell.
-// opts' backoff and HTTP client are used; its patience is cut to HealthCheckPatience.
+// opts' backoff and HTTP client are used; its patience is cut to HealthCheckPatience. log
+// gets what passed (at debug level) and what was skipped.
 // distributed says whether the workers are other processes: a model whose key this process
 // does not have (its api_key variable is unset here) and that answers 401 or 403 then passes
 // with a warning, as the workers read their own keys.
@@ -148,8 +149,11 @@ func checkModelsBeforeRun(ctx context.Context, cfg *config.Config, fromFile []wi
 	if opts.Patience <= 0 || opts.Patience > HealthCheckPatience {
 		opts.Patience = HealthCheckPatience
 	}
+	if opts.MaxBackoff <= 0 || opts.MaxBackoff > HealthCheckPatience/5 {
+		opts.MaxBackoff = HealthCheckPatience / 5 // retries until the patience, not long past it
+	}
 	opts.Observer = nil
-	opts.Logger = log
+	opts.Logger = slog.New(slog.DiscardHandler) // the check reports every failure itself
 	var wg sync.WaitGroup
 	for i, mc := range used {
 		if mc.SkipHealthCheck {
