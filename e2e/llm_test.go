@@ -15,13 +15,15 @@ import (
 	"github.com/rowforge/rowforge/internal/testbin"
 )
 
-// llmDataset is a config whose LLM columns depend on each other, served by endpoint.
+// llmDataset is a config whose LLM columns depend on each other, served by endpoint. Its
+// model skips the health check before a run, so that the endpoint serves only the cells
+// (check-models checks it all the same).
 func llmDataset(t *testing.T, endpoint string, capacity int) string {
 	return writeConfig(t, fmt.Sprintf(`
 model_providers:
   - {name: stub, endpoint: "%s", api_key: STUB_API_KEY}
 model_configs:
-  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: %d, temperature: 0.5}}
+  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d, temperature: 0.5}}
 columns:
   - {name: id, column_type: sampler, sampler_type: uuid}
   - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread, tea]}}
@@ -108,7 +110,7 @@ func TestKill9WorkerKeepsCompletedCells(t *testing.T) {
 model_providers:
   - {name: stub, endpoint: "%s"}
 model_configs:
-  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: %d}}
+  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d}}
 columns:
   - {name: id, column_type: sampler, sampler_type: uuid}
   - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask {{ id }}"}

@@ -33,7 +33,7 @@ func TestMCPToolsOverStdio(t *testing.T) {
 	pids := t.TempDir()
 	cfg := writeConfig(t, fmt.Sprintf(`
 model_providers: [{name: stub, endpoint: %q, api_key: STUB_API_KEY}]
-model_configs: [{alias: m, model: w, provider: stub}]
+model_configs: [{alias: m, model: w, provider: stub, skip_health_check: true}] # the stub counts the cells' requests only
 mcp_providers:
   - {name: kb, provider_type: stdio, command: %q, args: [-pid-dir, %q]}
 tool_configs: [{tool_alias: kb-tools, providers: [kb], allow_tools: [lookup]}]

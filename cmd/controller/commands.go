@@ -270,7 +270,9 @@ func checkModelsCmd() *cobra.Command {
 		Short: "Ask each model of a config for one reply and report",
 		Long: `check-models resolves each model_configs entry to its provider — the config's model_providers,
 then --providers, then the built-in nvidia, openai and openrouter — and asks it for one short
-reply from this machine (with this machine's API keys). Exit 1 if any model did not answer.`,
+reply from this machine (with this machine's API keys), all at once; an embedding model for one
+embedding. A reply that is not a chat completion (an HTML page, an empty or cut-off body) is
+reported with the endpoint and the start of what came back. Exit 1 if any model did not answer.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if file == "" {

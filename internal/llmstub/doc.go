@@ -9,9 +9,10 @@
 //     [Options.Gate] channel that holds every request until the test releases it, and per-request
 //     [Fault.Delay];
 //   - inject failures with [Options.Faults]: HTTP errors with an OpenAI-style error body and an
-//     optional Retry-After header, a 200 whose body is not JSON, or a 200 whose structured
-//     content does not match the requested JSON schema ([FaultEvery] and [FaultFirst] cover the
-//     common cases);
+//     optional Retry-After header, a 200 whose body is not a chat completion (cut off, an HTML
+//     page, empty, JSON without choices), a reply with another Content-Type, or a 200 whose
+//     structured content does not match the requested JSON schema ([FaultEvery] and
+//     [FaultFirst] cover the common cases);
 //   - inspect what happened: [Stub.Stats] (requests, outcomes, exact in-flight and peak
 //     in-flight counts, token usage), [Stub.Concurrency] (the in-flight count over time),
 //     [Stub.Requests] (every parsed request body) and [Stub.Wait] to block, without sleeping,

@@ -79,6 +79,13 @@ func (s *Stub) serveEmbeddings(w http.ResponseWriter, r *http.Request) {
 		_, _ = w.Write(errorBody(fault.Status, fmt.Sprintf("llmstub: injected fault (HTTP %d) for request %d", fault.Status, n)))
 		return
 	}
+	if fault.Malformed || fault.HTML || fault.Empty || fault.NoChoices {
+		s.end(failed, 0, 0)
+		ct, body := badBody(fault, n, req.Model)
+		w.Header().Set("Content-Type", ct)
+		_, _ = w.Write(body)
+		return
+	}
 	dims := req.Dimensions
 	if dims <= 0 {
 		dims = DefaultEmbeddingDimensions

@@ -50,7 +50,19 @@ type Fault struct {
 	// retry-after-ms header (milliseconds, rounded up; openai-go prefers it) on the response.
 	RetryAfter time.Duration
 	// Malformed answers 200 with a body that is not valid JSON (a truncated completion).
+	// Malformed, HTML, Empty and NoChoices apply to embeddings requests too.
 	Malformed bool
+	// HTML answers 200 with an HTML page (what a proxy or a web UI in front of the endpoint
+	// sends), as text/html; with a Status, the page is the error's body.
+	HTML bool
+	// Empty answers 200 with no body.
+	Empty bool
+	// NoChoices answers 200 with a JSON object that is not a chat completion: it has no
+	// choices.
+	NoChoices bool
+	// ContentType, when set, replaces the response's Content-Type, whatever its body: with a
+	// normal reply, a chat completion sent as, say, text/plain (which counts as Completed).
+	ContentType string
 	// InvalidStructured answers 200 with a well-formed completion whose content is "not json",
 	// which matches no json_schema response format.
 	InvalidStructured bool
@@ -85,8 +97,8 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// Completed counts normal replies (a Fault with only a Delay is a normal reply).
 	Completed int64 `json:"completed"`
-	// Failed counts requests answered with an injected fault (HTTP error, malformed body or
-	// invalid structured content).
+	// Failed counts requests answered with an injected fault (HTTP error, a body that is not a
+	// chat completion, or invalid structured content; a ContentType alone is no failure).
 	Failed int64 `json:"failed"`
 	// Cancelled counts requests abandoned before their reply: the client disconnected (the
 	// request context was done) or the stub was closed while the request waited.
@@ -272,6 +284,7 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 
 	var (
 		status      = http.StatusOK
+		contentType = "application/json"
 		body        []byte
 		result      = completed
 		promptTok   int64
@@ -284,9 +297,12 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 			status = http.StatusInternalServerError
 		}
 		body = errorBody(status, fmt.Sprintf("llmstub: injected fault (HTTP %d) for request %d", status, n))
+		if fault.HTML {
+			contentType, body = badBody(fault, n, req.Model)
+		}
 		result = failed
-	case fault.Malformed:
-		body = fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`, n)
+	case fault.Malformed, fault.HTML, fault.Empty, fault.NoChoices:
+		contentType, body = badBody(fault, n, req.Model)
 		result = failed
 	default:
 		var content string
@@ -329,9 +345,29 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 		h.Set("Retry-After", strconv.FormatInt(int64((fault.RetryAfter+time.Second-1)/time.Second), 10))
 		h.Set("Retry-After-Ms", strconv.FormatInt(int64((fault.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
-	h.Set("Content-Type", "application/json")
+	if fault.ContentType != "" {
+		contentType = fault.ContentType
+	}
+	h.Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+// htmlPage is what a web server's welcome page or a proxy's error page looks like.
+const htmlPage = "<!DOCTYPE html>\n<html><head><title>Welcome</title></head>\n<body><h1>It works!</h1></body></html>\n"
+
+// badBody is the reply of a fault whose body is not a chat completion (Malformed, HTML, Empty
+// or NoChoices), with its Content-Type.
+func badBody(fault Fault, n int64, model string) (contentType string, body []byte) {
+	switch {
+	case fault.HTML:
+		return "text/html; charset=utf-8", []byte(htmlPage)
+	case fault.Empty:
+		return "application/json", nil
+	case fault.NoChoices:
+		return "application/json", fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","model":%q,"status":"queued"}`, n, model)
+	}
+	return "application/json", fmt.Appendf(nil, `{"id":"chatcmpl-stub-%d","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":"`, n)
 }
 
 // wait sleeps Latency + Jitter + extra, then waits on the gate. It returns ctx.Err() when the

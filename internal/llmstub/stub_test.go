@@ -334,6 +334,56 @@ func TestFaults(t *testing.T) {
 		assert.False(t, json.Valid(res.body), "body: %s", res.body)
 		assert.Equal(t, int64(1), stub.Stats().Failed)
 	})
+	t.Run("not a chat completion", func(t *testing.T) {
+		for _, tc := range []struct {
+			name        string
+			fault       llmstub.Fault
+			contentType string
+			check       func(t *testing.T, body []byte)
+		}{
+			{"html", llmstub.Fault{HTML: true}, "text/html; charset=utf-8", func(t *testing.T, body []byte) {
+				assert.True(t, strings.HasPrefix(string(body), "<!DOCTYPE html>"), "body: %s", body)
+			}},
+			{"empty", llmstub.Fault{Empty: true}, "application/json", func(t *testing.T, body []byte) {
+				assert.Empty(t, body)
+			}},
+			{"no choices", llmstub.Fault{NoChoices: true}, "application/json", func(t *testing.T, body []byte) {
+				var doc map[string]any
+				require.NoError(t, json.Unmarshal(body, &doc))
+				assert.NotContains(t, doc, "choices")
+			}},
+			{"html as json", llmstub.Fault{HTML: true, ContentType: "application/json"}, "application/json", func(t *testing.T, body []byte) {
+				assert.False(t, json.Valid(body))
+			}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, tc.fault)})
+				res := post(t, stub.Start(t), structured)
+				assert.Equal(t, http.StatusOK, res.status)
+				assert.Equal(t, tc.contentType, res.header.Get("Content-Type"))
+				tc.check(t, res.body)
+				assert.Equal(t, llmstub.Stats{Requests: 1, Failed: 1, PeakInFlight: 1}, stub.Stats())
+			})
+		}
+	})
+	t.Run("html error page", func(t *testing.T) {
+		stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: http.StatusNotFound, HTML: true})})
+		res := post(t, stub.Start(t), structured)
+		assert.Equal(t, http.StatusNotFound, res.status)
+		assert.Equal(t, "text/html; charset=utf-8", res.header.Get("Content-Type"))
+		assert.True(t, strings.HasPrefix(string(res.body), "<!DOCTYPE html>"), "body: %s", res.body)
+	})
+	t.Run("content type of a normal reply", func(t *testing.T) {
+		stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{ContentType: "text/plain"})})
+		res := post(t, stub.Start(t), structured)
+		assert.Equal(t, http.StatusOK, res.status)
+		assert.Equal(t, "text/plain", res.header.Get("Content-Type"))
+		var c completion
+		require.NoError(t, json.Unmarshal(res.body, &c), "body: %s", res.body)
+		require.Len(t, c.Choices, 1)
+		assert.NoError(t, validateJSON(sch, c.Choices[0].Message.Content))
+		assert.Equal(t, int64(1), stub.Stats().Completed)
+	})
 	t.Run("invalid structured", func(t *testing.T) {
 		stub := llmstub.New(llmstub.Options{Faults: func(int64, *llmstub.ChatRequest) llmstub.Fault {
 			return llmstub.Fault{InvalidStructured: true}

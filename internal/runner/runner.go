@@ -46,12 +46,22 @@ type Summary struct {
 	Records []arrow.RecordBatch // the preview's groups, in order (preview); the caller releases them
 }
 
-// Run runs the dataset and returns its summary. The error is a *lifecycle.DatasetGenerationError,
-// matches lifecycle.ErrAborted, or reports a connection problem.
+// Run runs the dataset and returns its summary. First it asks each model the config uses for
+// one short reply (but those with skip_health_check): a model that fails it fails the run
+// before anything is published, with a *HealthCheckError and no summary. Otherwise the error
+// is a *lifecycle.DatasetGenerationError, matches lifecycle.ErrAborted, or reports a
+// connection problem.
 func Run(ctx context.Context, p Params) (*Summary, error) {
 	opts := p.Run
 	if opts.RunID == "" {
 		opts.RunID = lifecycle.NewRunID()
+	}
+	log := p.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := checkModelsBeforeRun(ctx, p.Config, opts.Providers, p.LLM, p.Client.URL != "", log); err != nil {
+		return nil, err
 	}
 	return drive(ctx, p, opts.RunID, func(ctrl *lifecycle.Controller, sink lifecycle.Sink) (*lifecycle.Result, error) {
 		return ctrl.Run(ctx, p.Config, opts, sink)

@@ -90,6 +90,9 @@ type Model struct {
 	Model    string // the model name the endpoint expects
 	Provider string // a Provider's Name
 	Params   InferenceParams
+	// SkipHealthCheck leaves the model out of the check a run makes before its first group
+	// (one small request per model): for an endpoint the controller's machine cannot reach.
+	SkipHealthCheck bool
 }
 
 // InferenceParams are a model's `inference_parameters` (chat-completion).
@@ -216,7 +219,7 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		}
 		model.Model = nonBlank(f, "model")
 		model.Provider = nonBlank(f, "provider")
-		_, _ = f.bool("skip_health_check") // rowforge makes no health check before a run
+		model.SkipHealthCheck, _ = f.bool("skip_health_check")
 		model.Params = InferenceParams{MaxParallelRequests: DefaultMaxParallelRequests}
 		if pv, ok := f.get("inference_parameters"); ok {
 			if pm, isMap := pv.(map[string]any); isMap {

@@ -191,6 +191,8 @@ model_providers:
 	require.Equal(t, []string{"plain", "tuned", "manual"}, []string{cfg.Models[0].Alias, cfg.Models[1].Alias, cfg.Models[2].Alias})
 
 	require.Equal(t, InferenceParams{MaxParallelRequests: 4}, cfg.Model("plain").Params, "defaults")
+	require.False(t, cfg.Model("plain").SkipHealthCheck)
+	require.True(t, cfg.Model("tuned").SkipHealthCheck)
 
 	tuned := cfg.Model("tuned").Params
 	require.Equal(t, &Distribution{Fixed: new(0.7)}, tuned.Temperature)

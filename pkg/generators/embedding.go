@@ -2,14 +2,12 @@ package generators
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/rowforge/rowforge/internal/pyfmt"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
-	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/scheduler"
 )
 
@@ -36,8 +34,7 @@ func Embedding(col *config.Column, m Embedder) (*scheduler.Generator, error) {
 		}
 		vec, err := m.Embed(ctx, text)
 		if err != nil {
-			var unavailable *llm.UnavailableError
-			if errors.As(err, &unavailable) {
+			if modelFailed(err) {
 				return nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: %w", col.Name, err)}
 			}
 			return nil, fmt.Errorf("column %q: %w", col.Name, err)

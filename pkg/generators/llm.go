@@ -172,16 +172,24 @@ func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
 	return nil, fmt.Errorf("column %q: no valid reply in %d attempts: %w", g.col.Name, tries, invalid)
 }
 
-// fail wraps an error of the column: fatal (the group fails) when the model stays unavailable
-// or the column's tools cannot work, the row's otherwise.
+// fail wraps an error of the column: fatal (the group fails) when the model stays unavailable,
+// answers what is not a chat completion, or the column's tools cannot work; the row's otherwise.
 func (g *llmColumn) fail(err error) error {
 	err = fmt.Errorf("column %q: %w", g.col.Name, err)
-	var unavailable *llm.UnavailableError
 	var broken *tools.ConfigError
-	if errors.As(err, &unavailable) || errors.As(err, &broken) {
+	if modelFailed(err) || errors.As(err, &broken) {
 		return &scheduler.FatalError{Err: err}
 	}
 	return err
+}
+
+// modelFailed reports whether err is a model's failure that every row would meet alike: one
+// that answers only errors (past the patience), or one whose replies are not what the API
+// promises.
+func modelFailed(err error) bool {
+	var unavailable *llm.UnavailableError
+	var bad *llm.BadReplyError
+	return errors.As(err, &unavailable) || errors.As(err, &bad)
 }
 
 // callTools runs a turn's calls at once and returns their results as tool messages, in the

@@ -167,3 +167,17 @@ func TestLLMUnavailableModelIsFatal(t *testing.T) {
 	require.ErrorAs(t, err, &fatal)
 	require.ErrorContains(t, err, `model "m"`)
 }
+
+// A model whose replies are not chat completions fails the group at once, naming the endpoint.
+func TestLLMBadReplyIsFatal(t *testing.T) {
+	t.Parallel()
+	stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{HTML: true})})
+	g := llmGenerator(t, stub, "blurb", -1, time.Hour)
+	_, err := g.Cell(context.Background(), map[string]any{"topic": "soup", "recipe": `{"title": "Pho", "minutes": 1}`})
+	var fatal *scheduler.FatalError
+	require.ErrorAs(t, err, &fatal)
+	var bad *llm.BadReplyError
+	require.ErrorAs(t, err, &bad)
+	require.ErrorContains(t, err, `column "blurb"`)
+	require.ErrorContains(t, err, bad.Endpoint)
+}

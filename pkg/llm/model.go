@@ -1,12 +1,14 @@
 package llm
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"maps"
 	"math"
@@ -17,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/openai/openai-go/v3"
@@ -197,6 +200,8 @@ type Model struct {
 	capacity              int // max_parallel_requests
 	opts                  Options
 
+	warned atomic.Bool // the first failed attempt was logged at WARN; later ones go to DEBUG
+
 	mu           sync.Mutex
 	failingSince time.Time // zero while the last attempt succeeded
 }
@@ -228,6 +233,12 @@ func NewModel(m *config.Model, p *config.Provider, ceiling int, opts Options) *M
 // Alias is the model's alias in the config.
 func (m *Model) Alias() string { return m.alias }
 
+// Name is the model's name at its endpoint.
+func (m *Model) Name() string { return m.name }
+
+// Endpoint is the base URL of the model's provider.
+func (m *Model) Endpoint() string { return m.endpoint }
+
 // Capacity is the model's max_parallel_requests: the most requests in flight for the whole run.
 func (m *Model) Capacity() int { return m.capacity }
 
@@ -235,9 +246,10 @@ func (m *Model) Capacity() int { return m.capacity }
 func (m *Model) Limiter() *Limiter { return m.limiter }
 
 // Complete asks the model for one reply. Transient failures (429, 5xx, 408, timeouts, broken
-// connections, garbled replies) are retried — each attempt admitted again — until one succeeds,
-// ctx ends, or the model has failed for longer than the patience (*UnavailableError). A refusal
-// that no retry can fix is a *RequestError. Attempts and tokens are counted in ctx's Usage.
+// connections) are retried — each attempt admitted again — until one succeeds, ctx ends, or the
+// model has failed for longer than the patience (*UnavailableError). A reply that is not a chat
+// completion is retried BadReplyAttempts times in all, then is a *BadReplyError. A refusal that
+// no retry can fix is a *RequestError. Attempts and tokens are counted in ctx's Usage.
 func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
 	var reply Reply
 	err := m.call(ctx, func(ctx context.Context) (ModelUsage, error) {
@@ -267,9 +279,12 @@ func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
 
 // call runs attempt until it succeeds: each attempt admitted by the limiter and counted in
 // ctx's Usage; transient failures retried with backoff until ctx ends or the model has failed
-// for longer than the patience (*UnavailableError).
+// for longer than the patience (*UnavailableError), bad replies BadReplyAttempts times in all.
+// The model's first failed attempt is logged at WARN, so that a misbehaving endpoint shows at
+// the default level at once; later ones at DEBUG.
 func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUsage, error)) error {
 	usage := usageOf(ctx)
+	badReplies := 0
 	for n := 0; ; n++ {
 		release, err := m.limiter.Acquire(ctx)
 		if err != nil {
@@ -289,25 +304,41 @@ func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUs
 			return nil
 		}
 		usage.add(m.alias, ModelUsage{Failed: 1})
-		var tr *transientError
-		switch {
-		case ctx.Err() != nil:
+		if ctx.Err() != nil { // the caller's cancellation, not the endpoint's failure
 			settle(Failed)
 			return context.Cause(ctx)
+		}
+		var tr *transientError
+		var bad *BadReplyError
+		var retryAfter time.Duration
+		switch {
+		case errors.As(err, &bad):
+			settle(Failed)
+			if badReplies++; badReplies >= BadReplyAttempts {
+				m.logFailure(n, 0, err)
+				return err
+			}
 		case !errors.As(err, &tr):
 			settle(Failed)
 			m.succeeded() // the endpoint answered: it is up, the request was wrong
+			m.logFailure(n, 0, err)
 			return err
 		case tr.status == http.StatusTooManyRequests:
 			settle(RateLimited)
+			retryAfter = tr.retryAfter
 		default:
 			settle(Failed)
+			retryAfter = tr.retryAfter
 		}
-		if failing := m.failed(); failing > m.opts.Patience {
-			return &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}
+		if bad == nil {
+			if failing := m.failed(); failing > m.opts.Patience {
+				err = &UnavailableError{Model: m.alias, Endpoint: m.endpoint, For: failing, Last: err}
+				m.logFailure(n, 0, err)
+				return err
+			}
 		}
-		wait := m.backoff(n, tr.retryAfter)
-		m.opts.Logger.Debug("model request failed; retrying", "model", m.alias, "attempt", n+1, "wait", wait, "err", err)
+		wait := m.backoff(n, retryAfter)
+		m.logFailure(n, wait, err)
 		select {
 		case <-ctx.Done():
 			return context.Cause(ctx)
@@ -334,19 +365,24 @@ func (m *Model) embedOnce(ctx context.Context, text string) ([]float32, ModelUsa
 		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
 		defer cancel()
 	}
-	resp, err := m.client.Embeddings.New(actx, params)
-	if err != nil {
+	var body []byte
+	var hres *http.Response
+	if _, err := m.client.Embeddings.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
 		return nil, ModelUsage{}, m.classify(ctx, err)
+	}
+	var resp openai.CreateEmbeddingResponse
+	if err := m.decodeReply(hres, body, &resp, "an embeddings reply"); err != nil {
+		return nil, ModelUsage{}, err
 	}
 	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens}
 	if len(resp.Data) != 1 {
-		return nil, usage, &transientError{err: fmt.Errorf("reply has %d embeddings for 1 input", len(resp.Data))}
+		return nil, usage, m.badReply(hres, body, fmt.Errorf("not an embeddings reply: %d embeddings for 1 input", len(resp.Data)))
 	}
 	d := resp.Data[0]
 	if raw := d.JSON.Embedding.Raw(); strings.HasPrefix(raw, `"`) { // encoding_format base64
 		vec, err := decodeBase64Vector(raw)
 		if err != nil {
-			return nil, usage, &transientError{err: err}
+			return nil, usage, m.badReply(hres, body, err)
 		}
 		return vec, usage, nil
 	}
@@ -373,6 +409,20 @@ func decodeBase64Vector(raw string) ([]float32, error) {
 		vec[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
 	}
 	return vec, nil
+}
+
+// logFailure logs failed attempt n (from 0), retried after wait (0: not retried): the model's
+// first failure at WARN, the others at DEBUG.
+func (m *Model) logFailure(n int, wait time.Duration, err error) {
+	level, msg := slog.LevelDebug, "model request failed"
+	if m.warned.CompareAndSwap(false, true) {
+		level, msg = slog.LevelWarn, "model request failed (the model's further failures are logged at debug level)"
+	}
+	attrs := []any{"model", m.alias, "endpoint", m.endpoint, "attempt", n + 1, "err", err}
+	if wait > 0 {
+		attrs = append(attrs, "retry_in", wait)
+	}
+	m.opts.Logger.Log(context.Background(), level, msg, attrs...)
 }
 
 func (m *Model) succeeded() {
@@ -454,13 +504,18 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
 		defer cancel()
 	}
-	resp, err := m.client.Chat.Completions.New(actx, params)
-	if err != nil {
+	var body []byte
+	var hres *http.Response
+	if _, err := m.client.Chat.Completions.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
 		return Reply{}, m.classify(ctx, err)
+	}
+	var resp openai.ChatCompletion
+	if err := m.decodeReply(hres, body, &resp, "a chat completion"); err != nil {
+		return Reply{}, err
 	}
 	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}
 	if len(resp.Choices) == 0 {
-		return Reply{Usage: usage}, &transientError{err: errors.New("reply has no choices")}
+		return Reply{Usage: usage}, m.badReply(hres, body, errors.New("not a chat completion: it has no choices"))
 	}
 	msg := resp.Choices[0].Message
 	reply := Reply{Content: msg.Content, Reasoning: reasoningOf(msg), Usage: usage}
@@ -480,6 +535,31 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	reply.Trace = append(reply.Trace, req.History...)
 	reply.Trace = append(reply.Trace, answer)
 	return reply, nil
+}
+
+// decodeReply reads a successful reply's body into dst (an API response type). The body is
+// read as JSON whatever its Content-Type says: servers that send JSON as text/plain are common,
+// and the SDK, left to decode, would refuse them (its requestconfig.Execute decodes only
+// application/json and +json media types into structs); so the SDK hands over the raw body
+// (option.WithResponseBodyInto with a *[]byte) and it is decoded here. A body that is not JSON
+// is a *BadReplyError.
+func (m *Model) decodeReply(res *http.Response, body []byte, dst any, want string) error {
+	if len(bytes.TrimSpace(body)) == 0 {
+		return m.badReply(res, body, fmt.Errorf("not %s: the body is empty", want))
+	}
+	if err := json.Unmarshal(body, dst); err != nil {
+		return m.badReply(res, body, fmt.Errorf("not %s: %w", want, err))
+	}
+	return nil
+}
+
+// badReply describes a reply res with body that is not what was asked for.
+func (m *Model) badReply(res *http.Response, body []byte, err error) *BadReplyError {
+	e := &BadReplyError{Model: m.alias, Name: m.name, Endpoint: m.endpoint, Snippet: snippet(body), Err: err}
+	if res != nil {
+		e.Status, e.ContentType = res.StatusCode, res.Header.Get("Content-Type")
+	}
+	return e
 }
 
 // messageParam converts a message of the conversation to the API's form.
@@ -534,18 +614,34 @@ func (m *Model) classify(ctx context.Context, err error) error {
 			}
 			return te
 		}
-		return &RequestError{Model: m.alias, Status: status, Err: errors.New(apiMessage(apiErr))}
+		return &RequestError{Model: m.alias, Endpoint: m.endpoint, Status: status, Err: errors.New(apiMessage(apiErr))}
 	}
-	// Timeouts, refused or reset connections, and replies that are not JSON: the endpoint or
-	// the path to it is unwell, which is what retrying and the patience are for.
+	if t := m.params.Timeout; t > 0 && errors.Is(err, context.DeadlineExceeded) {
+		err = fmt.Errorf("no reply within the model's timeout of %s: %w", t, err)
+	}
+	// Timeouts, refused or reset connections, bodies cut off while read: the endpoint or the
+	// path to it is unwell, which is what retrying and the patience are for. (A reply read
+	// whole that is not what was asked for is a *BadReplyError, from decodeReply.)
 	return &transientError{err: err}
 }
 
+// apiMessage is what an error reply says: its OpenAI-style message, else its JSON, else the
+// start of its body (an HTML error page of a proxy, say).
 func apiMessage(e *openai.Error) string {
 	if e.Message != "" {
 		return e.Message
 	}
-	return strings.TrimSpace(e.RawJSON())
+	if raw := strings.TrimSpace(e.RawJSON()); raw != "" {
+		return raw
+	}
+	if e.Response == nil || e.Response.Body == nil { // the SDK puts the body it read back
+		return "(no message)"
+	}
+	body, _ := io.ReadAll(io.LimitReader(e.Response.Body, 4*SnippetBytes))
+	if s := snippet(body); s != "" {
+		return fmt.Sprintf("the reply is not an API error (Content-Type %q): %q", e.Response.Header.Get("Content-Type"), s)
+	}
+	return "(empty body)"
 }
 
 // retryAfter reads how long the endpoint asked to wait: retry-after-ms (OpenAI's, finer), else

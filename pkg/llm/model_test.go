@@ -79,7 +79,6 @@ func TestCompleteRetriesTransientFailures(t *testing.T) {
 		{"429 with Retry-After", llmstub.Fault{Status: 429, RetryAfter: time.Millisecond}},
 		{"500", llmstub.Fault{Status: 500}},
 		{"503", llmstub.Fault{Status: 503}},
-		{"malformed JSON", llmstub.Fault{Malformed: true}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

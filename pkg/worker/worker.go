@@ -666,7 +666,7 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 
 		opts := w.opts.LLM
 		if opts.Logger == nil {
-			opts.Logger = w.log
+			opts.Logger = w.log.With("run", rec.ID)
 		}
 		if opts.Observer == nil && w.opts.Metrics != nil { // a nil *metrics.Worker in the interface is not nil
 			opts.Observer = w.opts.Metrics
