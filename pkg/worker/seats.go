@@ -47,7 +47,9 @@ func (s *seats) demand() int {
 }
 
 // adjust renews the seats held, gives back those over want that are idle, claims free ones up
-// to want, and sets the limiter's ceiling to what is held (never above want).
+// to want, and sets the limiter's ceiling to what is held (never above want). Its KV requests
+// go out kvParallel at a time: at a run's start, or when a worker's groups end, a hundred seats
+// move at once, and one round trip after another would leave them idle meanwhile.
 func (s *seats) adjust(ctx context.Context, want int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -58,43 +60,85 @@ func (s *seats) adjust(ctx context.Context, want int) {
 		s.renew(ctx)
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))
-	keep := max(want, s.limiter.State().InFlight)
-	for _, i := range slices.Backward(s.sortedHeld()) {
-		if len(s.held) <= keep {
-			break
+	if keep := max(want, s.limiter.State().InFlight); len(s.held) > keep {
+		var give []int
+		for _, i := range slices.Backward(s.sortedHeld()) {
+			if len(give) == len(s.held)-keep {
+				break
+			}
+			give = append(give, i)
 		}
-		if err := s.kv.Delete(ctx, s.key(i), jetstream.LastRevision(s.held[i])); err == nil ||
-			errors.Is(err, jetstream.ErrKeyNotFound) {
-			delete(s.held, i)
-		}
+		s.each(give, func(i int, rev uint64) (bool, uint64) {
+			err := s.kv.Delete(ctx, s.key(i), jetstream.LastRevision(rev))
+			return !(err == nil || errors.Is(err, jetstream.ErrKeyNotFound)), rev
+		})
 	}
-	for i := 0; i < s.capacity && len(s.held) < want; i++ {
-		if _, ok := s.held[i]; ok || (!sweep && s.board.taken(s.key(i))) {
-			continue
+	next := 0 // the first seat not tried yet
+	for len(s.held) < want && next < s.capacity {
+		var try []int
+		for ; next < s.capacity && len(try) < want-len(s.held); next++ {
+			if _, ok := s.held[next]; !ok && (sweep || !s.board.taken(s.key(next))) {
+				try = append(try, next)
+			}
 		}
-		rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
-		switch {
-		case err == nil:
-			s.held[i] = rev
-		case errors.Is(err, jetstream.ErrKeyExists):
-			s.board.set(s.key(i), true) // the watch has not told yet
-		}
+		s.each(try, func(i int, _ uint64) (bool, uint64) {
+			rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
+			if errors.Is(err, jetstream.ErrKeyExists) {
+				s.board.set(s.key(i), true) // the watch has not told yet
+			}
+			return err == nil, rev
+		})
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))
+}
+
+// kvParallel is how many KV requests for seats one adjust or renew has in flight.
+const kvParallel = 32
+
+// each runs fn on seats, kvParallel at a time (with the revision held, 0 for a seat not held),
+// and records the outcome: fn reports whether the seat is held afterwards, and at which
+// revision. s.mu is held.
+func (s *seats) each(seats []int, fn func(i int, rev uint64) (held bool, next uint64)) {
+	type result struct {
+		i    int
+		held bool
+		rev  uint64
+	}
+	results := make([]result, len(seats))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, kvParallel)
+	for k, i := range seats {
+		sem <- struct{}{}
+		rev := s.held[i]
+		wg.Go(func() {
+			defer func() { <-sem }()
+			held, next := fn(i, rev)
+			results[k] = result{i, held, next}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.held {
+			s.held[r.i] = r.rev
+		} else {
+			delete(s.held, r.i)
+		}
+	}
 }
 
 // renew rewrites each seat held, so that it does not expire while this worker lives.
 func (s *seats) renew(ctx context.Context) {
 	s.renewed = time.Now()
-	for i, rev := range s.held {
+	s.each(s.sortedHeld(), func(i int, rev uint64) (bool, uint64) {
 		next, err := s.kv.Update(ctx, s.key(i), []byte(s.owner), rev)
 		switch {
 		case err == nil:
-			s.held[i] = next
+			return true, next
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound):
-			delete(s.held, i) // expired (and perhaps taken) or purged with the run: not ours
-		} // another error: keep it and try again next time
-	}
+			return false, 0 // expired (and perhaps taken) or purged with the run: not ours
+		}
+		return true, rev // another error: keep it and try again next time
+	})
 }
 
 func (s *seats) key(i int) string { return wire.SeatKey(s.run, s.model, i) }
