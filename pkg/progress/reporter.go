@@ -2,6 +2,7 @@ package progress
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"maps"
 	"sync"
@@ -155,6 +156,7 @@ type Reporter struct {
 
 	mu   sync.Mutex
 	runs map[string]*runReport
+	made int // counters made, to name their sessions
 
 	pub sync.Mutex // one publish at a time: sequence numbers follow the counts they carry
 
@@ -165,7 +167,10 @@ type Reporter struct {
 }
 
 type runReport struct {
-	counter   *Counter
+	counter *Counter
+	// session is the reporter's, and the counter's number: a run forgotten and seen again
+	// counts from zero in a session of its own, which readers add to the old one.
+	session   string
 	seq       uint64
 	published uint64 // the counter's version last published
 }
@@ -188,7 +193,8 @@ func (r *Reporter) Counter(run string) *Counter {
 	defer r.mu.Unlock()
 	rr, ok := r.runs[run]
 	if !ok {
-		rr = &runReport{counter: newCounter()}
+		r.made++
+		rr = &runReport{counter: newCounter(), session: fmt.Sprintf("%s-%d", r.session, r.made)}
 		r.runs[run] = rr
 	}
 	return rr.counter
@@ -273,7 +279,7 @@ func (r *Reporter) publish(run string, rr *runReport) {
 		return
 	}
 	rr.seq++
-	b, err := wire.EncodeProgress(&wire.ProgressReport{Run: run, Worker: r.worker, Session: r.session, Seq: rr.seq,
+	b, err := wire.EncodeProgress(&wire.ProgressReport{Run: run, Worker: r.worker, Session: rr.session, Seq: rr.seq,
 		Columns: columns, Models: models})
 	if err == nil {
 		err = r.nc.Publish(r.layout.ProgressSubject(run), b)

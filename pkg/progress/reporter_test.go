@@ -78,9 +78,15 @@ func TestReporterFlush(t *testing.T) {
 	require.Equal(t, wire.CellCounts{Dropped: 3}, r.Columns["b"])
 	rep.Flush("r1") // forgotten: nothing
 	rep.Flush("unknown")
-	require.NotSame(t, c, rep.Counter("r1"), "a forgotten run starts again")
+	again := rep.Counter("r1")
+	require.NotSame(t, c, again, "a forgotten run starts again")
+	again.InFlight("m", 1)
+	rep.Flush("r1")
+	r2 := next(t, sub)
+	require.Equal(t, uint64(1), r2.Seq)
+	require.NotEqual(t, r.Session, r2.Session, "in a session of its own, which readers add to the old one")
 	_, err = sub.NextMsg(0)
-	require.ErrorIs(t, err, nats.ErrTimeout, "no report beyond the three")
+	require.ErrorIs(t, err, nats.ErrTimeout, "no report beyond these")
 }
 
 // Nil counters and groups count nothing, so callers need not check.
