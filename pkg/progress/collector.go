@@ -15,9 +15,9 @@ import (
 // RunProgress is what the controller itself knows of a run: the groups that ended and the
 // rows they committed.
 type RunProgress struct {
-	Rows, TargetRows           int
-	Groups, GroupsDone         int
-	GroupsDropped, RowsDropped int
+	Rows, TargetRows   int // rows committed, of the run's records
+	Groups, GroupsDone int
+	GroupsDropped      int // groups every row of which was dropped
 }
 
 // Column is one column's progress: its cells resolved so far, of Total (0 while unknown).

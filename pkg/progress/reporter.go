@@ -23,6 +23,7 @@ type Counter struct {
 	columns map[string]wire.CellCounts
 	models  map[string]wire.RequestCounts
 	version uint64 // one more at each change
+	open    int    // groups begun and not ended
 }
 
 var _ llm.Observer = (*Counter)(nil)
@@ -65,12 +66,15 @@ func (c *Counter) InFlight(model string, delta int) {
 	c.version++
 }
 
-// Group starts the tally of one delivery of a row group. Its cells count in the run's totals
-// as they are resolved; Discard takes them off again.
+// Group begins the tally of one delivery of a row group. Its cells count in the run's totals
+// as they are resolved; Discard takes them off again. End it when its generation is over.
 func (c *Counter) Group() *Group {
 	if c == nil {
 		return nil
 	}
+	c.mu.Lock()
+	c.open++
+	c.mu.Unlock()
 	return &Group{c: c, cells: map[string]wire.CellCounts{}}
 }
 
@@ -100,7 +104,28 @@ type Group struct {
 	c         *Counter
 	mu        sync.Mutex
 	cells     map[string]wire.CellCounts
+	ended     bool
 	discarded bool
+}
+
+// End marks the group's generation over, and reports whether it was the last of the run's
+// groups begun and not ended: then the run's counts will not change for a while, and a worker
+// flushes them (before the group's outcome, so that the controller has its counts first). Only
+// the first call can report true.
+func (g *Group) End() (last bool) {
+	if g == nil {
+		return false
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.ended {
+		return false
+	}
+	g.ended = true
+	g.c.mu.Lock()
+	defer g.c.mu.Unlock()
+	g.c.open--
+	return g.c.open == 0
 }
 
 // Cells counts cells of column resolved in this group.

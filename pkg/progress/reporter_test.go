@@ -89,6 +89,22 @@ func TestReporterFlush(t *testing.T) {
 	require.ErrorIs(t, err, nats.ErrTimeout, "no report beyond these")
 }
 
+// End reports the last of a run's open groups, once.
+func TestGroupEnd(t *testing.T) {
+	t.Parallel()
+	rep := progress.NewReporter(nil, wire.DefaultLayout(), "w", progress.ReporterOptions{})
+	c := rep.Counter("r1")
+	a, b := c.Group(), c.Group()
+	require.False(t, a.End(), "b is still open")
+	require.False(t, a.End(), "ended already")
+	require.True(t, b.End(), "the last one")
+	require.False(t, b.End())
+	d := c.Group()
+	require.True(t, d.End(), "a new group, alone again")
+	var none *progress.Group
+	require.False(t, none.End())
+}
+
 // Nil counters and groups count nothing, so callers need not check.
 func TestNilCounter(t *testing.T) {
 	t.Parallel()

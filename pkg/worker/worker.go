@@ -302,14 +302,15 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}
 
 	// The group's cells count in the run's progress as they are made; a group handed back
-	// takes them off again (another worker makes them), and the worker's last group of the run
-	// reports at once.
+	// takes them off again (another worker makes them).
 	tally := w.prog.Counter(subj.Run).Group()
 	defer func() {
+		flush := tally.End() // already ended when the outcome was published
 		if status == metrics.StatusHandedBack {
 			tally.Discard()
+			flush = true
 		}
-		if w.lastOfRun(subj.Run) {
+		if flush {
 			w.prog.Flush(subj.Run)
 		}
 	}()
@@ -337,6 +338,12 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
 	}
+	// The run's counts on this worker are final until its next group: they go before the
+	// outcome, so that the controller has them when the run ends.
+	countUnreached(tally, out)
+	if tally.End() {
+		w.prog.Flush(subj.Run)
+	}
 	if err := w.publishOutcome(ctx, m, subj.Run, g, out, usage.Snapshot()); err != nil {
 		log.Warn("could not publish the outcome; handing the group back", "err", err)
 		w.opts.Metrics.Error(metrics.ErrPublish)
@@ -345,7 +352,6 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	status = string(out.Status)
-	countUnreached(tally, out)
 	for column, st := range out.Columns {
 		w.opts.Metrics.ColumnCells(column, st.Generated, st.Failed)
 	}
@@ -406,13 +412,6 @@ func countUnreached(tally *progress.Group, out scheduler.Outcome) {
 			tally.Cells(column, wire.CellCounts{Dropped: int64(n)})
 		}
 	}
-}
-
-// lastOfRun reports whether the caller's group is the only one of run this worker holds.
-func (w *Worker) lastOfRun(run string) bool {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return len(w.inflight[run]) <= 1
 }
 
 // cells returns the LLM cells a previous delivery of group g kept in rf_cells, and keeps the
