@@ -110,6 +110,7 @@ func statusCmd() *cobra.Command {
 
 func resumeCmd() *cobra.Command {
 	var client runner.Client
+	var progressMode string
 	cmd := &cobra.Command{
 		Use:   "resume RUN_ID",
 		Short: "Continue a run whose controller was killed or lost",
@@ -132,15 +133,17 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 				return err
 			}
 			stderr := cmd.ErrOrStderr()
-			prog := newProgress(stderr)
+			prog, err := client.Progress(progressMode, stderr)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			sum, err := runner.Resume(cmd.Context(), runner.Params{Client: client, Logger: log,
 				OnStart: func(id, url string) {
 					fmt.Fprintf(stderr, "run %s resuming on server %s\n", id, url)
 				},
-				OnProgress: prog.update,
+				Progress: prog,
 			}, args[0])
-			prog.done()
 			if err != nil {
 				return err
 			}
@@ -153,5 +156,6 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 		},
 	}
 	client.Bind(cmd.Flags(), "warn")
+	cmd.Flags().StringVar(&progressMode, "progress", "auto", progressUsage)
 	return cmd
 }
