@@ -16,6 +16,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/profile"
+	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -189,7 +190,9 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	if err := f.client.Resolve(); err != nil {
 		return err
 	}
-	log, err := f.client.Logger()
+	stderr := cmd.ErrOrStderr()
+	term := progress.NewTerminal(stderr) // log lines go above the progress bars
+	log, err := f.client.LoggerTo(term)
 	if err != nil {
 		return err
 	}
@@ -197,8 +200,7 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	if opts.Samplers, err = lifecycle.BuildSamplers(cfg, &opts); err != nil {
 		return err
 	}
-	stderr := cmd.ErrOrStderr()
-	prog, err := f.client.Progress(f.progress, stderr)
+	prog, err := f.client.Progress(f.progress, term)
 	if err != nil {
 		return err
 	}

@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/progress"
 )
 
 // connectTo opens a plain connection for an operator command: no local mode, nothing created.
@@ -128,12 +129,13 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 			if err := client.Resolve(); err != nil {
 				return err
 			}
-			log, err := client.Logger()
+			stderr := cmd.ErrOrStderr()
+			term := progress.NewTerminal(stderr) // log lines go above the progress bars
+			log, err := client.LoggerTo(term)
 			if err != nil {
 				return err
 			}
-			stderr := cmd.ErrOrStderr()
-			prog, err := client.Progress(progressMode, stderr)
+			prog, err := client.Progress(progressMode, term)
 			if err != nil {
 				return err
 			}

@@ -107,7 +107,10 @@ func (c *Client) Options(name string, service bool) []nats.Option {
 }
 
 // Logger returns the command's logger on stderr, at the level and in the format of the flags.
-func (c *Client) Logger() (*slog.Logger, error) {
+func (c *Client) Logger() (*slog.Logger, error) { return c.LoggerTo(os.Stderr) }
+
+// LoggerTo is Logger on w.
+func (c *Client) LoggerTo(w io.Writer) (*slog.Logger, error) {
 	level := c.LogLevel
 	if level == "" {
 		level = "info"
@@ -116,7 +119,7 @@ func (c *Client) Logger() (*slog.Logger, error) {
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, &UsageError{fmt.Errorf("--log-level: %w", err)}
 	}
-	return c.logger(os.Stderr, l)
+	return c.logger(w, l)
 }
 
 // ProgressLogger returns the logger of a run's progress lines on w: in the format of the flags,
@@ -126,7 +129,8 @@ func (c *Client) ProgressLogger(w io.Writer) (*slog.Logger, error) {
 	return c.logger(w, slog.LevelInfo)
 }
 
-// Progress returns how a run shows its progress on w for the --progress value mode.
+// Progress returns how a run shows its progress on w for the --progress value mode. Give the
+// run's logger w as well when it is a *progress.Terminal, so that its lines go above the bars.
 func (c *Client) Progress(mode string, w io.Writer) (progress.RenderOptions, error) {
 	m, err := progress.ParseMode(mode)
 	if err != nil {

@@ -37,9 +37,9 @@ func ParseMode(s string) (Mode, error) {
 	}
 }
 
-// IsTerminal reports whether w is a terminal.
+// IsTerminal reports whether w (or the writer a *Terminal wraps) is a terminal.
 func IsTerminal(w io.Writer) bool {
-	f, ok := w.(*os.File)
+	f, ok := output(w).(*os.File)
 	if !ok {
 		return false
 	}
@@ -60,6 +60,7 @@ const barRefresh = 200 * time.Millisecond
 type RenderOptions struct {
 	Mode Mode
 	// Out is where bars are drawn, and the terminal ModeAuto looks for (default os.Stderr).
+	// When it is a *Terminal, what others write to it while the bars are drawn goes above them.
 	Out io.Writer
 	// Logger receives ModeLines' lines, at INFO (default slog.Default()). Give a logger whose
 	// level lets INFO through.
@@ -136,7 +137,10 @@ func (r *Renderer) Start(ctx context.Context) {
 	}
 	every, draw := r.every, r.logLine
 	if r.mode == ModeBar {
-		r.p = mpb.New(mpb.WithOutput(r.out), mpb.WithRefreshRate(barRefresh), mpb.WithAutoRefresh())
+		r.p = mpb.New(mpb.WithOutput(output(r.out)), mpb.WithRefreshRate(barRefresh), mpb.WithAutoRefresh())
+		if t, ok := r.out.(*Terminal); ok {
+			t.draw(r.p)
+		}
 		every, draw = barRefresh, r.updateBars
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
@@ -191,6 +195,9 @@ func (r *Renderer) Stop() {
 		b.Abort(false) // left drawn as it is (mpb's Wait needs every bar done; complete ones are)
 	}
 	r.p.Wait()
+	if t, ok := r.out.(*Terminal); ok {
+		t.draw(nil)
+	}
 }
 
 // logLine logs s as one INFO line:

@@ -133,3 +133,26 @@ func TestRendererBars(t *testing.T) {
 		require.Contains(t, s, want)
 	}
 }
+
+// Through a Terminal, what others write while bars are drawn goes above them, and straight
+// through before and after.
+func TestTerminal(t *testing.T) {
+	t.Parallel()
+	var out lockedBuffer
+	term := progress.NewTerminal(&out)
+	_, err := term.Write([]byte("before\n"))
+	require.NoError(t, err)
+	r := progress.NewRenderer(sample, progress.RenderOptions{Mode: progress.ModeBar, Out: term})
+	r.Start(context.Background())
+	_, err = term.Write([]byte("a warning\n"))
+	require.NoError(t, err)
+	r.Stop()
+	_, err = term.Write([]byte("after\n"))
+	require.NoError(t, err)
+	s := out.String()
+	require.True(t, strings.HasPrefix(s, "before\n"), s)
+	require.True(t, strings.HasSuffix(s, "after\n"), s)
+	require.Contains(t, s, "a warning\n")
+	require.Contains(t, s, "text     140 / 300")
+	require.False(t, progress.IsTerminal(term))
+}
