@@ -101,6 +101,9 @@ func (f *runFlags) check(cmd *cobra.Command) error {
 	if f.window <= 0 || f.workers <= 0 {
 		return &runner.UsageError{Err: fmt.Errorf("--max-concurrent-row-groups and --workers must be positive")}
 	}
+	if _, err := progress.ParseMode(f.progress); err != nil {
+		return &runner.UsageError{Err: fmt.Errorf("--progress: %w", err)}
+	}
 	if !cmd.Flags().Changed("seed") {
 		var b [8]byte
 		_, _ = rand.Read(b[:])
