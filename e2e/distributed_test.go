@@ -47,6 +47,10 @@ func TestDistributedMatchesLocal(t *testing.T) {
 	require.Truef(t, strings.HasSuffix(lastLine(dist.Stderr), "dataset "+dirA),
 		"the controller reports sinkd's dataset folder; last line: %q", lastLine(dist.Stderr))
 	require.Contains(t, lastLine(dist.Stderr), fmt.Sprintf("completed: %d of %d records in %d groups (0 groups dropped)", n, n, n/bufferSize))
+	// Its progress comes from the worker processes' reports over NATS: the last line (not a
+	// terminal: lines) counts every cell of every column.
+	require.Contains(t, dist.Stderr, fmt.Sprintf("msg=progress rows_done=%d/%d groups=%d/%d cells.sentiment=%d/%d cells.title=%d/%d cells.popular=%d/%d",
+		n, n, n/bufferSize, n/bufferSize, n, n, n, n, n, n))
 
 	js := connect(t, ns.URL)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)

@@ -4,11 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +16,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/profile"
+	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -57,6 +56,7 @@ type runFlags struct {
 	noEarlyShutdown, allowPartial  bool
 	providers, assets              string
 	patience                       time.Duration
+	progress                       string
 }
 
 // lifecycle returns the options the flags set for a run in mode.
@@ -79,6 +79,7 @@ func (f *runFlags) bind(cmd *cobra.Command, preview bool) {
 	cmd.Flags().DurationVar(&f.patience, "model-patience", 5*time.Minute, "local mode: fail the run when a model has answered only errors for this long (workers have their own flag)")
 	cmd.Flags().StringVar(&f.providers, "providers", "", "model providers file (Data Designer's model_providers.yaml shape); the config's model_providers win over it, it over the built-in nvidia, openai and openrouter")
 	cmd.Flags().StringVar(&f.assets, "assets", "", "managed-assets folder of the person sampler's Nemotron-Personas datasets (<folder>/datasets/<locale>.parquet; default $ROWFORGE_ASSETS, then Data Designer's ~/.data-designer/managed-assets)")
+	cmd.Flags().StringVar(&f.progress, "progress", "auto", progressUsage)
 	cmd.Flags().BoolVar(&f.allowPartial, "allow-partial", false, "when the error rate stops the run, keep the committed groups and write metadata marked partial (exit 0) instead of failing")
 	if !preview {
 		cmd.Flags().IntVar(&f.bufferSize, "buffer-size", 1000, "rows per row group, and per Parquet file")
@@ -99,6 +100,9 @@ func (f *runFlags) check(cmd *cobra.Command) error {
 	}
 	if f.window <= 0 || f.workers <= 0 {
 		return &runner.UsageError{Err: fmt.Errorf("--max-concurrent-row-groups and --workers must be positive")}
+	}
+	if _, err := progress.ParseMode(f.progress); err != nil {
+		return &runner.UsageError{Err: fmt.Errorf("--progress: %w", err)}
 	}
 	if !cmd.Flags().Changed("seed") {
 		var b [8]byte
@@ -189,7 +193,9 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	if err := f.client.Resolve(); err != nil {
 		return err
 	}
-	log, err := f.client.Logger()
+	stderr := cmd.ErrOrStderr()
+	term := progress.NewTerminal(stderr) // log lines go above the progress bars
+	log, err := f.client.LoggerTo(term)
 	if err != nil {
 		return err
 	}
@@ -197,8 +203,10 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 	if opts.Samplers, err = lifecycle.BuildSamplers(cfg, &opts); err != nil {
 		return err
 	}
-	stderr := cmd.ErrOrStderr()
-	prog := newProgress(stderr)
+	prog, err := f.client.Progress(f.progress, term)
+	if err != nil {
+		return err
+	}
 	start := time.Now()
 	sum, err := runner.Run(cmd.Context(), runner.Params{
 		Config: cfg, Client: f.client, Workers: f.workers, Out: f.out, Run: opts, Logger: log,
@@ -207,9 +215,8 @@ func execute(cmd *cobra.Command, f *runFlags, cfg *config.Config, opts lifecycle
 			fmt.Fprintf(stderr, "run %s started: %d records, seed %d, server %s\n", id, opts.NumRecords, opts.Seed, url)
 			fmt.Fprintf(stderr, "  abort with: nats pub --server %s %s '{\"op\":\"abort\",\"reason\":\"...\"}'\n", url, f.client.Layout().ControlSubject(id))
 		},
-		OnProgress: prog.update,
+		Progress: prog,
 	})
-	prog.done()
 	if err != nil {
 		return err
 	}
@@ -349,51 +356,9 @@ func validateCmd() *cobra.Command {
 	return cmd
 }
 
-// progress prints groups and rows done: one line redrawn on a terminal, a line per tenth of the
-// run otherwise.
-type progress struct {
-	mu   sync.Mutex
-	w    interface{ Write([]byte) (int, error) }
-	tty  bool
-	last int
-	any  bool
-}
-
-func newProgress(w interface{ Write([]byte) (int, error) }) *progress {
-	p := &progress{w: w}
-	if f, ok := w.(*os.File); ok {
-		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
-			p.tty = true
-		}
-	}
-	return p
-}
-
-func (p *progress) update(pr lifecycle.Progress) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	line := fmt.Sprintf("  %d/%d groups, %d/%d rows", pr.GroupsDone, pr.Groups, pr.Rows, pr.TargetRows)
-	if pr.GroupsDropped > 0 {
-		line += fmt.Sprintf(", %d groups dropped", pr.GroupsDropped)
-	}
-	if p.tty {
-		fmt.Fprintf(p.w, "\r%s\033[K", line)
-		p.any = true
-		return
-	}
-	if tenth := pr.GroupsDone * 10 / max(pr.Groups, 1); tenth > p.last || pr.GroupsDone == pr.Groups {
-		p.last = tenth
-		fmt.Fprintln(p.w, line)
-	}
-}
-
-func (p *progress) done() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.tty && p.any {
-		fmt.Fprintln(p.w)
-	}
-}
+// progressUsage is the help of --progress.
+const progressUsage = "how the run's progress is shown on stderr: auto (bars on a terminal, else lines), bar, " +
+	"lines (an INFO line every 5 s: rows, cells per column, requests per model as ok/failed/in flight) or off"
 
 // loadWithProviders reads a config and a providers file, for commands that call its models from
 // this machine.

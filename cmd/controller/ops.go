@@ -11,6 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/pkg/progress"
 )
 
 // connectTo opens a plain connection for an operator command: no local mode, nothing created.
@@ -110,6 +111,7 @@ func statusCmd() *cobra.Command {
 
 func resumeCmd() *cobra.Command {
 	var client runner.Client
+	var progressMode string
 	cmd := &cobra.Command{
 		Use:   "resume RUN_ID",
 		Short: "Continue a run whose controller was killed or lost",
@@ -127,20 +129,23 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 			if err := client.Resolve(); err != nil {
 				return err
 			}
-			log, err := client.Logger()
+			stderr := cmd.ErrOrStderr()
+			term := progress.NewTerminal(stderr) // log lines go above the progress bars
+			log, err := client.LoggerTo(term)
 			if err != nil {
 				return err
 			}
-			stderr := cmd.ErrOrStderr()
-			prog := newProgress(stderr)
+			prog, err := client.Progress(progressMode, term)
+			if err != nil {
+				return err
+			}
 			start := time.Now()
 			sum, err := runner.Resume(cmd.Context(), runner.Params{Client: client, Logger: log,
 				OnStart: func(id, url string) {
 					fmt.Fprintf(stderr, "run %s resuming on server %s\n", id, url)
 				},
-				OnProgress: prog.update,
+				Progress: prog,
 			}, args[0])
-			prog.done()
 			if err != nil {
 				return err
 			}
@@ -153,5 +158,6 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 		},
 	}
 	client.Bind(cmd.Flags(), "warn")
+	cmd.Flags().StringVar(&progressMode, "progress", "auto", progressUsage)
 	return cmd
 }

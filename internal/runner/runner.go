@@ -20,6 +20,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/local"
+	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -37,6 +38,10 @@ type Params struct {
 	// OnStart is called once the run has an id and a server, before any group is published.
 	OnStart    func(runID, url string)
 	OnProgress func(lifecycle.Progress)
+	// Progress shows the run's progress while it runs — cells per column and requests per
+	// model, from the workers' reports, with the groups and rows the controller has seen end —
+	// until the run ends, before Run returns. Mode "" or off shows nothing.
+	Progress progress.RenderOptions
 }
 
 // Summary is what a finished run leaves for the command to print.
@@ -137,10 +142,22 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		p.OnStart(runID, Redact(url))
 	}
 	ctrl := lifecycle.New(nc, js, layout, res, log)
-	if p.OnProgress != nil {
-		ctrl.OnProgress(p.OnProgress)
+	col, stopProgress, err := showProgress(ctx, p, nc, layout, runID, log)
+	if err != nil {
+		return nil, err
 	}
+	defer stopProgress() // idempotent
+	ctrl.OnProgress(func(pr lifecycle.Progress) {
+		if col != nil {
+			col.SetRun(progress.RunProgress{Rows: pr.Rows, TargetRows: pr.TargetRows, Groups: pr.Groups,
+				GroupsDone: pr.GroupsDone, GroupsDropped: pr.GroupsDropped})
+		}
+		if p.OnProgress != nil {
+			p.OnProgress(pr)
+		}
+	})
 	result, err := start(ctrl, sink)
+	stopProgress() // the last counts, before the caller prints its summary
 	sum := &Summary{Result: result, Dir: sink.Dir()}
 	if err != nil {
 		return sum, err
@@ -153,6 +170,36 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		sum.Records = recs
 	}
 	return sum, nil
+}
+
+// showProgress starts collecting the workers' progress reports of run and showing them as
+// p.Progress says; stop ends both, once the last counts are shown. Without a mode it does
+// nothing (a nil collector).
+func showProgress(ctx context.Context, p Params, nc *nats.Conn, layout wire.Layout, run string, log *slog.Logger) (
+	col *progress.Collector, stop func(), err error) {
+	if p.Progress.Mode == "" || p.Progress.Mode == progress.ModeOff {
+		return nil, func() {}, nil
+	}
+	opts := progress.CollectorOptions{Logger: log}
+	initial := progress.RunProgress{}
+	if p.Config != nil { // a resume learns its columns from the reports, its size from its first group
+		for _, c := range p.Config.GeneratedColumns() {
+			opts.Columns = append(opts.Columns, c.Name)
+		}
+		opts.Rows = p.Run.NumRecords
+		initial.TargetRows = p.Run.NumRecords
+		if size := p.Run.BufferSize; size > 0 {
+			initial.Groups = lifecycle.Plan{NumRecords: p.Run.NumRecords, BufferSize: size}.Groups()
+		}
+	}
+	col = progress.NewCollector(nc, layout, run, opts)
+	col.SetRun(initial)
+	if err := col.Start(); err != nil {
+		return nil, nil, err
+	}
+	r := progress.NewRenderer(col, p.Progress)
+	r.Start(ctx)
+	return col, func() { r.Stop(); col.Stop() }, nil
 }
 
 // Exit codes of rowforge's commands.

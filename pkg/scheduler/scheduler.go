@@ -98,6 +98,10 @@ type Cells struct {
 	// goroutine that ran it, before the scheduler takes the value: a worker that dies after Keep
 	// returned loses nothing of that cell.
 	Keep func(ctx context.Context, column string, row int, value any)
+	// Progress, when set, is told of each result as the scheduler folds it in: what it added
+	// to its column's stats (Retried aside). It is called from the scheduler's loop, so it must
+	// be quick; it feeds a progress display.
+	Progress func(column string, added ColumnStats)
 }
 
 // Run generates every column of the group held in buf, whose seed columns are filled, and
@@ -181,7 +185,9 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 			continue // draining: results of cancelled work are discarded
 		}
 		var ready []Task
+		before := stats[r.task.Column]
 		ready, fatal = s.apply(r, buf, tr, stats, sk)
+		cells.progress(r.task.Column, before, stats[r.task.Column])
 		if fatal != nil {
 			cancel(fatal)
 		}

@@ -252,7 +252,7 @@ func FuzzDecodeSinkCommit(f *testing.F) {
 	})
 }
 
-var subjectAreas = []string{"groups", "outcomes", "sink", "control"}
+var subjectAreas = []string{"groups", "outcomes", "sink", "control", "progress"}
 
 // FuzzParseSubject checks two directions for every area: a subject that parses is exactly what
 // the builders make of its parts, and a subject the builders make of valid tokens parses back
@@ -264,6 +264,7 @@ func FuzzParseSubject(f *testing.F) {
 	f.Add("rf", l.SinkSubject("r1", SinkGroup, 9), "r1", SinkGroup, "", 9)
 	f.Add("rf", l.SinkSubject("r1", SinkFinalize, 0), "r1", SinkFinalize, "", 0)
 	f.Add("rf", l.ControlSubject("r1"), "r1", "", "", 0)
+	f.Add("rf", l.ProgressSubject("r1"), "r1", "", "", 0)
 	f.Add("acme", "acme.sink.a.group.x", "a.group", "x", "", -1)
 	f.Add("rf", "rf.groups..1", "", "", "", 0)
 	f.Add("rf", "rf.outcomes.r.group.>", "*", ">", " ", 0)
@@ -291,6 +292,7 @@ func FuzzParseSubject(f *testing.F) {
 				valid && ValidToken(kind) == nil && ValidToken(id) == nil},
 			{"sink", l.SinkSubject(run, SinkGroup, group), Subject{Run: run, Kind: SinkGroup, ID: strconv.Itoa(group)}, valid},
 			{"control", l.ControlSubject(run), Subject{Run: run}, valid},
+			{"progress", l.ProgressSubject(run), Subject{Run: run}, valid},
 		}
 		if kind != SinkGroup {
 			built = append(built, struct {
@@ -349,6 +351,10 @@ func rebuild(t *testing.T, l Layout, area string, s Subject) string {
 		require.Empty(t, s.Kind)
 		require.Empty(t, s.ID)
 		return l.ControlSubject(s.Run)
+	case "progress":
+		require.Empty(t, s.Kind)
+		require.Empty(t, s.ID)
+		return l.ProgressSubject(s.Run)
 	}
 	t.Fatalf("unknown area %q parsed", area)
 	return ""

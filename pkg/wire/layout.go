@@ -120,6 +120,11 @@ func (l Layout) SinkSubject(run, kind string, group int) string {
 // ControlSubject carries the run's broadcast control messages (abort).
 func (l Layout) ControlSubject(run string) string { return l.prefix() + ".control." + run }
 
+// ProgressSubject carries the workers' progress reports of a run (ProgressReport), on core
+// NATS: no stream captures it, a report nobody listens to is gone, and the next one says
+// everything the lost one did.
+func (l Layout) ProgressSubject(run string) string { return l.prefix() + ".progress." + run }
+
 // RunConsumer names the controller's durable consumer of a run's group outcomes and drain acks.
 func RunConsumer(run string) string { return "run-" + run }
 
@@ -149,13 +154,14 @@ func ValidToken(s string) error {
 }
 
 // ParseSubject splits `<prefix>.<area>.<run>[.<kind>[.<id>]]` for the area given ("groups",
-// "outcomes", "sink", "control"), accepting exactly the shapes the builders produce:
+// "outcomes", "sink", "control", "progress"), accepting exactly the shapes the builders produce:
 //
 //	groups    <prefix>.groups.<run>.<group>          Kind empty, ID the group index
 //	outcomes  <prefix>.outcomes.<run>.<kind>.<id>
 //	sink      <prefix>.sink.<run>.group.<group>      Kind SinkGroup, ID the group index
 //	sink      <prefix>.sink.<run>.<kind>             any other kind, ID empty
 //	control   <prefix>.control.<run>
+//	progress  <prefix>.progress.<run>
 //
 // Every token it returns passes ValidToken. It does not check that a group ID is a number:
 // that is GroupIndex's job.
@@ -176,7 +182,7 @@ func (l Layout) ParseSubject(area, subject string) (Subject, error) {
 	switch {
 	case area == "groups" && len(parts) == 4:
 		s.ID = parts[3]
-	case area == "control" && len(parts) == 3:
+	case (area == "control" || area == "progress") && len(parts) == 3:
 	case area == "outcomes" && len(parts) == 5:
 		s.Kind, s.ID = parts[3], parts[4]
 	case area == "sink" && len(parts) == 5 && parts[3] == SinkGroup:

@@ -20,6 +20,7 @@ func TestSubjectBuilders(t *testing.T) {
 		{"sink finalize", l.SinkSubject("r1", SinkFinalize, 4), "rf.sink.r1.finalize"},
 		{"sink abort", l.SinkSubject("r1", SinkAbort, 0), "rf.sink.r1.abort"},
 		{"control", l.ControlSubject("r1"), "rf.control.r1"},
+		{"progress", acme.ProgressSubject("r1"), "acme.progress.r1"},
 		{"other prefix", acme.GroupSubject("r1", 0), "acme.groups.r1.0"},
 		{"groups stream", l.GroupsStream(), "RF_GROUPS"},
 		{"outcomes stream", acme.OutcomesStream(), "ACME_OUTCOMES"},
@@ -55,6 +56,7 @@ func TestParseSubjectRoundTrip(t *testing.T) {
 			{"sink finalize", "sink", l.SinkSubject("r1", SinkFinalize, 0), Subject{Run: "r1", Kind: SinkFinalize}},
 			{"sink abort", "sink", l.SinkSubject("r1", SinkAbort, 0), Subject{Run: "r1", Kind: SinkAbort}},
 			{"control", "control", l.ControlSubject("r1"), Subject{Run: "r1"}},
+			{"progress", "progress", l.ProgressSubject("r1"), Subject{Run: "r1"}},
 		}
 		for _, tt := range tests {
 			t.Run(l.Prefix+"/"+tt.name, func(t *testing.T) {

@@ -29,6 +29,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/generators"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/metrics"
+	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/scheduler"
 	"github.com/rowforge/rowforge/pkg/tools"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -69,6 +70,7 @@ type Worker struct {
 	layout wire.Layout
 	res    *wire.Resources
 	pub    *wire.Publisher
+	prog   *progress.Reporter // cells and model requests of each run, for the controller's display
 	opts   Options
 	log    *slog.Logger
 	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
@@ -121,8 +123,9 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 		log = slog.Default()
 	}
 	return &Worker{nc: nc, js: js, layout: layout, res: res, opts: opts,
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
-		log: log.With("worker", opts.ID), runs: map[string]*runEntry{},
+		pub:  wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
+		prog: progress.NewReporter(nc, layout, opts.ID, progress.ReporterOptions{Logger: log.With("worker", opts.ID)}),
+		log:  log.With("worker", opts.ID), runs: map[string]*runEntry{},
 		inflight: map[string]map[int]context.CancelCauseFunc{}, aborted: map[string]error{},
 		peers: newPeers(wire.WorkerKey(opts.ID)), board: newBoard(), wake: make(chan struct{}, 1)}
 }
@@ -179,6 +182,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	// groups in hand and the demand of every worker.
 	beating := jsx.Every(beat, w.opts.Heartbeat, w.publishRecord)
 	balancing := w.balance(beat)
+	w.prog.Start(ctx)
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency, "max_concurrency", w.opts.MaxConcurrency)
 	w.state.Store(running)
 	jsx.PullGated(ctx, cons, w.opts.MaxConcurrency, w.ready, w.log, w.handle)
@@ -186,6 +190,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	stopBeat()
 	<-beating
 	<-balancing
+	w.prog.Stop() // no group in hand: each run's last progress report
 	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
 	w.adjustSeats(dctx, "") // no group in hand: every seat goes back
@@ -412,10 +417,23 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		}
 	}
 
+	// The group's cells count in the run's progress as they are made; a group handed back
+	// takes them off again (another worker makes them).
+	tally := w.prog.Counter(subj.Run).Group()
+	defer func() {
+		flush := tally.End() // already ended when the outcome was published
+		if status == metrics.StatusHandedBack {
+			tally.Discard()
+			flush = true
+		}
+		if flush {
+			w.prog.Flush(subj.Run)
+		}
+	}()
 	usage := &llm.Usage{}
 	// The older group's requests take the seats first: groups finish, and commit, in turn,
 	// while the younger ones use what the older cannot.
-	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), g), entry, m, subj.Run, g)
+	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), g), entry, m, subj.Run, g, tally)
 	if err != nil { // the message itself is bad: no worker will do better
 		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		w.term(m, err.Error())
@@ -437,6 +455,12 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 		status = metrics.StatusHandedBack
 		_ = m.NakWithDelay(jsx.FetchWait)
 		return
+	}
+	// The run's counts on this worker are final until its next group: they go before the
+	// outcome, so that the controller has them when the run ends.
+	countUnreached(tally, out)
+	if tally.End() {
+		w.prog.Flush(subj.Run)
 	}
 	if err := w.publishOutcome(ctx, m, subj.Run, g, out, usage.Snapshot()); err != nil {
 		log.Warn("could not publish the outcome; handing the group back", "err", err)
@@ -465,7 +489,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 
 // generate decodes the prepared group and runs the scheduler on it. An error means the message
 // is malformed; generation failures are in the outcome.
-func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg, run string, g int) (scheduler.Outcome, error) {
+func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg, run string, g int, tally *progress.Group) (scheduler.Outcome, error) {
 	if entry.err != nil {
 		return scheduler.Outcome{Status: scheduler.Failed, Err: entry.err}, nil
 	}
@@ -482,10 +506,30 @@ func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg,
 	if err != nil {
 		return scheduler.Outcome{}, err
 	}
-	if entry.pool == nil { // no model calls: nothing worth keeping across deliveries
-		return entry.sched.Run(ctx, f), nil
+	count := func(column string, d scheduler.ColumnStats) {
+		tally.Cells(column, wire.CellCounts{OK: int64(d.Generated), Failed: int64(d.Failed), Skipped: int64(d.Skipped)})
 	}
-	return entry.sched.RunCells(ctx, f, w.cells(ctx, run, g)), nil
+	if entry.pool == nil { // no model calls: nothing worth keeping across deliveries
+		return entry.sched.RunCells(ctx, f, scheduler.Cells{Progress: count}), nil
+	}
+	cells := w.cells(ctx, run, g)
+	cells.Progress = count
+	return entry.sched.RunCells(ctx, f, cells), nil
+}
+
+// countUnreached counts, in a group's progress tally, the cells of each column that the
+// group's end settled without making them: their rows were dropped by another column first.
+// With them every column of an ended group counts all its rows.
+func countUnreached(tally *progress.Group, out scheduler.Outcome) {
+	if out.Status != scheduler.Completed && out.Status != scheduler.Dropped {
+		return
+	}
+	rows := out.Rows + out.Dropped
+	for column, st := range out.Columns {
+		if n := rows - st.Generated - st.Failed - st.Skipped; n > 0 {
+			tally.Cells(column, wire.CellCounts{Dropped: int64(n)})
+		}
+	}
 }
 
 // cells returns the LLM cells a previous delivery of group g kept in rf_cells, and keeps the
@@ -640,9 +684,13 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	return e, nil
 }
 
-// closeRuns ends the MCP sessions of runs dropped from the cache, or of all at the stop.
+// closeRuns ends the MCP sessions of runs dropped from the cache, or of all at the stop, and
+// drops their progress counts.
 func (w *Worker) closeRuns(entries []*runEntry) {
 	for _, e := range entries {
+		if e.rec != nil { // nil for a test's scheduler (UseScheduler)
+			w.prog.Forget(e.rec.ID)
+		}
 		if e.tools != nil {
 			if err := e.tools.Close(); err != nil {
 				w.log.Warn("closing MCP sessions", "run", e.rec.ID, "err", err)
@@ -671,6 +719,7 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		if opts.Observer == nil && w.opts.Metrics != nil { // a nil *metrics.Worker in the interface is not nil
 			opts.Observer = w.opts.Metrics
 		}
+		opts.Observer = llm.Observers(opts.Observer, w.prog.Counter(rec.ID))
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
 		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
