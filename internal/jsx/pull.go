@@ -121,3 +121,37 @@ func Every(ctx context.Context, d time.Duration, fn func(context.Context)) <-cha
 	}()
 	return done
 }
+
+// Watch calls fn with each entry of kv — the current values, then every change — in a
+// goroutine of its own, until ctx ends or stop is called; stop returns once that goroutine has.
+// The marker that ends the current values is not passed on.
+func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) (stop func(), err error) {
+	ctx, cancel := context.WithCancel(ctx)
+	w, err := kv.WatchAll(ctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer func() { _ = w.Stop() }()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case e, ok := <-w.Updates():
+				if !ok {
+					return
+				}
+				if e != nil {
+					fn(e)
+				}
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}, nil
+}

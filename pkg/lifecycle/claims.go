@@ -6,6 +6,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -27,34 +28,16 @@ func newClaims(run string) *claims {
 	return &claims{run: run, taken: map[int]bool{}, changed: make(chan struct{})}
 }
 
-// watch follows rf_workers until ctx ends; the returned channel closes when it has stopped.
-func (c *claims) watch(ctx context.Context, kv jetstream.KeyValue) (<-chan struct{}, error) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer func() { _ = w.Stop() }()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e == nil || e.Operation() != jetstream.KeyValuePut {
-					continue
-				}
-				if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
-					c.mark(rec.InFlight[c.run]...)
-				}
-			}
+// watch follows rf_workers until ctx ends or stop is called.
+func (c *claims) watch(ctx context.Context, kv jetstream.KeyValue) (stop func(), err error) {
+	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+		if e.Operation() != jetstream.KeyValuePut {
+			return
 		}
-	}()
-	return done, nil
+		if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
+			c.mark(rec.InFlight[c.run]...)
+		}
+	})
 }
 
 // mark records groups as taken, or ended.

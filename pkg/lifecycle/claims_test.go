@@ -27,9 +27,9 @@ func TestClaimsFollowTheWorkersRecords(t *testing.T) {
 
 	c := newClaims("run1")
 	wctx, stop := context.WithCancel(ctx)
-	following, err := c.watch(wctx, res.Workers)
+	stopWatch, err := c.watch(wctx, res.Workers)
 	require.NoError(t, err)
-	t.Cleanup(func() { stop(); <-following })
+	t.Cleanup(func() { stop(); stopWatch() })
 
 	put := func(rec wire.WorkerRecord) {
 		b, err := json.Marshal(rec)

@@ -512,11 +512,11 @@ func (r *run) loop(parent context.Context) (err error) {
 	defer stopAdmission()
 	r.stopAdmission = stopAdmission
 	claims := newClaims(r.opts.RunID)
-	if following, err := claims.watch(actx, r.c.res.Workers); err != nil {
+	if stopClaims, err := claims.watch(actx, r.c.res.Workers); err != nil {
 		r.c.log.Warn("cannot follow the workers' groups; admitting the whole window at once", "run", r.opts.RunID, "err", err)
 	} else {
 		r.claims = claims
-		r.wg.Go(func() { <-following })
+		r.wg.Go(func() { <-actx.Done(); stopClaims() })
 	}
 	r.wg.Add(1)
 	go r.admit(actx)

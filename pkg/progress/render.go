@@ -13,6 +13,8 @@ import (
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/rowforge/rowforge/internal/jsx"
 )
 
 // Mode is how progress is shown.
@@ -80,7 +82,7 @@ type Renderer struct {
 
 	life    sync.Mutex
 	cancel  context.CancelFunc
-	done    chan struct{}
+	done    <-chan struct{}
 	stopped bool
 
 	// bars; touched by the renderer's goroutine, then by Stop once it has ended
@@ -144,20 +146,7 @@ func (r *Renderer) Start(ctx context.Context) {
 		every, draw = barRefresh, r.updateBars
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				draw(r.src.Snapshot())
-			}
-		}
-	}()
+	r.done = jsx.Every(ctx, every, func(context.Context) { draw(r.src.Snapshot()) })
 }
 
 // Stop ends the drawing and shows the final counts: a last line, or the bars at their final

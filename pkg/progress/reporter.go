@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 	"github.com/nats-io/nats.go"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -187,7 +188,7 @@ type Reporter struct {
 
 	life    sync.Mutex
 	cancel  context.CancelFunc
-	done    chan struct{}
+	done    <-chan struct{}
 	stopped bool
 }
 
@@ -253,20 +254,7 @@ func (r *Reporter) Start(ctx context.Context) {
 		return
 	}
 	ctx, r.cancel = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
-		t := time.NewTicker(r.every)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				r.publishAll()
-			}
-		}
-	}()
+	r.done = jsx.Every(ctx, r.every, func(context.Context) { r.publishAll() })
 }
 
 // Stop ends the publishing goroutine, waits for it, and publishes the counts that changed

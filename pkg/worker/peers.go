@@ -9,6 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -33,34 +34,22 @@ const peerTTL = 15 * time.Second
 
 func newPeers(self string) *peers { return &peers{self: self, recs: map[string]peer{}} }
 
-// watch keeps the records current until ctx ends, calling changed after each update. It returns
-// an error only if the watch cannot start.
+// watch keeps the records current until ctx ends or stop is called, calling changed after each
+// update.
 func (p *peers) watch(ctx context.Context, kv jetstream.KeyValue, changed func()) (stop func(), err error) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e := range w.Updates() {
-			if e == nil || e.Key() == p.self {
-				continue // the end of the initial values; this worker knows its own state
-			}
-			p.mu.Lock()
-			if e.Operation() != jetstream.KeyValuePut {
-				delete(p.recs, e.Key())
-			} else if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
-				p.recs[e.Key()] = peer{rec: rec, written: e.Created()}
-			}
-			p.mu.Unlock()
-			changed()
+	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+		if e.Key() == p.self {
+			return // this worker knows its own state
 		}
-	}()
-	return func() {
-		_ = w.Stop()
-		<-done
-	}, nil
+		p.mu.Lock()
+		if e.Operation() != jetstream.KeyValuePut {
+			delete(p.recs, e.Key())
+		} else if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
+			p.recs[e.Key()] = peer{rec: rec, written: e.Created()}
+		}
+		p.mu.Unlock()
+		changed()
+	})
 }
 
 // claimants returns the stakes in endpoint name of run, this worker's (mine) among the live

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -168,30 +169,16 @@ type board struct {
 
 func newBoard() *board { return &board{held: map[string]bool{}} }
 
-// watch keeps the board current until stopped, calling freed when a seat is given back.
+// watch keeps the board current until ctx ends or stop is called, calling freed when a seat is
+// given back.
 func (b *board) watch(ctx context.Context, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
-	w, err := kv.WatchAll(ctx)
-	if err != nil {
-		return nil, err
-	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for e := range w.Updates() {
-			if e == nil {
-				continue
-			}
-			taken := e.Operation() == jetstream.KeyValuePut
-			b.set(e.Key(), taken)
-			if !taken {
-				freed()
-			}
+	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+		taken := e.Operation() == jetstream.KeyValuePut
+		b.set(e.Key(), taken)
+		if !taken {
+			freed()
 		}
-	}()
-	return func() {
-		_ = w.Stop()
-		<-done
-	}, nil
+	})
 }
 
 func (b *board) taken(key string) bool {
