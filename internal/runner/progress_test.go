@@ -51,11 +51,12 @@ func TestProgressLinesWhileGroupsAreOpen(t *testing.T) {
 	gate := make(chan struct{})
 	stub := llmstub.New(llmstub.Options{Gate: gate})
 	url := stub.Start(t)
+	// No health check: the gate would hold its request too.
 	cfg := load(t, `
 model_providers:
   - {name: stub, endpoint: "`+url+`"}
 model_configs:
-  - {alias: writer, model: w, provider: stub, inference_parameters: {max_parallel_requests: 4}}
+  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: 4}}
 columns:
   - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread]}}
   - {name: text, column_type: llm-text, model_alias: writer, prompt: "Write about {{ topic }}"}
