@@ -2,10 +2,12 @@ package bench
 
 import (
 	"fmt"
+	"hash/fnv"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -18,7 +20,7 @@ import (
 // llmShape is one configuration of BenchmarkLLMUtilization.
 type llmShape struct {
 	rows, buffer, cap, workers int
-	heavy                      bool // most replies take llmLatency, one in llmSlowEvery takes llmSlow
+	heavy                      bool // most replies take llmLatency, one in llmSlowEvery takes llmSlow (see slowPrompt)
 }
 
 const (
@@ -37,8 +39,10 @@ func (s llmShape) String() string {
 }
 
 // llmConfig is the issue's shape: three chained llm-text columns and a judge of the last, all
-// on one model. The health check is skipped: its one request, made before the run is created,
-// would open the measured span seconds before the first group.
+// on one model. Each row's prompts carry its id (the stand-in's replies echo the prompt's first
+// 60 characters), so that every request's text is its own (see slowPrompt). The health check
+// is skipped: its one request, made before the run is created, would open the measured span
+// seconds before the first group.
 func llmConfig(endpoint string, capacity int) string {
 	return fmt.Sprintf(`
 model_providers:
@@ -46,14 +50,15 @@ model_providers:
 model_configs:
   - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d}}
 columns:
+  - {name: id, column_type: sampler, sampler_type: uuid}
   - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, bread, tea, rice]}}
-  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask something about {{ topic }}"}
-  - {name: draft, column_type: llm-text, model_alias: writer, prompt: "Draft an answer to {{ question }}"}
-  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Improve {{ draft }}"}
+  - {name: question, column_type: llm-text, model_alias: writer, prompt: "{{ id }}: ask about {{ topic }}"}
+  - {name: draft, column_type: llm-text, model_alias: writer, prompt: "Draft: {{ question }}"}
+  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Fix: {{ draft }}"}
   - name: grade
     column_type: llm-judge
     model_alias: writer
-    prompt: "Grade the answer {{ answer }}"
+    prompt: "Grade: {{ answer }}"
     scores:
       - {name: accuracy, description: "Is it right?", options: {"0": wrong, "1": right}}
 `, endpoint, capacity)
@@ -113,8 +118,15 @@ type llmRun struct {
 func runLLMShape(b *testing.B, s llmShape) llmRun {
 	b.Helper()
 	opts := llmstub.Options{Latency: llmLatency}
+	var slow atomic.Int64
 	if s.heavy {
-		opts.Faults = llmstub.FaultEvery(llmSlowEvery, llmstub.Fault{Delay: llmSlow - llmLatency})
+		opts.Faults = func(_ int64, req *llmstub.ChatRequest) llmstub.Fault {
+			if slowPrompt(req) {
+				slow.Add(1)
+				return llmstub.Fault{Delay: llmSlow - llmLatency}
+			}
+			return llmstub.Fault{}
+		}
 	}
 	stub := llmstub.New(opts)
 	url := stub.Start(b)
@@ -153,9 +165,7 @@ func runLLMShape(b *testing.B, s llmShape) llmRun {
 		r.steady = meanInFlight(samples, llmSettling) / float64(s.cap)
 	}
 	busy := float64(st.Completed) * llmLatency.Seconds()
-	if s.heavy {
-		busy += float64(st.Completed/llmSlowEvery) * (llmSlow - llmLatency).Seconds()
-	}
+	busy += float64(slow.Load()) * (llmSlow - llmLatency).Seconds()
 	// Fixed latency: the span is at least ceil(requests/cap) replies long.
 	if !s.heavy {
 		waves := (st.Completed + int64(s.cap) - 1) / int64(s.cap)
@@ -228,4 +238,16 @@ func (t cpuTimes) busySince(start cpuTimes) float64 {
 		return 0
 	}
 	return float64(t.busy-start.busy) / float64(t.total-start.total)
+}
+
+// slowPrompt picks the slow replies of the heavy-tailed latency: one prompt in llmSlowEvery, by
+// a hash of its text — as an endpoint is slow on some requests, whenever they come. (Picking
+// every 100th request by arrival made the run's last request always slow, and always one of a
+// row that a slow reply had already held back.)
+func slowPrompt(req *llmstub.ChatRequest) bool {
+	h := fnv.New32a()
+	for _, m := range req.Messages {
+		_, _ = h.Write([]byte(m.Content))
+	}
+	return h.Sum32()%llmSlowEvery == 0
 }
