@@ -34,8 +34,9 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 }
 
 // PullGated is PullEach where slot i fetches only once ready(ctx, i) returns: a service takes
-// on more work only while it has room for it (nil: always ready). ready returns when ctx ends.
-func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready func(ctx context.Context, slot int),
+// on more work only while it has room for it (nil: always ready). ready returns when ctx ends;
+// the func it returns, if not nil, is called once the fetch has a message or ended without one.
+func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready func(ctx context.Context, slot int) (fetched func()),
 	log *slog.Logger, handle func(context.Context, jetstream.Msg)) {
 	var wg sync.WaitGroup
 	for slot := range slots {
@@ -43,8 +44,13 @@ func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready fu
 		go func() {
 			defer wg.Done()
 			for ctx.Err() == nil {
+				fetched := func() {}
 				if ready != nil {
-					if ready(ctx, slot); ctx.Err() != nil {
+					if f := ready(ctx, slot); f != nil {
+						fetched = f
+					}
+					if ctx.Err() != nil {
+						fetched()
 						return
 					}
 				}
@@ -57,6 +63,7 @@ func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready fu
 				start := time.Now()
 				batch, err := cons.Fetch(1, jetstream.FetchContext(fctx))
 				if err != nil {
+					fetched()
 					stopWatch()
 					cancel()
 					if ctx.Err() == nil {
@@ -67,8 +74,13 @@ func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready fu
 				}
 				got := 0
 				for m := range batch.Messages() {
-					got++
+					if got++; got == 1 {
+						fetched()
+					}
 					handle(ctx, m)
+				}
+				if got == 0 {
+					fetched()
 				}
 				stopWatch()
 				cancel()
@@ -135,7 +147,7 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValu
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer func() { _ = w.Stop() }()
+		defer stopWatcher(w)
 		for {
 			select {
 			case <-ctx.Done():
@@ -154,4 +166,23 @@ func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValu
 		cancel()
 		<-done
 	}, nil
+}
+
+// stopWatcher unsubscribes w and drains its updates until nats.go closes them: its delivery
+// goroutine may be blocked sending to the full channel, and would stay so. The drain gives up
+// after a while, rather than hang a stop on a connection that went away.
+func stopWatcher(w jetstream.KeyWatcher) {
+	_ = w.Stop()
+	giveUp := time.NewTimer(5 * time.Second)
+	defer giveUp.Stop()
+	for {
+		select {
+		case _, ok := <-w.Updates():
+			if !ok {
+				return
+			}
+		case <-giveUp.C:
+			return
+		}
+	}
 }

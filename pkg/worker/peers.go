@@ -24,12 +24,12 @@ type peers struct {
 }
 
 type peer struct {
-	rec     *wire.WorkerRecord
-	written time.Time // by the server's clock
+	rec  *wire.WorkerRecord
+	seen time.Time // when the watch delivered it, by this worker's clock (not the server's: no skew)
 }
 
-// peerTTL is how long a record counts after it was written: the rf_workers bucket's TTL. An entry
-// that expires sends no update to a watch, so a dead worker's record is aged out here.
+// peerTTL is how long a record counts after the watch delivered it: the rf_workers bucket's TTL.
+// An entry that expires sends no update to a watch, so a dead worker's record is aged out here.
 const peerTTL = 15 * time.Second
 
 func newPeers(self string) *peers { return &peers{self: self, recs: map[string]peer{}} }
@@ -45,7 +45,7 @@ func (p *peers) watch(ctx context.Context, kv jetstream.KeyValue, changed func()
 		if e.Operation() != jetstream.KeyValuePut {
 			delete(p.recs, e.Key())
 		} else if rec, err := wire.DecodeWorkerRecord(e.Value()); err == nil {
-			p.recs[e.Key()] = peer{rec: rec, written: e.Created()}
+			p.recs[e.Key()] = peer{rec: rec, seen: time.Now()}
 		}
 		p.mu.Unlock()
 		changed()
@@ -62,7 +62,7 @@ func (p *peers) claimants(run, name string, mine claimant) ([]claimant, int) {
 	all := []keyed{{p.self, mine}}
 	p.mu.Lock()
 	for key, pr := range p.recs {
-		if time.Since(pr.written) > peerTTL {
+		if time.Since(pr.seen) > peerTTL {
 			delete(p.recs, key) // expired: gone, or it would have written since
 			continue
 		}
@@ -96,7 +96,7 @@ func (p *peers) count() int {
 	defer p.mu.Unlock()
 	n := 1
 	for _, pr := range p.recs {
-		if time.Since(pr.written) <= peerTTL {
+		if time.Since(pr.seen) <= peerTTL {
 			n++
 		}
 	}

@@ -71,7 +71,13 @@ func (s *seats) adjust(ctx context.Context, want int) {
 		}
 		s.each(give, func(i int, rev uint64) (bool, uint64) {
 			err := s.kv.Delete(ctx, s.key(i), jetstream.LastRevision(rev))
-			return !(err == nil || errors.Is(err, jetstream.ErrKeyNotFound)), rev
+			if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+				return false, 0
+			}
+			// The delete may have been applied and its reply lost: the seat is still this
+			// worker's only if it still holds the revision written.
+			e, gerr := s.kv.Get(ctx, s.key(i))
+			return gerr == nil && e.Revision() == rev, rev
 		})
 	}
 	next := 0 // the first seat not tried yet
@@ -84,10 +90,7 @@ func (s *seats) adjust(ctx context.Context, want int) {
 		}
 		s.each(try, func(i int, _ uint64) (bool, uint64) {
 			rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
-			if errors.Is(err, jetstream.ErrKeyExists) {
-				s.board.set(s.key(i), true) // the watch has not told yet
-			}
-			return err == nil, rev
+			return err == nil, rev // taken: the watch tells the board
 		})
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))

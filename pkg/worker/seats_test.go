@@ -164,7 +164,6 @@ func TestBoardTracksTheSeatsTaken(t *testing.T) {
 	mine := newSeats(kv, "a", "run1", "writer", 4, llm.NewLimiter(0), b)
 	mine.adjust(ctx, 4) // the first adjust renews, and tries every seat
 	require.Equal(t, 1, mine.count(), "one seat is free")
-	require.True(t, b.taken(wire.SeatKey("run1", "writer", 0)))
 
 	other.adjust(ctx, 1) // b gives two back
 	for range 2 {
@@ -174,6 +173,7 @@ func TestBoardTracksTheSeatsTaken(t *testing.T) {
 			t.Fatal("the board did not see the seats given back")
 		}
 	}
+	require.True(t, b.taken(wire.SeatKey("run1", "writer", 0)), "the watch delivered b's claims before its give-backs")
 	require.False(t, b.taken(wire.SeatKey("run1", "writer", 1)))
 	mine.adjust(ctx, 4)
 	require.Equal(t, 3, mine.count(), "a takes the seats given back, between renewals")

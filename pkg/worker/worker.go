@@ -84,7 +84,8 @@ type Worker struct {
 	peers    *peers        // the other live workers, for shares of model caps
 	board    *board        // the seats taken in rf_seats
 	wake     chan struct{} // a peer, a seat or a group changed: rebalance now
-	roomy    signal        // the seats may have room for another group
+	roomy    signal        // extra fetches were granted
+	extra    extra         // fetches granted to the slots beyond Concurrency
 	announce sync.Mutex    // orders rf_workers puts; guards announced
 	// announced is the demand in the last record put, by run and endpoint.
 	announced map[string]map[string]int
@@ -284,49 +285,97 @@ func (w *Worker) balance(ctx context.Context) <-chan struct{} {
 				w.publishRecord(ctx)
 			}
 			w.adjustSeats(ctx, "")
+			w.extra.grant(w.room())
 			w.roomy.notify()
 		}
 	}()
 	return done
 }
 
-// ready lets pull slot i fetch a group: the first Concurrency always, the others while the
-// seats of a run in hand have room for more requests than its groups make.
-func (w *Worker) ready(ctx context.Context, slot int) {
-	for slot >= w.opts.Concurrency && !w.hasRoom() {
+// ready lets pull slot i fetch a group: the first Concurrency always, the others each on a
+// fetch granted by the balancing loop (see room).
+func (w *Worker) ready(ctx context.Context, slot int) (fetched func()) {
+	if slot < w.opts.Concurrency {
+		return nil
+	}
+	for {
+		granted := w.roomy.wait() // before take: a grant made meanwhile is not missed
+		if w.extra.take() {
+			return w.extra.fetched
+		}
 		select {
 		case <-ctx.Done():
-			return
-		case <-w.roomy.wait():
+			return nil
+		case <-granted:
 		}
 	}
 }
 
-// hasRoom reports whether a capped endpoint of a run this worker holds groups of could take
-// more of its requests than it has: its share, were its demand the whole cap, exceeds its
-// demand. Runs without capped endpoints never have room: their groups take only the base slots.
-func (w *Worker) hasRoom() bool {
+// room is how many more groups the seats of the runs in hand have room for: for each capped
+// endpoint, the requests its share could take — were its demand the whole cap — beyond the
+// demand, over the demand a group of the run makes; the most of these, and at most as many as
+// the groups in hand (a new group's requests take a moment to show in the demand), within
+// MaxConcurrency. Runs without capped endpoints have none: they keep to the base slots.
+func (w *Worker) room() int {
 	type job struct {
-		run string
-		s   *seats
+		run    string
+		s      *seats
+		groups int
 	}
 	var jobs []job
+	held := 0
 	w.mu.Lock()
 	for id, e := range w.runs {
-		if len(w.inflight[id]) > 0 {
+		held += len(w.inflight[id])
+		if n := len(w.inflight[id]); n > 0 {
 			for _, s := range e.seats {
-				jobs = append(jobs, job{id, s})
+				jobs = append(jobs, job{id, s, n})
 			}
 		}
 	}
 	w.mu.Unlock()
+	most := 0
 	for _, j := range jobs {
 		d := j.s.demand()
-		if d < w.peers.share(j.run, j.s.model, j.s.capacity, claimant{demand: j.s.capacity, busy: true}) {
-			return true
+		free := w.peers.share(j.run, j.s.model, j.s.capacity, claimant{demand: j.s.capacity, busy: true}) - d
+		if free <= 0 {
+			continue
 		}
+		perGroup := max(1, d/j.groups)
+		most = max(most, (free+perGroup-1)/perGroup)
 	}
-	return false
+	return min(most, held, w.opts.MaxConcurrency-held)
+}
+
+// extra rations the pull slots beyond Concurrency: each balance grants as many fetches as the
+// seats have room for groups, less the fetches still waiting for one — a moment of room must not
+// send every extra slot after a group, each of which would take one when it comes.
+type extra struct {
+	mu               sync.Mutex
+	grants, fetching int
+}
+
+func (x *extra) grant(n int) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.grants = max(0, n-x.fetching)
+}
+
+func (x *extra) take() bool {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.grants == 0 {
+		return false
+	}
+	x.grants--
+	x.fetching++
+	return true
+}
+
+func (x *extra) fetched() {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	x.fetching--
 }
 
 // adjustSeats moves this worker's model seats toward its want (see seats): of every run, or
@@ -387,6 +436,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	defer cancel(nil)
 	w.track(subj.Run, g, cancel)
 	w.publishRecord(ctx)
+	w.poke() // room for another group, perhaps: the ramp doubles per round trip, not per tick
 	defer func() {
 		w.untrack(subj.Run, g)
 		w.publishRecord(context.WithoutCancel(ctx))
