@@ -89,16 +89,3 @@ func (p *peers) share(run, name string, capacity int, mine claimant) int {
 	cs, self := p.claimants(run, name, mine)
 	return shares(capacity, cs)[self]
 }
-
-// count is the number of live workers, this one included.
-func (p *peers) count() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	n := 1
-	for _, pr := range p.recs {
-		if time.Since(pr.seen) <= peerTTL {
-			n++
-		}
-	}
-	return n
-}

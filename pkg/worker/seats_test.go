@@ -132,17 +132,19 @@ func TestSharesFollowTheAnnouncedDemand(t *testing.T) {
 	require.Equal(t, 5, p.share("run1", "writer", 32, mine), "b's requests wait: a keeps what it uses")
 	require.Equal(t, 16, p.share("run1", "writer", 32, claimant{demand: 40, busy: true}), "even demand, even split")
 	require.Equal(t, 32, p.share("run2", "writer", 32, mine), "b has nothing of run2")
-	require.Equal(t, 2, p.count())
 
 	announce(wire.WorkerRecord{ID: "b"}) // b's group ended
 	require.Equal(t, 32, p.share("run1", "writer", 32, mine))
 
+	announce(wire.WorkerRecord{ID: "b", InFlight: map[string][]int{"run1": {4}},
+		Demand: map[string]map[string]int{"run1": {"writer": 40}}})
 	_, err = kv.Put(ctx, "b", []byte("not a record"))
 	require.NoError(t, err)
 	<-changed
+	require.Equal(t, 5, p.share("run1", "writer", 32, mine), "a record that does not decode changes nothing")
 	require.NoError(t, kv.Delete(ctx, "b"))
 	<-changed
-	require.Equal(t, 1, p.count(), "a deleted record is gone")
+	require.Equal(t, 32, p.share("run1", "writer", 32, mine), "a deleted record is gone")
 }
 
 // The board shows the seats others hold, so that claims go to free seats, and tells when one
