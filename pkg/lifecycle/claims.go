@@ -3,6 +3,7 @@ package lifecycle
 import (
 	"context"
 	"sync"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -60,8 +61,15 @@ func (c *claims) mark(groups ...int) {
 	}
 }
 
-// await returns once group g was taken or ended, or ctx ended.
+// claimPatience bounds a wait for a claim: the records can be lost (rf_workers lives in memory,
+// and a restarted server comes back without it) or the watch broken, and admission must then
+// fall back to the window rather than wait for a group to end.
+const claimPatience = 2 * time.Second
+
+// await returns once group g was taken or ended, ctx ended, or claimPatience passed.
 func (c *claims) await(ctx context.Context, g int) {
+	giveUp := time.NewTimer(claimPatience)
+	defer giveUp.Stop()
 	for {
 		c.mu.Lock()
 		taken, changed := c.taken[g], c.changed
@@ -71,6 +79,8 @@ func (c *claims) await(ctx context.Context, g int) {
 		}
 		select {
 		case <-ctx.Done():
+			return
+		case <-giveUp.C:
 			return
 		case <-changed:
 		}

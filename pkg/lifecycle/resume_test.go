@@ -96,7 +96,8 @@ func TestResumeAfterTheControllerStopped(t *testing.T) {
 	res, err := other.Resume(context.Background(), opts.RunID, sink)
 	require.NoError(t, err)
 	require.Equal(t, wire.RunCompleted, res.Status)
-	require.Equal(t, len(ledger), res.Resumed)
+	// A ledger write sent as the controller stopped may land after the read above.
+	require.GreaterOrEqual(t, res.Resumed, len(ledger))
 	require.Equal(t, 2000, res.Rows)
 	require.Len(t, res.Commits, 20)
 	for g := range ledger {
