@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -19,12 +20,15 @@ import (
 var ErrNoDeployment = errors.New("no rowforge deployment on this server (no run has been started)")
 
 // openBuckets opens the run and worker buckets without creating anything: the operator
-// commands only read a deployment (and abort writes one record).
-func openBuckets(ctx context.Context, js jetstream.JetStream, l wire.Layout) (runs, workers jetstream.KeyValue, err error) {
-	if runs, err = js.KeyValue(ctx, l.RunsBucket()); errors.Is(err, jetstream.ErrBucketNotFound) {
-		return nil, nil, ErrNoDeployment
-	} else if err != nil {
+// commands only read a deployment (and abort writes one record). workers is nil when the
+// server holds no worker bucket yet.
+func openBuckets(ctx context.Context, js jetstream.JetStream, l wire.Layout) (runs *runstore.Store, workers jetstream.KeyValue, err error) {
+	runs, ok, err := runstore.Open(ctx, js, l)
+	if err != nil {
 		return nil, nil, err
+	}
+	if !ok {
+		return nil, nil, ErrNoDeployment
 	}
 	if workers, err = js.KeyValue(ctx, l.WorkersBucket()); errors.Is(err, jetstream.ErrBucketNotFound) {
 		return runs, nil, nil
@@ -36,33 +40,27 @@ func openBuckets(ctx context.Context, js jetstream.JetStream, l wire.Layout) (ru
 // broadcasts the abort on the run's control subject, as `nats pub rf.control.<run>` would. With
 // wait > 0 it returns the run's state once its controller has finished (aborted, failed or
 // completed), or the state it has when wait runs out.
-func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, l wire.Layout, run, reason string, wait time.Duration) (string, error) {
+func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, l wire.Layout, run, reason string, wait time.Duration) (wire.RunState, error) {
 	runs, _, err := openBuckets(ctx, js, l)
 	if err != nil {
 		return "", err
 	}
-	for { // compare-and-swap, like the controller's own writes
-		e, err := runs.Get(ctx, run)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return "", &UsageError{Err: fmt.Errorf("no run %q (controller status lists the runs)", run)}
-		}
-		if err != nil {
-			return "", err
-		}
-		rec, err := wire.DecodeRunRecord(e.Value())
-		if err != nil {
-			return "", err
-		}
-		if rec.State != wire.RunRunning {
-			return rec.State, nil // nothing to abort
+	aborting := false
+	rec, err := runs.Update(ctx, run, func(rec *wire.RunRecord) error {
+		if aborting = rec.State == wire.RunRunning; !aborting {
+			return runstore.ErrUnchanged // nothing to abort
 		}
 		rec.State, rec.Reason = wire.RunAborting, reason
-		b, _ := json.Marshal(rec)
-		if _, err = runs.Update(ctx, run, b, e.Revision()); err == nil {
-			break
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return "", err
-		}
+		return nil
+	})
+	if errors.Is(err, runstore.ErrNotFound) {
+		return "", &UsageError{Err: fmt.Errorf("no run %q (controller status lists the runs)", run)}
+	}
+	if err != nil {
+		return "", err
+	}
+	if !aborting {
+		return rec.State, nil
 	}
 	body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: reason})
 	if err := nc.Publish(l.ControlSubject(run), body); err != nil {
@@ -73,15 +71,11 @@ func Abort(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, l wire.La
 	}
 	deadline := time.Now().Add(wait)
 	for {
-		e, err := runs.Get(ctx, run)
+		rec, err := runs.Get(ctx, run)
 		if err != nil {
 			return "", err
 		}
-		rec, err := wire.DecodeRunRecord(e.Value())
-		if err != nil {
-			return "", err
-		}
-		if rec.State != wire.RunRunning && rec.State != wire.RunAborting || !time.Now().Before(deadline) {
+		if rec.State.Ended() || !time.Now().Before(deadline) {
 			return rec.State, nil
 		}
 		select {
@@ -99,34 +93,19 @@ func Status(ctx context.Context, js jetstream.JetStream, l wire.Layout, run stri
 		return nil, nil, err
 	}
 	var recs []*wire.RunRecord
-	keys := []string{run}
-	if run == "" {
-		keys = nil
-		lister, err := runs.ListKeys(ctx)
-		if err != nil {
-			return nil, nil, err
-		}
-		for k := range lister.Keys() {
-			keys = append(keys, k)
-		}
-	}
-	for _, k := range keys {
-		e, err := runs.Get(ctx, k)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			if run != "" {
-				return nil, nil, &UsageError{Err: fmt.Errorf("no run %q", run)}
-			}
-			continue
+	if run != "" {
+		rec, err := runs.Get(ctx, run)
+		if errors.Is(err, runstore.ErrNotFound) {
+			return nil, nil, &UsageError{Err: fmt.Errorf("no run %q", run)}
 		}
 		if err != nil {
 			return nil, nil, err
 		}
-		if rec, err := wire.DecodeRunRecord(e.Value()); err == nil {
-			recs = append(recs, rec)
-		}
+		recs = append(recs, rec)
+	} else if recs, err = runs.List(ctx); err != nil {
+		return nil, nil, err
 	}
 	slices.SortFunc(recs, func(a, b *wire.RunRecord) int { return b.CreatedAt.Compare(a.CreatedAt) })
-
 	var ws []*wire.WorkerRecord
 	if workers != nil {
 		lister, err := workers.ListKeys(ctx)

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -19,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/persons"
+	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -110,8 +110,8 @@ type Progress struct {
 // Result is the explicit outcome of a run.
 type Result struct {
 	RunID    string
-	Mode     string // wire.ModeBuild or wire.ModePreview
-	Status   string // wire.RunCompleted, wire.RunPartial, wire.RunFailed or wire.RunAborted
+	Mode     string        // wire.ModeBuild or wire.ModePreview
+	Status   wire.RunState // wire.RunCompleted, wire.RunPartial, wire.RunFailed or wire.RunAborted
 	Groups   int
 	Dropped  int // groups whose every row was dropped
 	Rows     int // rows committed
@@ -131,6 +131,7 @@ type Controller struct {
 	js        jetstream.JetStream
 	layout    wire.Layout
 	res       *wire.Resources
+	runs      *runstore.Store
 	pub       *wire.Publisher
 	log       *slog.Logger
 	progress  func(Progress)
@@ -149,7 +150,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Controller{nc: nc, js: js, layout: layout, res: res, log: log,
+	return &Controller{nc: nc, js: js, layout: layout, res: res, runs: runstore.New(res.Runs), log: log,
 		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: time.Minute}
 }
 
@@ -245,7 +246,7 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	if rec.Config, err = cfg.SourceJSON(); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
-	if err := r.createRecord(ctx, rec); err != nil {
+	if err := c.runs.Create(ctx, &rec); err != nil {
 		return nil, r.genErr(-1, err)
 	}
 	c.log.Info("run started", "run", opts.RunID, "records", opts.NumRecords, "groups", r.plan.Groups(),
@@ -322,32 +323,17 @@ func (c *Controller) claim(ctx context.Context, runID string) (*wire.RunRecord, 
 	if err := wire.ValidToken(runID); err != nil {
 		return nil, fmt.Errorf("run id: %w", err)
 	}
-	for {
-		e, err := c.res.Runs.Get(ctx, runID)
-		if errors.Is(err, jetstream.ErrKeyNotFound) {
-			return nil, fmt.Errorf("run %s: %w", runID, ErrUnknownRun)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("read run %s: %w", runID, err)
-		}
-		rec, err := wire.DecodeRunRecord(e.Value())
-		if err != nil {
-			return nil, err
-		}
-		if rec.State != wire.RunRunning && rec.State != wire.RunAborting {
-			return nil, &NotResumableError{RunID: runID, State: rec.State}
+	rec, err := c.runs.Update(ctx, runID, func(rec *wire.RunRecord) error {
+		if rec.State.Ended() {
+			return &NotResumableError{RunID: runID, State: rec.State}
 		}
 		rec.Epoch++
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return nil, err
-		}
-		if _, err = c.res.Runs.Update(ctx, runID, b, e.Revision()); err == nil {
-			return rec, nil
-		} else if !errors.Is(err, jetstream.ErrKeyExists) {
-			return nil, fmt.Errorf("claim run %s: %w", runID, err)
-		}
+		return nil
+	})
+	if errors.Is(err, runstore.ErrNotFound) {
+		return nil, fmt.Errorf("run %s: %w", runID, ErrUnknownRun)
 	}
+	return rec, err
 }
 
 // BuildSamplers builds what draws a run's sampler columns, reading the person datasets its
@@ -740,14 +726,13 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		_ = m.Ack()
 		return nil
 	}
-	status := m.Headers().Get(wire.HeaderStatus)
-	var stats *wire.GroupStats
-	if status == "completed" || status == "dropped" {
-		if stats, err = wire.DecodeStats([]byte(m.Headers().Get(wire.HeaderStats))); err != nil {
-			_ = m.Ack()
-			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
-		}
-		if stop, err := r.checkGate(ctx, stats); err != nil {
+	o, err := wire.DecodeOutcome(m.Headers())
+	if err != nil {
+		_ = m.Ack()
+		return r.genErr(g, err)
+	}
+	if o.Status == wire.OutcomeCompleted || o.Status == wire.OutcomeDropped {
+		if stop, err := r.checkGate(ctx, o.Stats); err != nil {
 			_ = m.Ack()
 			return r.genErr(g, err)
 		} else if stop {
@@ -755,18 +740,18 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 			return nil
 		}
 	}
-	switch status {
-	case "completed":
+	switch o.Status {
+	case wire.OutcomeCompleted:
 		body, err := wire.Body(ctx, r.c.res.Payloads, m)
 		if err != nil {
-			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
 		}
 		rec, err := wire.DecodeRecord(body)
 		if err != nil {
-			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", m.Headers().Get(wire.HeaderWorker), err))
+			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
 		}
-		st.outcome, st.usage = m, stats.Models
-		sides, usage := st.sides, stats.Models
+		st.outcome, st.usage = m, o.Stats.Models
+		sides, usage := st.sides, o.Stats.Models
 		r.writes++
 		r.wg.Add(1)
 		go func() { // POST_BATCH may run a program: off the loop, like the sink write
@@ -779,25 +764,21 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 			}
 			r.emit(ctx, event{kind: evCommitted, group: g, commit: commit})
 		}()
-	case "dropped":
+	case wire.OutcomeDropped:
 		_ = m.Ack()
 		r.result.Dropped++
 		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
-		wire.AddUsage(&r.result.Usage, stats.Models)
-		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped, Usage: stats.Models})
+		wire.AddUsage(&r.result.Usage, o.Stats.Models)
+		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped, Usage: o.Stats.Models})
 		return r.end(g)
-	case "failed":
+	case wire.OutcomeFailed:
 		_ = m.Ack()
-		return r.genErr(g, fmt.Errorf("worker %s reported the group failed: %s", m.Headers().Get(wire.HeaderWorker),
-			m.Headers().Get(wire.HeaderError)))
-	case "aborted":
+		return r.genErr(g, fmt.Errorf("worker %s reported the group failed: %s", o.Worker, o.Err))
+	case wire.OutcomeAborted:
 		// A worker reports a group aborted only when the run's abort cancelled it (a stopping
 		// worker hands its groups back): the run is being aborted, whichever message came first.
 		_ = m.Ack()
-		return &AbortedError{RunID: r.opts.RunID,
-			Reason: strings.TrimPrefix(m.Headers().Get(wire.HeaderError), wire.AbortedPrefix)}
-	default:
-		r.term(m, fmt.Sprintf("unknown outcome status %q", status))
+		return &AbortedError{RunID: r.opts.RunID, Reason: o.AbortReason}
 	}
 	return nil
 }
@@ -992,7 +973,7 @@ func (r *run) finalize(ctx context.Context) error {
 // starting a group), the broadcast cancels groups in flight, queued groups are purged, and the
 // sink discards what it had half-written. It runs on its own deadline: the run's context may be
 // the thing that was cancelled.
-func (r *run) shutdown(cause error, state string) {
+func (r *run) shutdown(cause error, state wire.RunState) {
 	ctx, cancel := context.WithTimeout(context.Background(), r.c.abortWait)
 	defer cancel()
 	log := r.c.log.With("run", r.opts.RunID)
@@ -1109,49 +1090,25 @@ func (r *run) cleanup(ctx context.Context) {
 	}
 }
 
-// createRecord records the run in rf_runs; the id must be new.
-func (r *run) createRecord(ctx context.Context, rec wire.RunRecord) error {
-	b, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
-	if _, err := r.c.res.Runs.Create(ctx, rec.ID, b); err != nil {
-		return fmt.Errorf("record run %s: %w", rec.ID, err)
-	}
-	return nil
-}
-
-func (r *run) setState(ctx context.Context, state, reason string) error {
+func (r *run) setState(ctx context.Context, state wire.RunState, reason string) error {
 	return r.update(ctx, func(rec *wire.RunRecord) {
 		rec.State, rec.Reason = state, reason
 	})
 }
 
 // update changes the run's record with compare-and-swap, so that the controller's writes
-// (progress, its own state) never undo another's (an operator's `controller abort`).
+// (progress, its own state) never undo another's (an operator's `controller abort`). A resumed
+// controller has taken the run over when the record's epoch is no longer this one's: then
+// nothing is written and the error is a *SupersededError.
 func (r *run) update(ctx context.Context, change func(*wire.RunRecord)) error {
-	for {
-		e, err := r.c.res.Runs.Get(ctx, r.opts.RunID)
-		if err != nil {
-			return err
-		}
-		rec, err := wire.DecodeRunRecord(e.Value())
-		if err != nil {
-			return err
-		}
+	_, err := r.c.runs.Update(ctx, r.opts.RunID, func(rec *wire.RunRecord) error {
 		if rec.Epoch != r.epoch {
 			return &SupersededError{RunID: r.opts.RunID, Epoch: rec.Epoch, Mine: r.epoch}
 		}
 		change(rec)
-		b, err := json.Marshal(rec)
-		if err != nil {
-			return err
-		}
-		_, err = r.c.res.Runs.Update(ctx, r.opts.RunID, b, e.Revision())
-		if !errors.Is(err, jetstream.ErrKeyExists) { // ErrKeyExists: someone wrote first; again
-			return err
-		}
-	}
+		return nil
+	})
+	return err
 }
 
 func (r *run) genErr(g int, err error) error {

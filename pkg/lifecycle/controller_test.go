@@ -82,7 +82,7 @@ func frames(t *testing.T, m *sinks.Memory) map[int]*frame.Frame {
 	return out
 }
 
-func runState(t *testing.T, b *bundle, run string) string {
+func runState(t *testing.T, b *bundle, run string) wire.RunState {
 	t.Helper()
 	e, err := b.res.Runs.Get(context.Background(), run)
 	require.NoError(t, err)

@@ -3,6 +3,8 @@ package lifecycle
 import (
 	"errors"
 	"fmt"
+
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // DatasetGenerationError fails a run: a group failed, a sink could not commit, the broker
@@ -80,7 +82,8 @@ func (e *SupersededError) Error() string {
 // NotResumableError is a resume of a run that has ended: only a running run (its controller
 // gone) can be resumed.
 type NotResumableError struct {
-	RunID, State string
+	RunID string
+	State wire.RunState
 }
 
 func (e *NotResumableError) Error() string {

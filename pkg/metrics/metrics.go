@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // Error kinds of rowforge_errors_total. They name what failed, not where, so that one alert
@@ -33,10 +34,10 @@ const (
 // Group statuses of rowforge_worker_groups_total: the scheduler's four, and the hand-back of a
 // group that another worker will finish.
 const (
-	StatusCompleted  = "completed"
-	StatusDropped    = "dropped"
-	StatusFailed     = "failed"
-	StatusAborted    = "aborted"
+	StatusCompleted  = string(wire.OutcomeCompleted)
+	StatusDropped    = string(wire.OutcomeDropped)
+	StatusFailed     = string(wire.OutcomeFailed)
+	StatusAborted    = string(wire.OutcomeAborted)
 	StatusHandedBack = "handed_back"
 )
 

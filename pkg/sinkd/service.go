@@ -24,6 +24,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/profile"
@@ -47,6 +48,7 @@ type Service struct {
 	js     jetstream.JetStream
 	layout wire.Layout
 	res    *wire.Resources
+	runs   *runstore.Store
 	pub    *wire.Publisher
 	opts   Options
 	log    *slog.Logger
@@ -79,7 +81,7 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{js: js, layout: layout, res: res, opts: opts, log: log.With("component", "sinkd"),
+	return &Service{js: js, layout: layout, res: res, runs: runstore.New(res.Runs), opts: opts, log: log.With("component", "sinkd"),
 		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
 }
 
@@ -128,7 +130,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 		return
 	}
 	rec, err := s.runRecord(ctx, subj.Run)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
+	if errors.Is(err, runstore.ErrNotFound) {
 		jsx.Term(s.log, m, "unknown run "+subj.Run)
 		return
 	}
@@ -333,11 +335,7 @@ func releaseGroup(g lifecycle.Group) {
 }
 
 func (s *Service) runRecord(ctx context.Context, run string) (*wire.RunRecord, error) {
-	e, err := s.res.Runs.Get(ctx, run)
-	if err != nil {
-		return nil, err
-	}
-	return wire.DecodeRunRecord(e.Value())
+	return s.runs.Get(ctx, run)
 }
 
 // sinkFor opens the run's sink once per sinkd process. A build writes under <out>/<dataset>;

@@ -77,7 +77,7 @@ func (b *bundle) startService(t *testing.T, out string) (svc *sinkd.Service, sto
 }
 
 // putRun records a run in rf_runs.
-func (b *bundle) putRun(t *testing.T, id, mode, state, dataset string) {
+func (b *bundle) putRun(t *testing.T, id, mode string, state wire.RunState, dataset string) {
 	t.Helper()
 	rec := wire.RunRecord{ID: id, State: state, Mode: mode, Config: json.RawMessage(`{"columns":[]}`),
 		NumRecords: 30, BufferSize: 10, DatasetName: dataset, CreatedAt: time.Now().UTC()}

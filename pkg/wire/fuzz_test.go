@@ -372,3 +372,39 @@ func FuzzDecodeMaxDeliveries(f *testing.F) {
 		require.NotZero(t, a.StreamSeq)
 	})
 }
+
+func FuzzDecodeOutcome(f *testing.F) {
+	stats := &GroupStats{Rows: 3, Dropped: 1, Columns: map[string]ColumnStats{"q": {Generated: 4, Failed: 1}}}
+	for _, o := range []Outcome{
+		{Run: "r1", Group: 2, Status: OutcomeCompleted, Worker: "w", Stats: stats},
+		{Run: "r1", Group: 0, Status: OutcomeDropped, Worker: "w", Stats: &GroupStats{}},
+		{Run: "r1", Group: 7, Status: OutcomeFailed, Worker: "w", Err: `column "q": boom`},
+		{Run: "r1", Group: 1, Status: OutcomeAborted, Worker: "w", Err: "run aborted: x", AbortReason: "x"},
+	} {
+		h, err := o.Header()
+		require.NoError(f, err)
+		f.Add(h.Get(HeaderStatus), h.Get(HeaderGroup), h.Get(HeaderStats), h.Get(HeaderAbortReason))
+	}
+	f.Add("completed", "-1", "{}", "")
+	f.Add("completed", "1", "", "")
+	f.Add("bogus", "1", "{}", "")
+	f.Fuzz(func(t *testing.T, status, group, stats, reason string) {
+		h := map[string][]string{HeaderStatus: {status}, HeaderGroup: {group}, HeaderStats: {stats},
+			HeaderAbortReason: {reason}, HeaderRun: {"r1"}, HeaderWorker: {"w"}}
+		o, err := DecodeOutcome(h)
+		if err != nil {
+			require.ErrorIs(t, err, ErrMalformedOutcome)
+			return
+		}
+		require.True(t, o.Status.Valid())
+		require.GreaterOrEqual(t, o.Group, 0)
+		if o.Status == OutcomeCompleted || o.Status == OutcomeDropped {
+			require.NotNil(t, o.Stats)
+		}
+		h2, err := o.Header() // what decodes encodes again, and decodes to the same outcome
+		require.NoError(t, err)
+		o2, err := DecodeOutcome(h2)
+		require.NoError(t, err)
+		require.Equal(t, o, o2)
+	})
+}

@@ -16,16 +16,18 @@ import (
 // group's outcome is acked. It is what `controller resume` reads to know which groups a killed
 // controller had finished, so that they are not generated again.
 
-// Group end statuses in the ledger.
+// EndStatus is how a group ended, in its ledger entry.
+type EndStatus string
+
 const (
-	EndCommitted = "committed"
-	EndDropped   = "dropped" // every row of the group was dropped: nothing to write
+	EndCommitted EndStatus = "committed"
+	EndDropped   EndStatus = "dropped" // every row of the group was dropped: nothing to write
 )
 
 // GroupEnd is a group's ledger entry.
 type GroupEnd struct {
-	Status string  `json:"status"`
-	Commit *Commit `json:"commit,omitempty"` // EndCommitted only
+	Status EndStatus `json:"status"`
+	Commit *Commit   `json:"commit,omitempty"` // EndCommitted only
 	// Usage is what the group's generation cost, so that a resumed run's metadata counts it.
 	Usage map[string]ModelUsage `json:"usage,omitempty"`
 }

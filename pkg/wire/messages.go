@@ -21,18 +21,23 @@ const (
 	HeaderStats   = "Rf-Stats"   // an outcome's GroupStats, JSON
 )
 
-// Run states kept in the rf_runs bucket. The bucket is the truth; the control broadcast is only
-// the fast path.
+// RunState is a run's state in the rf_runs bucket. The bucket is the truth; the control
+// broadcast is only the fast path.
+type RunState string
+
 const (
-	RunRunning   = "running"
-	RunAborting  = "aborting"
-	RunAborted   = "aborted"
-	RunFailed    = "failed"
-	RunCompleted = "completed"
+	RunRunning   RunState = "running"
+	RunAborting  RunState = "aborting"
+	RunAborted   RunState = "aborted"
+	RunFailed    RunState = "failed"
+	RunCompleted RunState = "completed"
 	// RunPartial is a run the error-rate gate stopped early whose committed groups were kept
 	// (--allow-partial). Its metadata says so.
-	RunPartial = "partial"
+	RunPartial RunState = "partial"
 )
+
+// Ended reports whether the run's controller has finished with it: nothing will change it again.
+func (s RunState) Ended() bool { return s != RunRunning && s != RunAborting }
 
 // Run modes: what the sink does with finalized groups.
 const (
@@ -44,7 +49,7 @@ const (
 // take part (the config travels as JSON, which is valid YAML).
 type RunRecord struct {
 	ID          string          `json:"id"`
-	State       string          `json:"state"`
+	State       RunState        `json:"state"`
 	Mode        string          `json:"mode"`
 	Config      json.RawMessage `json:"config"`
 	NumRecords  int             `json:"num_records"`
@@ -134,10 +139,6 @@ type Control struct {
 
 // OpAbort is the only control operation so far.
 const OpAbort = "abort"
-
-// AbortedPrefix starts the error of a group outcome whose run's abort cancelled it, followed by
-// the abort's reason.
-const AbortedPrefix = "run aborted: "
 
 // DecodeControl parses a control message; an unknown op is an error naming it.
 func DecodeControl(b []byte) (*Control, error) {

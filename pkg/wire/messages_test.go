@@ -66,10 +66,10 @@ func TestDecodeRunRecordMalformed(t *testing.T) {
 
 func TestRunRecordActive(t *testing.T) {
 	t.Parallel()
-	for state, active := range map[string]bool{RunRunning: true, RunAborting: false, RunAborted: false,
+	for state, active := range map[RunState]bool{RunRunning: true, RunAborting: false, RunAborted: false,
 		RunFailed: false, RunCompleted: false, "": false} {
 		r := RunRecord{State: state}
-		require.Equal(t, active, r.Active(), state)
+		require.Equal(t, active, r.Active(), string(state))
 	}
 }
 

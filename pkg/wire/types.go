@@ -27,7 +27,7 @@ type Metadata struct {
 	ConfigHash       string              `json:"config_hash"`
 	RunID            string              `json:"run_id"`
 	Seed             uint64              `json:"seed"`
-	Outcome          string              `json:"outcome"` // completed or partial
+	Outcome          RunState            `json:"outcome"` // completed or partial
 	// ModelUsage counts requests and tokens by model alias (runs with LLM columns).
 	ModelUsage map[string]ModelUsage `json:"model_usage,omitempty"`
 	// BuilderConfig is written beside the metadata as builder_config.json.

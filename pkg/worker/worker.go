@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -69,6 +70,7 @@ type Worker struct {
 	js     jetstream.JetStream
 	layout wire.Layout
 	res    *wire.Resources
+	store  *runstore.Store
 	pub    *wire.Publisher
 	prog   *progress.Reporter // cells and model requests of each run, for the controller's display
 	opts   Options
@@ -123,7 +125,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Worker{nc: nc, js: js, layout: layout, res: res, opts: opts,
+	return &Worker{nc: nc, js: js, layout: layout, res: res, store: runstore.New(res.Runs), opts: opts,
 		pub:  wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		prog: progress.NewReporter(nc, layout, opts.ID, progress.ReporterOptions{Logger: log.With("worker", opts.ID)}),
 		log:  log.With("worker", opts.ID), runs: map[string]*runEntry{},
@@ -444,7 +446,7 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	}()
 	entry, err := w.run(ctx, subj.Run)
 	switch {
-	case errors.Is(err, jetstream.ErrKeyNotFound):
+	case errors.Is(err, runstore.ErrNotFound):
 		w.term(m, fmt.Sprintf("unknown run %s", subj.Run))
 		return
 	case err != nil:
@@ -624,30 +626,38 @@ func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
 	return c
 }
 
+// outcomeStatus is how the protocol says each of the scheduler's statuses. The scheduler keeps
+// its own type: it stays free of the wire and the broker (TestImportsStayPure).
+var outcomeStatus = map[scheduler.Status]wire.OutcomeStatus{
+	scheduler.Completed: wire.OutcomeCompleted, scheduler.Dropped: wire.OutcomeDropped,
+	scheduler.Failed: wire.OutcomeFailed, scheduler.Aborted: wire.OutcomeAborted,
+}
+
 func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome, usage map[string]llm.ModelUsage) error {
-	stats := wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}
+	o := wire.Outcome{Run: run, Group: g, Status: outcomeStatus[out.Status], Worker: w.opts.ID,
+		Stats: &wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}}
 	for k, v := range out.Columns {
-		stats.Columns[k] = wire.ColumnStats(v)
+		o.Stats.Columns[k] = wire.ColumnStats(v)
 	}
 	for k, v := range usage {
-		if stats.Models == nil {
-			stats.Models = map[string]wire.ModelUsage{}
+		if o.Stats.Models == nil {
+			o.Stats.Models = map[string]wire.ModelUsage{}
 		}
-		stats.Models[k] = wire.ModelUsage(v)
-	}
-	sb, _ := json.Marshal(stats)
-	hdr := nats.Header{
-		wire.HeaderRun: []string{run}, wire.HeaderGroup: []string{strconv.Itoa(g)},
-		wire.HeaderStatus: []string{string(out.Status)}, wire.HeaderWorker: []string{w.opts.ID},
-		wire.HeaderStats: []string{string(sb)},
+		o.Stats.Models[k] = wire.ModelUsage(v)
 	}
 	if out.Err != nil {
-		hdr.Set(wire.HeaderError, out.Err.Error())
+		o.Err = out.Err.Error()
+	}
+	if ae, ok := errors.AsType[*wire.AbortError](out.Err); ok {
+		o.AbortReason = ae.Reason
+	}
+	hdr, err := o.Header()
+	if err != nil {
+		return err
 	}
 	var body []byte
 	if out.Status == scheduler.Completed {
 		rec := out.Frame.ToRecord(nil)
-		var err error
 		body, err = wire.EncodeRecord(rec)
 		rec.Release()
 		if err != nil {
@@ -687,11 +697,7 @@ func (w *Worker) heartbeat(ctx context.Context, m jetstream.Msg) (stop func()) {
 // re-read for every group so that an abort recorded there stops new work even if its broadcast
 // was missed.
 func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
-	kv, err := w.res.Runs.Get(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	rec, err := wire.DecodeRunRecord(kv.Value())
+	rec, err := w.store.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -878,7 +884,7 @@ func (w *Worker) control(m *nats.Msg) {
 		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
 		return
 	}
-	cause := errors.New(wire.AbortedPrefix + ctl.Reason)
+	cause := &wire.AbortError{Reason: ctl.Reason}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if len(w.aborted) > 256 { // a long-lived worker: forget old aborts (the run state still says)

@@ -86,7 +86,7 @@ func parse(t *testing.T, src string) *config.Config {
 }
 
 // putRun records a build run of cfgSrc in rf_runs, as the controller does.
-func (b *bundle) putRun(t *testing.T, id, state, cfgSrc string) {
+func (b *bundle) putRun(t *testing.T, id string, state wire.RunState, cfgSrc string) {
 	t.Helper()
 	raw, err := json.Marshal(parse(t, cfgSrc).Raw)
 	require.NoError(t, err)
