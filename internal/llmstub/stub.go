@@ -282,75 +282,98 @@ func (s *Stub) handle(w http.ResponseWriter, r *http.Request, req *ChatRequest) 
 		return
 	}
 
-	var (
-		status      = http.StatusOK
-		contentType = "application/json"
-		body        []byte
-		result      = completed
-		promptTok   int64
-		completeTok int64
-	)
+	a := s.decide(fault, n, req)
+	s.end(a.result, a.promptTok, a.completeTok)
+	ended = true
+	a.write(w, fault)
+}
+
+// answer is a request's reply, decided in full before anything is written so that the
+// counters are final by the time the client has the reply.
+type answer struct {
+	status      int
+	contentType string
+	body        []byte
+	result      outcome
+	promptTok   int64
+	completeTok int64
+}
+
+// decide picks the reply to request n: the fault's when it breaks the reply, else a chat
+// completion, so that a fault never costs a Reply callback.
+func (s *Stub) decide(fault Fault, n int64, req *ChatRequest) answer {
+	a := answer{status: http.StatusOK, contentType: "application/json", result: completed}
 	switch {
 	case fault.Status != 0 && fault.Status != http.StatusOK:
-		status = fault.Status
-		if status < 100 || status > 999 {
-			status = http.StatusInternalServerError
+		a.status = fault.Status
+		if a.status < 100 || a.status > 999 {
+			a.status = http.StatusInternalServerError
 		}
-		body = errorBody(status, fmt.Sprintf("llmstub: injected fault (HTTP %d) for request %d", status, n))
+		a.body = errorBody(a.status, fmt.Sprintf("llmstub: injected fault (HTTP %d) for request %d", a.status, n))
 		if fault.HTML {
-			contentType, body = badBody(fault, n, req.Model)
+			a.contentType, a.body = badBody(fault, n, req.Model)
 		}
-		result = failed
+		a.result = failed
 	case fault.Malformed, fault.HTML, fault.Empty, fault.NoChoices:
-		contentType, body = badBody(fault, n, req.Model)
-		result = failed
+		a.contentType, a.body = badBody(fault, n, req.Model)
+		a.result = failed
 	default:
-		var content string
-		switch {
-		case fault.InvalidStructured:
-			content = "not json"
-			result = failed
-		case s.opts.Reply != nil:
-			content = s.opts.Reply(req)
-		default:
-			content = DefaultReply(req)
-		}
-		for _, m := range req.Messages {
-			promptTok += estimateTokens(m.Content)
-		}
-		completeTok = estimateTokens(content)
-		msg := replyMessage{Role: "assistant", Content: content}
-		if s.opts.Reasoning != nil {
-			msg.ReasoningContent = s.opts.Reasoning(req)
-		}
-		finish := "stop"
-		if s.opts.ToolCalls != nil && result != failed {
-			if calls := s.opts.ToolCalls(req); len(calls) > 0 {
-				for i := range calls {
-					if calls[i].ID == "" {
-						calls[i].ID = fmt.Sprintf("call_%d_%d", n, i)
-					}
-					calls[i].Type = "function"
-				}
-				msg.Content, msg.ToolCalls, finish = "", calls, "tool_calls"
-			}
-		}
-		body = completionBody(n, req.Model, msg, finish, promptTok, completeTok)
+		s.completion(&a, fault, n, req)
 	}
-	s.end(result, promptTok, completeTok)
-	ended = true
+	return a
+}
 
+// completion fills a with a chat completion. Tokens are estimated, not counted: the stub has
+// no tokenizer. An InvalidStructured fault gets no tool calls, since its content is the fault.
+func (s *Stub) completion(a *answer, fault Fault, n int64, req *ChatRequest) {
+	var content string
+	switch {
+	case fault.InvalidStructured:
+		content = "not json"
+		a.result = failed
+	case s.opts.Reply != nil:
+		content = s.opts.Reply(req)
+	default:
+		content = DefaultReply(req)
+	}
+	for _, m := range req.Messages {
+		a.promptTok += estimateTokens(m.Content)
+	}
+	a.completeTok = estimateTokens(content)
+	msg := replyMessage{Role: "assistant", Content: content}
+	if s.opts.Reasoning != nil {
+		msg.ReasoningContent = s.opts.Reasoning(req)
+	}
+	finish := "stop"
+	if s.opts.ToolCalls != nil && a.result != failed {
+		if calls := s.opts.ToolCalls(req); len(calls) > 0 {
+			for i := range calls {
+				if calls[i].ID == "" {
+					calls[i].ID = fmt.Sprintf("call_%d_%d", n, i)
+				}
+				calls[i].Type = "function"
+			}
+			msg.Content, msg.ToolCalls, finish = "", calls, "tool_calls"
+		}
+	}
+	a.body = completionBody(n, req.Model, msg, finish, a.promptTok, a.completeTok)
+}
+
+// write sends a with the fault's headers. Retry-After is rounded up, in both units, so that a
+// client honouring it never comes back early.
+func (a answer) write(w http.ResponseWriter, fault Fault) {
 	h := w.Header()
 	if fault.RetryAfter > 0 {
 		h.Set("Retry-After", strconv.FormatInt(int64((fault.RetryAfter+time.Second-1)/time.Second), 10))
 		h.Set("Retry-After-Ms", strconv.FormatInt(int64((fault.RetryAfter+time.Millisecond-1)/time.Millisecond), 10))
 	}
+	contentType := a.contentType
 	if fault.ContentType != "" {
 		contentType = fault.ContentType
 	}
 	h.Set("Content-Type", contentType)
-	w.WriteHeader(status)
-	_, _ = w.Write(body)
+	w.WriteHeader(a.status)
+	_, _ = w.Write(a.body)
 }
 
 // htmlPage is what a web server's welcome page or a proxy's error page looks like.

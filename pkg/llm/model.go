@@ -454,24 +454,38 @@ func (m *Model) backoff(attempt int, retryAfter time.Duration) time.Duration {
 
 // attempt sends one request.
 func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
+	params, user := m.chatParams(req)
+	actx := ctx
+	if m.params.Timeout > 0 {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
+		defer cancel()
+	}
+	var body []byte
+	var hres *http.Response
+	if _, err := m.client.Chat.Completions.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
+		return Reply{}, m.classify(ctx, err)
+	}
+	var resp openai.ChatCompletion
+	if err := m.decodeReply(hres, body, &resp, "a chat completion"); err != nil {
+		return Reply{}, err
+	}
+	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}
+	if len(resp.Choices) == 0 {
+		return Reply{Usage: usage}, m.badReply(hres, body, errors.New("not a chat completion: it has no choices"))
+	}
+	return chatReply(req, user, resp.Choices[0].Message, usage), nil
+}
+
+// chatParams builds the API request for req. It also returns the user message as the trace
+// records it, which only the request's building knows in full (its images).
+func (m *Model) chatParams(req Request) (openai.ChatCompletionNewParams, Message) {
 	params := openai.ChatCompletionNewParams{Model: m.name}
 	if req.System != "" {
 		params.Messages = append(params.Messages, openai.SystemMessage(req.System))
 	}
-	user := TextMessage("user", req.Prompt)
-	if len(req.Images) == 0 {
-		params.Messages = append(params.Messages, openai.UserMessage(req.Prompt))
-	} else {
-		parts := make([]openai.ChatCompletionContentPartUnionParam, 0, len(req.Images)+1)
-		user.Content = user.Content[:0]
-		for _, u := range req.Images {
-			parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: u}))
-			user.Content = append(user.Content, ContentBlock{Type: "image_url", ImageURL: &ImageURL{URL: u}})
-		}
-		parts = append(parts, openai.TextContentPart(req.Prompt))
-		user.Content = append(user.Content, ContentBlock{Type: "text", Text: req.Prompt})
-		params.Messages = append(params.Messages, openai.UserMessage(parts))
-	}
+	userParam, user := userMessage(req)
+	params.Messages = append(params.Messages, userParam)
 	for _, h := range req.History {
 		params.Messages = append(params.Messages, messageParam(h))
 	}
@@ -498,26 +512,31 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 			}},
 		}
 	}
-	actx := ctx
-	if m.params.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
-		defer cancel()
+	return params, user
+}
+
+// userMessage returns the prompt for the API and for the trace, built side by side so that
+// the trace shows the images in the order the model was sent them: before the text.
+func userMessage(req Request) (openai.ChatCompletionMessageParamUnion, Message) {
+	user := TextMessage("user", req.Prompt)
+	if len(req.Images) == 0 {
+		return openai.UserMessage(req.Prompt), user
 	}
-	var body []byte
-	var hres *http.Response
-	if _, err := m.client.Chat.Completions.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
-		return Reply{}, m.classify(ctx, err)
+	parts := make([]openai.ChatCompletionContentPartUnionParam, 0, len(req.Images)+1)
+	user.Content = user.Content[:0]
+	for _, u := range req.Images {
+		parts = append(parts, openai.ImageContentPart(openai.ChatCompletionContentPartImageImageURLParam{URL: u}))
+		user.Content = append(user.Content, ContentBlock{Type: "image_url", ImageURL: &ImageURL{URL: u}})
 	}
-	var resp openai.ChatCompletion
-	if err := m.decodeReply(hres, body, &resp, "a chat completion"); err != nil {
-		return Reply{}, err
-	}
-	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}
-	if len(resp.Choices) == 0 {
-		return Reply{Usage: usage}, m.badReply(hres, body, errors.New("not a chat completion: it has no choices"))
-	}
-	msg := resp.Choices[0].Message
+	parts = append(parts, openai.TextContentPart(req.Prompt))
+	user.Content = append(user.Content, ContentBlock{Type: "text", Text: req.Prompt})
+	return openai.UserMessage(parts), user
+}
+
+// chatReply reads the model's answer into a Reply whose Trace is the whole conversation, as
+// Data Designer's trace column holds it. Calls of a type other than function are left out:
+// only functions are ever offered (Request.Tools), so nothing could answer them.
+func chatReply(req Request, user Message, msg openai.ChatCompletionMessage, usage ModelUsage) Reply {
 	reply := Reply{Content: msg.Content, Reasoning: reasoningOf(msg), Usage: usage}
 	for _, tc := range msg.ToolCalls {
 		if tc.Type != "" && tc.Type != "function" {
@@ -534,7 +553,7 @@ func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	reply.Trace = append(reply.Trace, user)
 	reply.Trace = append(reply.Trace, req.History...)
 	reply.Trace = append(reply.Trace, answer)
-	return reply, nil
+	return reply
 }
 
 // decodeReply reads a successful reply's body into dst (an API response type). The body is

@@ -116,100 +116,166 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
+	stats := map[string]ColumnStats{}
+	if err := s.prepare(buf, stats); err != nil {
+		return Outcome{Status: Failed, Err: err, Columns: stats}
+	}
 	n := buf.Len()
 	tr := NewTracker(s.graph, n)
-	stats := map[string]ColumnStats{}
+	r := &groupRun{s: s, ctx: ctx, cancel: cancel, buf: buf, n: n, cells: cells, tr: tr,
+		sk: newSkips(s.graph, n), stats: stats, queue: tr.Roots(),
+		results: make(chan result, s.opts.Concurrency)} // never blocks: at most Concurrency in flight
+	r.loop()
+	return r.outcome()
+}
+
+// prepare gives every cell-by-cell column, and its side columns, an empty column to fill cell
+// by cell, and checks the seeds are there, so that the dispatch loop can write and read any
+// column it meets. stats gets each generator's entry as it goes: a failure reports the columns
+// reached.
+func (s *Scheduler) prepare(buf *frame.Frame, stats map[string]ColumnStats) error {
+	n := buf.Len()
 	for _, gen := range s.graph.gens {
 		stats[gen.Name] = ColumnStats{}
 		if gen.Strategy() == CellByCell {
 			if err := buf.Put(frame.NewColumn(gen.Name, gen.Type, n)); err != nil {
-				return Outcome{Status: Failed, Err: err, Columns: stats}
+				return err
 			}
 			for _, side := range gen.Side {
 				if err := buf.Put(frame.NewColumn(side, frame.String, n)); err != nil {
-					return Outcome{Status: Failed, Err: err, Columns: stats}
+					return err
 				}
 			}
 		}
 	}
 	for _, seed := range s.graph.seedNames() {
 		if buf.Column(seed) == nil {
-			return Outcome{Status: Failed, Err: fmt.Errorf("seed column %q missing from the prepared group", seed), Columns: stats}
+			return fmt.Errorf("seed column %q missing from the prepared group", seed)
 		}
 	}
+	return nil
+}
 
-	sk := newSkips(s.graph, n)
-	queue := tr.Roots()
-	results := make(chan result, s.opts.Concurrency) // never blocks: at most Concurrency in flight
-	inflight := 0
-	var fatal error
+// groupRun is one RunCells call's state. It lives apart from Scheduler, which serves
+// concurrent calls, and is touched only by the call's own goroutine: generator goroutines see
+// nothing of it but ctx and results.
+type groupRun struct {
+	s      *Scheduler
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	buf    *frame.Frame
+	n      int
+	cells  Cells
+	tr     *Tracker
+	sk     *skips
+	stats  map[string]ColumnStats
 
+	queue    []Task
+	results  chan result
+	inflight int
+	fatal    error
+}
+
+// loop alternates between starting what is ready and folding in one result, until nothing is
+// in flight: after a fatal error or cancellation it only drains, so that RunCells returns
+// after every generator call it started.
+func (r *groupRun) loop() {
 	for {
-		for fatal == nil && ctx.Err() == nil && inflight < s.opts.Concurrency && len(queue) > 0 {
-			task := queue[0]
-			queue = queue[1:]
-			if task.Row >= 0 && tr.Dropped(task.Row) {
-				continue
-			}
-			gen := s.graph.byName[task.Column]
-			inflight++
-			if v, ok := cells.Done[task.Column][task.Row]; ok && task.Row >= 0 {
-				results <- result{task: task, value: v} // room: at most Concurrency in flight
-				continue
-			}
-			if task.Row >= 0 {
-				row := make(map[string]any, len(gen.Inputs))
-				for _, in := range gen.Inputs {
-					row[in] = buf.Column(in).Value(task.Row)
-				}
-				if sk.skip(gen, task.Row, row) {
-					results <- result{task: task, skipped: []int{task.Row}}
-					continue
-				}
-				go s.runCell(ctx, gen, task, row, cells.Keep, results)
-			} else {
-				live, skipped := sk.split(gen, buf, tr.LiveRows())
-				if len(live) == 0 { // nothing to generate: no call, as in Data Designer
-					results <- result{task: task, col: frame.NewColumn(gen.Name, gen.Type, n), skipped: skipped}
-					continue
-				}
-				go s.runColumn(ctx, gen, task, buf.Select(gen.Inputs), live, skipped, results)
-			}
+		r.fill()
+		if r.inflight == 0 {
+			return
 		}
-		if inflight == 0 {
-			break
-		}
-		r := <-results
-		inflight--
-		if fatal != nil || ctx.Err() != nil {
-			continue // draining: results of cancelled work are discarded
-		}
-		var ready []Task
-		before := stats[r.task.Column]
-		ready, fatal = s.apply(r, buf, tr, stats, sk)
-		cells.progress(r.task.Column, before, stats[r.task.Column])
-		if fatal != nil {
-			cancel(fatal)
-		}
-		queue = append(queue, ready...)
+		r.collect()
 	}
+}
 
-	out := Outcome{Columns: stats, Rows: tr.Live(), Dropped: n - tr.Live()}
+// fill starts queued tasks while there is room and the group goes on. The queue may still
+// hold tasks of rows dropped after they were queued: they are discarded as they come up.
+func (r *groupRun) fill() {
+	for r.fatal == nil && r.ctx.Err() == nil && r.inflight < r.s.opts.Concurrency && len(r.queue) > 0 {
+		task := r.queue[0]
+		r.queue = r.queue[1:]
+		if task.Row >= 0 && r.tr.Dropped(task.Row) {
+			continue
+		}
+		r.inflight++
+		if task.Row >= 0 {
+			r.startCell(task)
+		} else {
+			r.startColumn(task)
+		}
+	}
+}
+
+// startCell answers a cell from an earlier delivery or its skip rule when it can, so that only
+// a cell that needs its generator costs a call; the answer goes through results like any
+// other, so apply is the one place results are folded in.
+func (r *groupRun) startCell(task Task) {
+	if v, ok := r.cells.Done[task.Column][task.Row]; ok {
+		r.results <- result{task: task, value: v} // room: at most Concurrency in flight
+		return
+	}
+	gen := r.s.graph.byName[task.Column]
+	row := make(map[string]any, len(gen.Inputs))
+	for _, in := range gen.Inputs {
+		row[in] = r.buf.Column(in).Value(task.Row)
+	}
+	if r.sk.skip(gen, task.Row, row) {
+		r.results <- result{task: task, skipped: []int{task.Row}}
+		return
+	}
+	go r.s.runCell(r.ctx, gen, task, row, r.cells.Keep, r.results)
+}
+
+// startColumn runs a full-column generator over the live rows it does not skip.
+func (r *groupRun) startColumn(task Task) {
+	gen := r.s.graph.byName[task.Column]
+	live, skipped := r.sk.split(gen, r.buf, r.tr.LiveRows())
+	if len(live) == 0 { // nothing to generate: no call, as in Data Designer
+		r.results <- result{task: task, col: frame.NewColumn(gen.Name, gen.Type, r.n), skipped: skipped}
+		return
+	}
+	go r.s.runColumn(r.ctx, gen, task, r.buf.Select(gen.Inputs), live, skipped, r.results)
+}
+
+// collect waits for one result and folds it in, queueing what it made ready. A fatal result
+// cancels the calls still in flight, whose results are then only counted off.
+func (r *groupRun) collect() {
+	res := <-r.results
+	r.inflight--
+	if r.fatal != nil || r.ctx.Err() != nil {
+		return // draining: results of cancelled work are discarded
+	}
+	var ready []Task
+	before := r.stats[res.task.Column]
+	ready, r.fatal = r.s.apply(res, r.buf, r.tr, r.stats, r.sk)
+	r.cells.progress(res.task.Column, before, r.stats[res.task.Column])
+	if r.fatal != nil {
+		r.cancel(r.fatal)
+	}
+	r.queue = append(r.queue, ready...)
+}
+
+// outcome decides the group's status once nothing is in flight. A fatal error wins over the
+// cancellation it caused; a group with rows left but columns incomplete is a scheduler bug,
+// not a result.
+func (r *groupRun) outcome() Outcome {
+	out := Outcome{Columns: r.stats, Rows: r.tr.Live(), Dropped: r.n - r.tr.Live()}
 	switch {
-	case fatal != nil:
-		out.Status, out.Err = Failed, fatal
-	case ctx.Err() != nil:
-		out.Status, out.Err = Aborted, context.Cause(ctx)
-	case tr.Live() == 0:
+	case r.fatal != nil:
+		out.Status, out.Err = Failed, r.fatal
+	case r.ctx.Err() != nil:
+		out.Status, out.Err = Aborted, context.Cause(r.ctx)
+	case r.tr.Live() == 0:
 		out.Status = Dropped
-	case !tr.Done():
+	case !r.tr.Done():
 		out.Status, out.Err = Failed, errors.New("scheduler stalled with columns incomplete (internal error)")
 	default:
-		keep := make([]bool, n)
-		for _, r := range tr.LiveRows() {
-			keep[r] = true
+		keep := make([]bool, r.n)
+		for _, row := range r.tr.LiveRows() {
+			keep[row] = true
 		}
-		out.Status, out.Frame = Completed, buf.Filter(keep)
+		out.Status, out.Frame = Completed, r.buf.Filter(keep)
 	}
 	return out
 }

@@ -145,44 +145,15 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	var kind, id string
 	switch subj.Kind {
 	case wire.SinkGroup:
-		g, err := wire.GroupIndex(subj.ID)
-		if err != nil {
-			s.opts.Metrics.Error(metrics.ErrMalformedMessage)
-			s.opts.Metrics.Group(metrics.ResultRefused)
-			jsx.Term(s.log, m, err.Error())
+		var ok bool
+		if id, ok = s.handleGroup(ctx, m, subj.ID, rec, rs, &reply); !ok {
 			return
 		}
-		kind, id, reply.Group = wire.KindSink, strconv.Itoa(g), g
-		if !rec.Active() {
-			s.opts.Metrics.Group(metrics.ResultRefused)
-			jsx.Term(s.log, m, fmt.Sprintf("run %s is %s", rec.ID, rec.State))
-			return
-		}
-		if err := s.writeGroup(ctx, rs, g, m, &reply); err != nil {
-			if errors.Is(err, errMalformed) {
-				s.opts.Metrics.Error(metrics.ErrMalformedMessage)
-			}
-			if errors.Is(err, errMalformed) || errors.Is(err, errDiscarded) {
-				s.opts.Metrics.Group(metrics.ResultRefused)
-				jsx.Term(s.log, m, err.Error())
-				return
-			}
-			reply.Error = err.Error()
-		}
+		kind = wire.KindSink
 	case wire.SinkFinalize:
 		kind, id = wire.KindFinal, "0"
-		fin, err := wire.DecodeFinalize(m.Data())
-		if err != nil {
-			s.opts.Metrics.Error(metrics.ErrMalformedMessage)
-			jsx.Term(s.log, m, err.Error())
+		if !s.handleFinalize(ctx, m, rs, &reply) {
 			return
-		}
-		if rs.err != nil {
-			reply.Error = rs.err.Error()
-		} else if err := rs.sink.Finalize(ctx, fin.Metadata); err != nil {
-			reply.Error = err.Error()
-		} else {
-			s.profile(ctx, rs.sink)
 		}
 	case wire.SinkAbort:
 		s.discard(ctx, rs, subj.Run)
@@ -193,6 +164,65 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 		jsx.Term(s.log, m, "unknown sink message kind "+subj.Kind)
 		return
 	}
+	s.commit(ctx, m, subj, kind, id, reply)
+}
+
+// handleGroup writes the group of message m, whose subject id is subjID, and returns the
+// group's id for its commit. A sink's failure to write is reported in reply, for the
+// controller to act on; a message that can never be written (malformed, for a run no longer
+// active, or discarded) is terminated instead, since a redelivery would fare no better, and
+// handleGroup returns false: there is no commit to publish.
+func (s *Service) handleGroup(ctx context.Context, m jetstream.Msg, subjID string, rec *wire.RunRecord, rs *runSink, reply *wire.SinkCommit) (string, bool) {
+	g, err := wire.GroupIndex(subjID)
+	if err != nil {
+		s.opts.Metrics.Error(metrics.ErrMalformedMessage)
+		s.opts.Metrics.Group(metrics.ResultRefused)
+		jsx.Term(s.log, m, err.Error())
+		return "", false
+	}
+	reply.Group = g
+	if !rec.Active() {
+		s.opts.Metrics.Group(metrics.ResultRefused)
+		jsx.Term(s.log, m, fmt.Sprintf("run %s is %s", rec.ID, rec.State))
+		return "", false
+	}
+	if err := s.writeGroup(ctx, rs, g, m, reply); err != nil {
+		if errors.Is(err, errMalformed) {
+			s.opts.Metrics.Error(metrics.ErrMalformedMessage)
+		}
+		if errors.Is(err, errMalformed) || errors.Is(err, errDiscarded) {
+			s.opts.Metrics.Group(metrics.ResultRefused)
+			jsx.Term(s.log, m, err.Error())
+			return "", false
+		}
+		reply.Error = err.Error()
+	}
+	return strconv.Itoa(g), true
+}
+
+// handleFinalize finalizes the run's sink, reporting a failure in reply like a group's, and
+// profiles the dataset only once it is finalized: a profile describes committed data. It
+// returns false when it terminated a malformed message, which has no commit to publish.
+func (s *Service) handleFinalize(ctx context.Context, m jetstream.Msg, rs *runSink, reply *wire.SinkCommit) bool {
+	fin, err := wire.DecodeFinalize(m.Data())
+	if err != nil {
+		s.opts.Metrics.Error(metrics.ErrMalformedMessage)
+		jsx.Term(s.log, m, err.Error())
+		return false
+	}
+	if rs.err != nil {
+		reply.Error = rs.err.Error()
+	} else if err := rs.sink.Finalize(ctx, fin.Metadata); err != nil {
+		reply.Error = err.Error()
+	} else {
+		s.profile(ctx, rs.sink)
+	}
+	return true
+}
+
+// commit publishes the answer to a group or finalize message and only then acknowledges it:
+// a commit that could not be published is published again when the message is redelivered.
+func (s *Service) commit(ctx context.Context, m jetstream.Msg, subj wire.Subject, kind, id string, reply wire.SinkCommit) {
 	if reply.Error != "" {
 		s.log.Error("sink write failed", "run", subj.Run, "kind", subj.Kind, "id", subj.ID, "err", reply.Error)
 	}
