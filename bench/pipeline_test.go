@@ -18,7 +18,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/internal/testbin"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/generators"
@@ -70,7 +70,7 @@ func BenchmarkPipeline(b *testing.B) {
 func localMode(b *testing.B, cfg *config.Config) float64 {
 	b.Helper()
 	start := time.Now()
-	sum, err := runner.Run(context.Background(), runner.Params{
+	sum, err := deploy.Run(context.Background(), deploy.Params{
 		Config: cfg, Workers: 2, Out: b.TempDir(), Logger: slog.New(slog.DiscardHandler),
 		Run: lifecycle.Options{NumRecords: records, BufferSize: bufferSize, MaxConcurrentRowGroups: 4, Seed: seed, DatasetName: "bench"},
 	})

@@ -2,6 +2,6 @@
 // metadata. With no --nats-url (nor NATS_URL) it runs everything in one process.
 package main
 
-import "github.com/rowforge/rowforge/internal/runner"
+import "github.com/rowforge/rowforge/internal/cli"
 
-func main() { runner.Main(newRoot()) }
+func main() { cli.Main(newRoot()) }

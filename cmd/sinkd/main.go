@@ -8,13 +8,14 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/internal/cli"
+	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 )
 
 func main() {
-	var client runner.Client
+	var client deploy.Client
 	var out, metricsAddr string
 	var concurrency int
 	cmd := &cobra.Command{
@@ -24,13 +25,13 @@ func main() {
 parquet-files/batch_NNNNN.parquet (one per row group), builder_config.json and, last,
 metadata.json — each through a temp file, fsync and rename, so a file is whole or absent.
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
-		Args: runner.NoArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runner.Serve(cmd.Context(), &client, "rowforge-sinkd", func(ctx context.Context, d runner.Deployment) error {
+			return deploy.Serve(cmd.Context(), &client, "rowforge-sinkd", func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				svc := sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
 					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log, Metrics: metrics.NewSinkd(reg)})
-				stop, err := runner.Observe(ctx, metricsAddr, reg, svc.Ready, d.Log)
+				stop, err := deploy.Observe(ctx, metricsAddr, reg, svc.Ready, d.Log)
 				if err != nil {
 					return err
 				}
@@ -43,5 +44,5 @@ When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9465; default: off)")
 	cmd.Flags().StringVar(&out, "out", "artifacts", "folder datasets are written under")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups written at once")
-	runner.Main(cmd)
+	cli.Main(cmd)
 }

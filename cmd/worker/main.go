@@ -11,7 +11,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
-	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/internal/cli"
+	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/worker"
@@ -28,7 +29,7 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
-	var client runner.Client
+	var client deploy.Client
 	var id, metricsAddr string
 	var concurrency, maxConcurrency, tasks int
 	var patience time.Duration
@@ -38,14 +39,14 @@ func main() {
 		Long: `worker pulls prepared row groups from the RF_GROUPS work queue, one per free slot, generates
 their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops pulling, hands
 back the groups in hand (another worker takes them) and exits 0.`,
-		Args: runner.NoArgs,
+		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runner.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
+			return deploy.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
 					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg)})
-				stop, err := runner.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
+				stop, err := deploy.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
 				if err != nil {
 					return err
 				}
@@ -61,5 +62,5 @@ back the groups in hand (another worker takes them) and exits 0.`,
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
-	runner.Main(cmd)
+	cli.Main(cmd)
 }

@@ -1,4 +1,4 @@
-package runner_test
+package deploy_test
 
 import (
 	"context"
@@ -11,8 +11,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/internal/llmstub"
-	"github.com/rowforge/rowforge/internal/runner"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -67,7 +67,7 @@ columns:
 	defer cancel()
 	done := make(chan error, 1)
 	go func() {
-		_, err := runner.Run(ctx, runner.Params{
+		_, err := deploy.Run(ctx, deploy.Params{
 			Config: cfg, Workers: 2, Out: t.TempDir(), Logger: slog.New(slog.DiscardHandler),
 			Run: lifecycle.Options{Mode: wire.ModeBuild, NumRecords: 20, BufferSize: 10, Seed: 5, DatasetName: "progress"},
 			// A line every few milliseconds: the test waits for the one it needs, not for a time.

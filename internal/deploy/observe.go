@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"context"
@@ -23,7 +23,7 @@ func Observe(ctx context.Context, addr string, reg *prometheus.Registry, ready f
 	srv, err := metrics.Serve(sctx, addr, reg, ready)
 	if err != nil {
 		cancel()
-		return nil, &UsageError{Err: fmt.Errorf("--metrics-addr: %w", err)}
+		return nil, &FlagError{Err: fmt.Errorf("--metrics-addr: %w", err)}
 	}
 	log.Info("serving /metrics and /healthz", "addr", srv.Addr())
 	return func() { cancel(); _ = srv.Wait() }, nil

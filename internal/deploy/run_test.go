@@ -1,4 +1,4 @@
-package runner_test
+package deploy_test
 
 import (
 	"context"
@@ -13,7 +13,8 @@ import (
 	"github.com/apache/arrow-go/v18/parquet/pqarrow"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/internal/cli"
+	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
@@ -38,9 +39,9 @@ func load(t *testing.T, text string) *config.Config {
 	return cfg
 }
 
-func run(t *testing.T, cfg *config.Config, mode string, out string) (*runner.Summary, error) {
+func run(t *testing.T, cfg *config.Config, mode string, out string) (*deploy.Summary, error) {
 	t.Helper()
-	return runner.Run(context.Background(), runner.Params{
+	return deploy.Run(context.Background(), deploy.Params{
 		Config: cfg, Workers: 2, Out: out, Logger: slog.New(slog.DiscardHandler),
 		Run: lifecycle.Options{Mode: mode, NumRecords: 40, BufferSize: 40, Seed: 17, DatasetName: "parity"},
 	})
@@ -107,33 +108,12 @@ processors:
 		sum, err := run(t, cfg, mode, out)
 		var re *lifecycle.ResizeError
 		require.ErrorAs(t, err, &re, mode)
-		require.Equal(t, runner.ExitFailed, runner.ExitCode(err))
-		require.Equal(t, "generation error", runner.ErrorLine(err)[:len("generation error")])
+		require.Equal(t, cli.ExitFailed, cli.ExitCode(err))
+		require.Equal(t, "generation error", cli.ErrorLine(err)[:len("generation error")])
 		require.Equal(t, wire.RunFailed, sum.Result.Status)
 		require.Empty(t, sum.Records)
 		_, statErr := os.Stat(filepath.Join(out, "parity", "metadata.json"))
 		require.ErrorIs(t, statErr, os.ErrNotExist, "a failed run never writes metadata")
-	}
-}
-
-func TestExitCodes(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct {
-		err  error
-		code int
-		kind string
-	}{
-		{nil, 0, ""},
-		{&config.Error{Column: "c", Msg: "bad"}, 2, "config error"},
-		{&runner.UsageError{Err: os.ErrInvalid}, 2, "usage error"},
-		{&lifecycle.AbortedError{RunID: "r", Reason: "x"}, 3, "aborted"},
-		{&lifecycle.DatasetGenerationError{RunID: "r", Group: 1, Err: os.ErrClosed}, 1, "generation error"},
-		{os.ErrPermission, 1, "error"},
-	} {
-		require.Equal(t, tc.code, runner.ExitCode(tc.err))
-		if tc.err != nil {
-			require.Regexp(t, "^"+tc.kind+": ", runner.ErrorLine(tc.err))
-		}
 	}
 }
 
@@ -144,6 +124,6 @@ func TestRedact(t *testing.T) {
 		"nats://bob:s3cret@n1:4222,nats://bob:s3cret@n2": "nats://bob:xxxxx@n1:4222,nats://bob:xxxxx@n2",
 		"tls://tok3n@n1:4222":                            "tls://xxxxx@n1:4222",
 	} {
-		require.Equal(t, want, runner.Redact(in))
+		require.Equal(t, want, deploy.Redact(in))
 	}
 }

@@ -1,4 +1,4 @@
-package runner_test
+package cli_test
 
 import (
 	"encoding/json"
@@ -12,7 +12,7 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/memory"
 	"github.com/stretchr/testify/require"
 
-	"github.com/rowforge/rowforge/internal/runner"
+	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/pkg/frame"
 )
 
@@ -96,7 +96,7 @@ func TestWriteJSONLines(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out strings.Builder
-			require.NoError(t, runner.WriteJSONLines(&out, records(t, tc.groups...)))
+			require.NoError(t, cli.WriteJSONLines(&out, records(t, tc.groups...)))
 			require.Equal(t, tc.want, out.String())
 
 			// Every line is one valid JSON object.
@@ -118,7 +118,7 @@ func TestWriteJSONLinesErrors(t *testing.T) {
 			{"ratio", frame.Float, []any{math.NaN()}},
 		})
 		var out strings.Builder
-		err := runner.WriteJSONLines(&out, recs)
+		err := cli.WriteJSONLines(&out, recs)
 		require.ErrorContains(t, err, `column "ratio"`)
 		require.Empty(t, out.String(), "no half-written line")
 	})
@@ -136,14 +136,14 @@ func TestWriteJSONLinesErrors(t *testing.T) {
 			[]arrow.Array{arr}, 1)
 		defer rec.Release()
 
-		require.ErrorContains(t, runner.WriteJSONLines(&strings.Builder{}, []arrow.RecordBatch{rec}), `column "n"`)
-		require.ErrorContains(t, runner.WriteTable(&strings.Builder{}, []arrow.RecordBatch{rec}, 10), `column "n"`)
+		require.ErrorContains(t, cli.WriteJSONLines(&strings.Builder{}, []arrow.RecordBatch{rec}), `column "n"`)
+		require.ErrorContains(t, cli.WriteTable(&strings.Builder{}, []arrow.RecordBatch{rec}, 10), `column "n"`)
 	})
 
 	t.Run("writer error", func(t *testing.T) {
 		t.Parallel()
 		recs := records(t, []col{{"id", frame.Int, []any{1, 2}}})
-		err := runner.WriteJSONLines(failWriter{}, recs)
+		err := cli.WriteJSONLines(failWriter{}, recs)
 		require.ErrorIs(t, err, errWrite)
 	})
 }
@@ -228,7 +228,7 @@ func TestWriteTable(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			var out strings.Builder
-			require.NoError(t, runner.WriteTable(&out, records(t, tc.groups...), tc.maxCell))
+			require.NoError(t, cli.WriteTable(&out, records(t, tc.groups...), tc.maxCell))
 			require.Equal(t, tc.want, out.String())
 		})
 	}

@@ -1,4 +1,4 @@
-package runner
+package deploy
 
 import (
 	"context"
@@ -130,7 +130,7 @@ func TestTheHealthCheckFailsBeforeAnythingIsPublished(t *testing.T) {
 	require.ErrorContains(t, err, url)
 	require.ErrorContains(t, err, "It works!")
 	require.NotContains(t, err.Error(), `"judge"`, "the healthy model is not blamed")
-	t.Log(ErrorLine(err))
+	t.Log(err)
 	require.False(t, started, "no run was created")
 	require.Equal(t, llm.BadReplyAttempts, checks(bad))
 	require.EqualValues(t, llm.BadReplyAttempts, bad.Stats().Requests, "only the check asked")

@@ -1,8 +1,10 @@
-package runner
+package deploy
 
 import (
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/llm"
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // LoadConfig reads a config file. A seed dataset it names is opened, its relative paths from
@@ -16,4 +18,21 @@ func LoadConfig(path string) (*config.Config, *seeddata.Dataset, error) {
 		return nil, nil, err
 	}
 	return cfg, ds, nil
+}
+
+// LoadProviders reads a providers file for a run's record; "" reads nothing.
+func LoadProviders(path string) ([]wire.Provider, error) {
+	if path == "" {
+		return nil, nil
+	}
+	ps, err := llm.LoadProviders(path)
+	if err != nil {
+		return nil, &FlagError{Err: err}
+	}
+	out := make([]wire.Provider, len(ps))
+	for i, p := range ps {
+		out[i] = wire.Provider{Name: p.Name, Endpoint: p.Endpoint, ProviderType: p.ProviderType, APIKey: p.APIKey,
+			ExtraHeaders: p.ExtraHeaders, ExtraBody: p.ExtraBody}
+	}
+	return out, nil
 }

@@ -1,21 +1,17 @@
-package main
+package cli
 
 import (
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/rowforge/rowforge/pkg/config"
 )
 
-func baseName(p string) string { return filepath.Base(p) }
-func extOf(p string) string    { return filepath.Ext(p) }
-
-// writeColumns prints the columns in dependency order with what each reads.
-func writeColumns(w io.Writer, cfg *config.Config) error {
+// WriteColumns prints the config's columns in dependency order with what each reads, so that
+// a config's author sees the order the workers will generate them in.
+func WriteColumns(w io.Writer, cfg *config.Config) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\tcolumn\tgenerator\ttype\tinputs\tdrop")
 	for i, name := range cfg.Order {
@@ -35,9 +31,4 @@ func writeColumns(w io.Writer, cfg *config.Config) error {
 		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", i+1, c.Name, gen, c.Output, inputs, drop)
 	}
 	return tw.Flush()
-}
-
-func fileExists(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.Mode().IsRegular()
 }

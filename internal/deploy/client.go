@@ -1,17 +1,13 @@
-package runner
+package deploy
 
 import (
 	"errors"
 	"fmt"
-	"io"
-	"log/slog"
 	"os"
-	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/spf13/pflag"
 
-	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -48,17 +44,17 @@ func (c *Client) Resolve() error {
 		c.URL = os.Getenv("NATS_URL")
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
-		return &UsageError{Err: errors.New("--tls-cert and --tls-key go together")}
+		return &FlagError{Err: errors.New("--tls-cert and --tls-key go together")}
 	}
 	if c.Creds != "" && c.NKey != "" {
-		return &UsageError{Err: errors.New("--creds and --nkey are two ways to authenticate: give one")}
+		return &FlagError{Err: errors.New("--creds and --nkey are two ways to authenticate: give one")}
 	}
 	if c.Replicas < 1 || c.Replicas > 5 {
-		return &UsageError{Err: fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas)}
+		return &FlagError{Err: fmt.Errorf("--replicas must be 1 to 5, got %d", c.Replicas)}
 	}
 	if c.Prefix != "" {
 		if err := wire.ValidToken(c.Prefix); err != nil {
-			return &UsageError{Err: fmt.Errorf("--prefix: %w", err)}
+			return &FlagError{Err: fmt.Errorf("--prefix: %w", err)}
 		}
 	}
 	return nil
@@ -104,53 +100,4 @@ func (c *Client) Options(name string, service bool) []nats.Option {
 		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
 	}
 	return opts
-}
-
-// Logger returns the command's logger on stderr, at the level and in the format of the flags.
-func (c *Client) Logger() (*slog.Logger, error) { return c.LoggerTo(os.Stderr) }
-
-// LoggerTo is Logger on w.
-func (c *Client) LoggerTo(w io.Writer) (*slog.Logger, error) {
-	level := c.LogLevel
-	if level == "" {
-		level = "info"
-	}
-	var l slog.Level
-	if err := l.UnmarshalText([]byte(level)); err != nil {
-		return nil, &UsageError{fmt.Errorf("--log-level: %w", err)}
-	}
-	return c.logger(w, l)
-}
-
-// ProgressLogger returns the logger of a run's progress lines on w: in the format of the flags,
-// at INFO whatever --log-level says (a run's progress is not its debug output; --progress off
-// silences it).
-func (c *Client) ProgressLogger(w io.Writer) (*slog.Logger, error) {
-	return c.logger(w, slog.LevelInfo)
-}
-
-// Progress returns how a run shows its progress on w for the --progress value mode. Give the
-// run's logger w as well when it is a *progress.Terminal, so that its lines go above the bars.
-func (c *Client) Progress(mode string, w io.Writer) (progress.RenderOptions, error) {
-	m, err := progress.ParseMode(mode)
-	if err != nil {
-		return progress.RenderOptions{}, &UsageError{Err: fmt.Errorf("--progress: %w", err)}
-	}
-	log, err := c.ProgressLogger(w)
-	if err != nil {
-		return progress.RenderOptions{}, err
-	}
-	return progress.RenderOptions{Mode: m, Out: w, Logger: log}, nil
-}
-
-func (c *Client) logger(w io.Writer, level slog.Level) (*slog.Logger, error) {
-	hopts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(c.LogFormat) {
-	case "", "text":
-		return slog.New(slog.NewTextHandler(w, hopts)), nil
-	case "json":
-		return slog.New(slog.NewJSONHandler(w, hopts)), nil
-	default:
-		return nil, &UsageError{fmt.Errorf("--log-format must be text or json, got %q", c.LogFormat)}
-	}
 }

@@ -1,0 +1,97 @@
+package deploy
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/pkg/local"
+	"github.com/rowforge/rowforge/pkg/sinkd"
+	"github.com/rowforge/rowforge/pkg/sinks"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// session is the deployment a run is driven on: the servers of p.Client, or an embedded one
+// (local mode) whose layout and URL are its own.
+type session struct {
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	layout wire.Layout
+	url    string
+	close  func()
+}
+
+// open connects to the deployment of p, starting local mode when p names no server.
+func open(ctx context.Context, p Params, log *slog.Logger) (*session, error) {
+	layout := p.Client.Layout()
+	if p.Client.URL != "" {
+		nc, js, err := dial(p.Client.URL, p.Client.Options("rowforge-controller", false))
+		if err != nil {
+			return nil, err
+		}
+		return &session{nc: nc, js: js, layout: layout, url: p.Client.URL, close: nc.Close}, nil
+	}
+	cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout})
+	if err != nil {
+		return nil, fmt.Errorf("local mode: %w", err)
+	}
+	nc, js, err := cl.Connect("rowforge-controller")
+	if err != nil {
+		cl.Stop()
+		return nil, err
+	}
+	return &session{nc: nc, js: js, layout: cl.Layout(), url: cl.URL(), close: cl.Stop}, nil
+}
+
+// drive connects to the deployment (or starts local mode), opens the run's sink client and
+// calls start with a controller.
+func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Controller, lifecycle.Sink) (*lifecycle.Result, error)) (*Summary, error) {
+	log := p.logger()
+	s, err := open(ctx, p, log)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+	res, err := s.layout.Ensure(ctx, s.js)
+	if err != nil {
+		return nil, fmt.Errorf("prepare JetStream on %s: %w", s.url, err)
+	}
+	sink, err := sinkd.NewClient(ctx, s.nc, s.js, s.layout, res, runID, log)
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		sink.Close(cctx)
+	}()
+	if p.OnStart != nil {
+		p.OnStart(runID, Redact(s.url))
+	}
+	ctrl := lifecycle.New(s.nc, s.js, s.layout, res, log)
+	col, stopProgress, err := showProgress(ctx, p, s.nc, s.layout, runID, log)
+	if err != nil {
+		return nil, err
+	}
+	defer stopProgress() // idempotent
+	ctrl.OnProgress(p.forwardProgress(col))
+	result, err := start(ctrl, sink)
+	stopProgress() // the last counts, before the caller prints its summary
+	sum := &Summary{Result: result, Dir: sink.Dir()}
+	if err != nil {
+		return sum, err
+	}
+	if result.Mode == wire.ModePreview {
+		recs, _, err := sinks.ReadPreview(ctx, res.Preview, runID)
+		if err != nil {
+			return sum, fmt.Errorf("read the preview back: %w", err)
+		}
+		sum.Records = recs
+	}
+	return sum, nil
+}
