@@ -30,9 +30,21 @@ workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or u
 	return root
 }
 
+// modelFlags are those of a command that calls a config's models from this machine.
+type modelFlags struct {
+	file, providers string
+	patience        time.Duration
+}
+
+// load reads the config and the providers file, without the seed dataset: these commands
+// call the models, they generate no rows.
+func (m *modelFlags) load() (*config.Config, []wire.Provider, error) {
+	cfg, _, ps, err := loadConfig(m.file, m.providers)
+	return cfg, ps, err
+}
+
 func checkModelsCmd() *cobra.Command {
-	var file, providers string
-	var patience time.Duration
+	var m modelFlags
 	cmd := &cobra.Command{
 		Use:   "check-models -f CONFIG",
 		Short: "Ask each model of a config for one reply and report",
@@ -43,25 +55,24 @@ embedding. A reply that is not a chat completion (an HTML page, an empty or cut-
 reported with the endpoint and the start of what came back. Exit 1 if any model did not answer.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if file == "" {
+			if m.file == "" {
 				return &cli.UsageError{Err: fmt.Errorf("-f/--file is required")}
 			}
-			cfg, _, ps, err := loadConfig(file, providers)
+			cfg, ps, err := m.load()
 			if err != nil {
 				return err
 			}
-			return deploy.CheckModels(cmd.Context(), cfg, ps, patience, cmd.OutOrStdout())
+			return deploy.CheckModels(cmd.Context(), cfg, ps, m.patience, cmd.OutOrStdout())
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "dataset config (required)")
-	cmd.Flags().StringVar(&providers, "providers", "", "model providers file")
-	cmd.Flags().DurationVar(&patience, "patience", 20*time.Second, "give up on a model that answered only errors for this long")
+	cmd.Flags().StringVarP(&m.file, "file", "f", "", "dataset config (required)")
+	cmd.Flags().StringVar(&m.providers, "providers", "", "model providers file")
+	cmd.Flags().DurationVar(&m.patience, "patience", 20*time.Second, "give up on a model that answered only errors for this long")
 	return cmd
 }
 
 func reportCmd() *cobra.Command {
-	var file, providers string
-	var patience time.Duration
+	var m modelFlags
 	cmd := &cobra.Command{
 		Use:   "report DIR [-f CONFIG]",
 		Short: "Profile a finished dataset: write DIR/analysis.json and DIR/report.html",
@@ -76,12 +87,12 @@ With -f, the config's profilers (judge-score summaries, written by one of its mo
 			if err != nil {
 				return &cli.UsageError{Err: err}
 			}
-			if file != "" {
-				cfg, _, ps, err := loadConfig(file, providers)
+			if m.file != "" {
+				cfg, ps, err := m.load()
 				if err != nil {
 					return err
 				}
-				if err := deploy.SummarizeJudges(cmd.Context(), cfg, args[0], ps, patience); err != nil {
+				if err := deploy.SummarizeJudges(cmd.Context(), cfg, args[0], ps, m.patience); err != nil {
 					return err
 				}
 			}
@@ -90,9 +101,9 @@ With -f, the config's profilers (judge-score summaries, written by one of its mo
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&file, "file", "f", "", "the dataset's config: run its profilers (judge-score summaries) too")
-	cmd.Flags().StringVar(&providers, "providers", "", "model providers file, as for run")
-	cmd.Flags().DurationVar(&patience, "model-patience", time.Minute, "give up on a profiler's model after it answered only errors for this long")
+	cmd.Flags().StringVarP(&m.file, "file", "f", "", "the dataset's config: run its profilers (judge-score summaries) too")
+	cmd.Flags().StringVar(&m.providers, "providers", "", "model providers file, as for run")
+	cmd.Flags().DurationVar(&m.patience, "model-patience", time.Minute, "give up on a profiler's model after it answered only errors for this long")
 	return cmd
 }
 

@@ -15,7 +15,7 @@ import (
 )
 
 // ErrModelsUnavailable is returned by CheckModels when a model did not answer.
-var ErrModelsUnavailable = fmt.Errorf("some models did not answer")
+var ErrModelsUnavailable = errors.New("some models did not answer")
 
 // checkPrompt is what a check asks a chat model.
 const checkPrompt = "Reply with the single word OK."
