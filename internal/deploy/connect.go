@@ -29,9 +29,10 @@ func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, err
 	return nc, js, nil
 }
 
-// Connect opens a connection to a deployment for a long-running service, retrying while the
-// server is down, and prepares the JetStream layout.
-func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
+// connectService opens a connection to a deployment for a long-running service and prepares
+// the JetStream layout, retrying both while the server is down or its JetStream not ready: a
+// service may start before its server, and its orchestrator should not have to order them.
+func connectService(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
 	nc, js, err := dial(c.URL, c.Options(name, true))
 	if err != nil {
 		return nil, nil, nil, err

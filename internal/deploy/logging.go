@@ -26,21 +26,16 @@ func (c *Client) LoggerTo(w io.Writer) (*slog.Logger, error) {
 	return c.logger(w, l)
 }
 
-// ProgressLogger returns the logger of a run's progress lines on w: in the format of the flags,
-// at INFO whatever --log-level says (a run's progress is not its debug output; --progress off
-// silences it).
-func (c *Client) ProgressLogger(w io.Writer) (*slog.Logger, error) {
-	return c.logger(w, slog.LevelInfo)
-}
-
 // Progress returns how a run shows its progress on w for the --progress value mode. Give the
 // run's logger w as well when it is a *progress.Terminal, so that its lines go above the bars.
+// The progress lines are logged in the format of the flags but at INFO whatever --log-level
+// says: a run's progress is not its debug output, and --progress off silences it.
 func (c *Client) Progress(mode string, w io.Writer) (progress.RenderOptions, error) {
 	m, err := progress.ParseMode(mode)
 	if err != nil {
 		return progress.RenderOptions{}, &FlagError{Err: fmt.Errorf("--progress: %w", err)}
 	}
-	log, err := c.ProgressLogger(w)
+	log, err := c.logger(w, slog.LevelInfo)
 	if err != nil {
 		return progress.RenderOptions{}, err
 	}

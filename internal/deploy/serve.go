@@ -33,7 +33,7 @@ func Serve(ctx context.Context, c *Client, name string, serve func(context.Conte
 	if c.URL == "" {
 		return &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
 	}
-	nc, js, res, err := Connect(ctx, c, name, log)
+	nc, js, res, err := connectService(ctx, c, name, log)
 	if err != nil {
 		return err
 	}
