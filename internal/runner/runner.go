@@ -16,6 +16,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/llm"
@@ -125,7 +126,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 			return nil, err
 		}
 	}
-	res, err := layout.Ensure(ctx, js)
+	res, err := broker.Ensure(ctx, js, layout)
 	if err != nil {
 		return nil, fmt.Errorf("prepare JetStream on %s: %w", url, err)
 	}
@@ -265,7 +266,7 @@ func oneLine(s string) string {
 
 // Connect opens a connection to a deployment for a long-running service, retrying while the
 // server is down, and prepares the JetStream layout.
-func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
+func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
 	nc, err := nats.Connect(c.URL, c.Options(name, true)...)
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("connect to %s: %w", c.URL, err)
@@ -276,7 +277,7 @@ func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*na
 		return nil, nil, nil, err
 	}
 	for {
-		res, err := c.Layout().Ensure(ctx, js)
+		res, err := broker.Ensure(ctx, js, c.Layout())
 		if err == nil {
 			return nc, js, res, nil
 		}
@@ -296,7 +297,7 @@ func Connect(ctx context.Context, c *Client, name string, log *slog.Logger) (*na
 type Deployment struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
-	Res    *wire.Resources
+	Res    *broker.Resources
 	Layout wire.Layout
 	Log    *slog.Logger
 }
