@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/testbin"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -61,7 +62,7 @@ func startCluster(t *testing.T) []*testbin.Process {
 	ectx, ecancel := context.WithTimeout(t.Context(), 2*waitTimeout)
 	defer ecancel()
 	for {
-		if _, err := layout.Ensure(ectx, js); err == nil {
+		if _, err := broker.Ensure(ectx, js, layout); err == nil {
 			break
 		} else if ectx.Err() != nil {
 			t.Fatalf("could not prepare the R3 layout within %v: %v", 2*waitTimeout, err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/testbin"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -59,7 +60,7 @@ func TestKill9ControllerThenResume(t *testing.T) {
 	}
 	require.NoError(t, watch.Stop())
 	ctrl.Kill()
-	before, err := wire.ReadLedger(ctx, commits, run)
+	before, err := broker.ReadLedger(ctx, commits, run)
 	require.NoError(t, err)
 	offsets := make([]int, len(ws))
 	for i, w := range ws {

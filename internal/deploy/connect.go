@@ -10,8 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/rowforge/rowforge/pkg/wire"
+	"github.com/rowforge/rowforge/internal/broker"
 )
 
 // dial connects to the servers of urls and opens JetStream on the connection, which it closes
@@ -32,13 +31,13 @@ func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, err
 // connectService opens a connection to a deployment for a long-running service and prepares
 // the JetStream layout, retrying both while the server is down or its JetStream not ready: a
 // service may start before its server, and its orchestrator should not have to order them.
-func connectService(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *wire.Resources, error) {
+func connectService(ctx context.Context, c *Client, name string, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
 	nc, js, err := dial(c.URL, c.Options(name, true))
 	if err != nil {
 		return nil, nil, nil, err
 	}
 	for {
-		res, err := c.Layout().Ensure(ctx, js)
+		res, err := broker.Ensure(ctx, js, c.Layout())
 		if err == nil {
 			return nc, js, res, nil
 		}

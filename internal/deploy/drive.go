@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/local"
 	"github.com/rowforge/rowforge/pkg/sinkd"
@@ -57,7 +58,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		return nil, err
 	}
 	defer s.close()
-	res, err := s.layout.Ensure(ctx, s.js)
+	res, err := broker.Ensure(ctx, s.js, s.layout)
 	if err != nil {
 		return nil, fmt.Errorf("prepare JetStream on %s: %w", s.url, err)
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -15,7 +16,7 @@ import (
 type Deployment struct {
 	NC     *nats.Conn
 	JS     jetstream.JetStream
-	Res    *wire.Resources
+	Res    *broker.Resources
 	Layout wire.Layout
 	Log    *slog.Logger
 }

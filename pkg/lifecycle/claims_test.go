@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -20,7 +21,7 @@ func TestClaimsFollowTheWorkersRecords(t *testing.T) {
 	nc := natstest.Connect(t, natstest.RunServer(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	res, err := wire.DefaultLayout().Ensure(t.Context(), js)
+	res, err := broker.Ensure(t.Context(), js, wire.DefaultLayout())
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a safety net, not a timing assertion
 	defer cancel()

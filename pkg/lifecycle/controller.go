@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/persons"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/seeddata"
@@ -130,9 +131,9 @@ type Controller struct {
 	nc        *nats.Conn
 	js        jetstream.JetStream
 	layout    wire.Layout
-	res       *wire.Resources
+	res       *broker.Resources
 	runs      *runstore.Store
-	pub       *wire.Publisher
+	pub       *broker.Publisher
 	log       *slog.Logger
 	progress  func(Progress)
 	abortWait time.Duration
@@ -146,12 +147,12 @@ type Controller struct {
 }
 
 // New returns a controller using nc. It does not take ownership of nc.
-func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, log *slog.Logger) *Controller {
+func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *broker.Resources, log *slog.Logger) *Controller {
 	if log == nil {
 		log = slog.Default()
 	}
 	return &Controller{nc: nc, js: js, layout: layout, res: res, runs: runstore.New(res.Runs), log: log,
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: time.Minute}
+		pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload()), abortWait: time.Minute}
 }
 
 // OnProgress sets a callback called from the run's loop after each group ends; it must not block.
@@ -292,7 +293,7 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 		r.shutdown(cause, wire.RunAborted)
 		return &r.result, cause
 	}
-	ends, err := wire.ReadLedger(ctx, c.res.Commits, runID)
+	ends, err := broker.ReadLedger(ctx, c.res.Commits, runID)
 	if err != nil {
 		return nil, r.genErr(-1, err)
 	}
@@ -650,7 +651,7 @@ func (r *run) handle(ctx context.Context, ev event) error {
 		if err := st.outcome.Ack(); err != nil {
 			r.c.log.Debug("ack of a committed outcome failed; it will be redelivered and ignored", "group", ev.group, "err", err)
 		}
-		wire.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
+		broker.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
 		wire.AddUsage(&r.result.Usage, st.usage)
 		r.result.Rows += ev.commit.Rows
 		r.result.Commits = append(r.result.Commits, ev.commit)
@@ -742,7 +743,7 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 	}
 	switch o.Status {
 	case wire.OutcomeCompleted:
-		body, err := wire.Body(ctx, r.c.res.Payloads, m)
+		body, err := broker.Body(ctx, r.c.res.Payloads, m)
 		if err != nil {
 			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
 		}
@@ -1072,16 +1073,16 @@ func (r *run) purgeQueued(ctx context.Context) {
 // cleanup removes what the run kept on the broker: its outcome consumer, its ledger and any
 // offloaded body a consumer did not delete.
 func (r *run) cleanup(ctx context.Context) {
-	if err := r.c.layout.PurgeLedger(ctx, r.c.js, r.opts.RunID); err != nil {
+	if err := broker.PurgeLedger(ctx, r.c.js, r.c.layout, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not purge the ledger", "err", err)
 	}
-	if err := r.c.layout.PurgeCells(ctx, r.c.js, r.opts.RunID, -1); err != nil {
+	if err := broker.PurgeCells(ctx, r.c.js, r.c.layout, r.opts.RunID, -1); err != nil {
 		r.c.log.Debug("could not purge the run's kept cells", "err", err)
 	}
-	if err := r.c.layout.PurgeSeats(ctx, r.c.js, r.opts.RunID); err != nil {
+	if err := broker.PurgeSeats(ctx, r.c.js, r.c.layout, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not free the run's model seats", "err", err)
 	}
-	if err := wire.DeleteRunPayloads(ctx, r.c.res.Payloads, r.opts.RunID); err != nil {
+	if err := broker.DeleteRunPayloads(ctx, r.c.res.Payloads, r.opts.RunID); err != nil {
 		r.c.log.Debug("could not delete offloaded bodies", "err", err)
 	}
 	if err := r.c.js.DeleteConsumer(ctx, r.c.layout.OutcomesStream(), wire.RunConsumer(r.opts.RunID)); err != nil &&

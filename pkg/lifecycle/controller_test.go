@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -38,7 +39,7 @@ type bundle struct {
 	cluster *local.Cluster
 	ctrl    *lifecycle.Controller
 	nc      *nats.Conn
-	res     *wire.Resources
+	res     *broker.Resources
 	js      jetstream.JetStream
 }
 
@@ -59,7 +60,7 @@ func setupWith(t *testing.T, opts local.Options) *bundle {
 	t.Cleanup(cl.Stop)
 	nc, js, err := cl.Connect("test-controller")
 	require.NoError(t, err)
-	res, err := cl.Layout().Ensure(ctx, js)
+	res, err := broker.Ensure(ctx, js, cl.Layout())
 	require.NoError(t, err)
 	return &bundle{cluster: cl, ctrl: lifecycle.New(nc, js, cl.Layout(), res, log), nc: nc, res: res, js: js}
 }

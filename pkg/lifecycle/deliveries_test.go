@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/sinks"
@@ -26,7 +27,7 @@ func TestExhaustedDeliveriesFailTheRun(t *testing.T) {
 	nc := natstest.Connect(t, srv)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	res, err := layout.Ensure(ctx, js)
+	res, err := broker.Ensure(ctx, js, layout)
 	require.NoError(t, err)
 
 	cons, err := js.Consumer(ctx, layout.GroupsStream(), wire.WorkersConsumer)

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -108,7 +109,7 @@ func runHeld(t *testing.T, b *blocker, ctrl *lifecycle.Controller, run func(life
 }
 
 // drainSetup runs a real server, one worker generating with b, and a controller.
-func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *wire.Resources, func(string)) {
+func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *broker.Resources, func(string)) {
 	t.Helper()
 	ctx := context.Background()
 	srv := natstest.RunServer(t)
@@ -125,7 +126,7 @@ func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *wi
 	wnc := natstest.Connect(t, srv)
 	wjs, err := jetstream.New(wnc)
 	require.NoError(t, err)
-	res, err := layout.Ensure(ctx, wjs)
+	res, err := broker.Ensure(ctx, wjs, layout)
 	require.NoError(t, err)
 	w := worker.New(wnc, wjs, layout, res, worker.Options{Concurrency: 2, Scheduler: b.scheduler, Logger: log})
 	servicetest.Start(t, w.Run)
@@ -178,7 +179,7 @@ func TestAbortDrainsInFlightWork(t *testing.T) {
 	requireNoWorkInFlight(t, res)
 }
 
-func requireNoWorkInFlight(t *testing.T, res *wire.Resources) {
+func requireNoWorkInFlight(t *testing.T, res *broker.Resources) {
 	t.Helper()
 	keys, err := res.Workers.ListKeys(context.Background())
 	require.NoError(t, err)

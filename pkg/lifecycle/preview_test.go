@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/local"
 	"github.com/rowforge/rowforge/pkg/sinkd"
@@ -57,7 +58,7 @@ func TestPreviewLifetime(t *testing.T) {
 	t.Cleanup(cl.Stop)
 	nc, js, err := cl.Connect("test-controller")
 	require.NoError(t, err)
-	res, err := layout.Ensure(ctx, js)
+	res, err := broker.Ensure(ctx, js, layout)
 	require.NoError(t, err)
 	ctrl := lifecycle.New(nc, js, layout, res, log)
 	preview := func(run string, groups int) error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -85,7 +86,7 @@ func TestResumeAfterTheControllerStopped(t *testing.T) {
 	require.Equal(t, wire.RunRunning, runState(t, b, opts.RunID), "a stopped controller leaves its run running")
 	require.Nil(t, sink.Meta())
 
-	ledger, err := wire.ReadLedger(context.Background(), b.res.Commits, opts.RunID)
+	ledger, err := broker.ReadLedger(context.Background(), b.res.Commits, opts.RunID)
 	require.NoError(t, err)
 	require.GreaterOrEqual(t, len(ledger), stopAt-1, "the groups that ended are in the ledger")
 	for g := range ledger {
@@ -111,7 +112,7 @@ func TestResumeAfterTheControllerStopped(t *testing.T) {
 	require.Equal(t, uint64(77), meta.Seed)
 	requireSameGroups(t, reference(t, opts), sink.Memory)
 
-	after, err := wire.ReadLedger(context.Background(), b.res.Commits, opts.RunID)
+	after, err := broker.ReadLedger(context.Background(), b.res.Commits, opts.RunID)
 	require.NoError(t, err)
 	require.Empty(t, after, "a completed run's ledger is purged")
 	_, err = other.Resume(context.Background(), opts.RunID, sink)

@@ -17,6 +17,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/sinkd"
@@ -89,7 +90,7 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	res, err := opts.Layout.Ensure(ctx, js)
+	res, err := broker.Ensure(ctx, js, opts.Layout)
 	if err != nil {
 		return nil, err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -26,7 +27,7 @@ type Client struct {
 	js     jetstream.JetStream
 	layout wire.Layout
 	run    string
-	pub    *wire.Publisher
+	pub    *broker.Publisher
 	log    *slog.Logger
 	cc     jetstream.ConsumeContext
 
@@ -47,12 +48,12 @@ var _ lifecycle.Sink = (*Client)(nil)
 const finalKey = -1
 
 // NewClient opens the run's commit consumer. Close stops it.
-func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, run string, log *slog.Logger) (*Client, error) {
+func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *broker.Resources, run string, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.Default()
 	}
 	c := &Client{js: js, layout: layout, run: run, log: log, waiters: map[int]chan wire.SinkCommit{},
-		committed: map[int]wire.SinkCommit{}, pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
+		committed: map[int]wire.SinkCommit{}, pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		incarnation: uuid.NewString()[:8]}
 	// A consumer a stopped controller left holds the commits it had in hand until their AckWait;
 	// a new one delivers every commit still in the stream now.

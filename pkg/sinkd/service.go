@@ -23,6 +23,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
@@ -47,9 +48,9 @@ type Options struct {
 type Service struct {
 	js     jetstream.JetStream
 	layout wire.Layout
-	res    *wire.Resources
+	res    *broker.Resources
 	runs   *runstore.Store
-	pub    *wire.Publisher
+	pub    *broker.Publisher
 	opts   Options
 	log    *slog.Logger
 	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
@@ -70,7 +71,7 @@ type runSink struct {
 }
 
 // NewService returns a sink daemon. It does not take ownership of nc.
-func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, opts Options) *Service {
+func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *broker.Resources, opts Options) *Service {
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 2
 	}
@@ -82,7 +83,7 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *
 		log = slog.Default()
 	}
 	return &Service{js: js, layout: layout, res: res, runs: runstore.New(res.Runs), opts: opts, log: log.With("component", "sinkd"),
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
+		pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
 }
 
 const (
@@ -319,7 +320,7 @@ func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstrea
 	if rs.discarded {
 		return errDiscarded
 	}
-	body, err := wire.Body(ctx, s.res.Payloads, m)
+	body, err := broker.Body(ctx, s.res.Payloads, m)
 	if err != nil {
 		return fmt.Errorf("%w: %v", errMalformed, err)
 	}
@@ -334,7 +335,7 @@ func (s *Service) writeGroup(ctx context.Context, rs *runSink, g int, m jetstrea
 	if err != nil {
 		return err
 	}
-	if name, ok := wire.Offloaded(m); ok { // the body is durable in the sink now
+	if name, ok := broker.Offloaded(m); ok { // the body is durable in the sink now
 		_ = s.res.Payloads.Delete(ctx, name)
 	}
 	reply.Commit = commit

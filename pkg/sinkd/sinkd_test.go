@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -41,7 +42,7 @@ type bundle struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	layout wire.Layout
-	res    *wire.Resources
+	res    *broker.Resources
 }
 
 // setup starts an embedded server and prepares the default layout on it.
@@ -52,7 +53,7 @@ func setup(t *testing.T) *bundle {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	layout := wire.DefaultLayout()
-	res, err := layout.Ensure(t.Context(), js)
+	res, err := broker.Ensure(t.Context(), js, layout)
 	require.NoError(t, err)
 	return &bundle{srv: srv, nc: nc, js: js, layout: layout, res: res}
 }

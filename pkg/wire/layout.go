@@ -1,7 +1,6 @@
 package wire
 
 import (
-	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -205,34 +204,35 @@ func GroupIndex(id string) (int, error) {
 	return g, nil
 }
 
-// Resources are the buckets of a deployment, opened by Ensure.
-type Resources struct {
-	Runs     jetstream.KeyValue
-	Workers  jetstream.KeyValue
-	Preview  jetstream.KeyValue
-	Payloads jetstream.ObjectStore
-	Commits  jetstream.KeyValue // the ledger: see GroupEnd
-	Seats    jetstream.KeyValue // model request seats: see SeatKey
-	Cells    jetstream.KeyValue // LLM cells of groups in progress: see CellKey
-}
+// The deployment's resources, as configurations: what they are is part of the contract (every
+// process must agree on retention, acks and TTLs); creating them is the broker package's job.
 
-// Ensure creates or updates every stream, shared consumer and bucket of the layout. Every
-// process calls it at start, so whichever starts first prepares the server; it is idempotent.
-func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources, error) {
+// Streams are the layout's streams. Each is a work queue: a message is gone once acked, and the
+// duplicate window swallows the repeats of a publish retried after a lost reply.
+func (l Layout) Streams() []jetstream.StreamConfig {
 	streams := []jetstream.StreamConfig{
 		{Name: l.GroupsStream(), Subjects: []string{l.prefix() + ".groups.>"}},
 		{Name: l.OutcomesStream(), Subjects: []string{l.prefix() + ".outcomes.>"}},
 		{Name: l.SinkStream(), Subjects: []string{l.prefix() + ".sink.>"}},
 	}
-	for _, sc := range streams {
-		sc.Retention = jetstream.WorkQueuePolicy
-		sc.Storage = l.Storage
-		sc.Replicas = l.Replicas
-		sc.Duplicates = 2 * time.Minute
-		if _, err := settle(ctx, func(ctx context.Context) (jetstream.Stream, error) { return js.CreateOrUpdateStream(ctx, sc) }); err != nil {
-			return nil, fmt.Errorf("stream %s: %w", sc.Name, err)
-		}
+	for i := range streams {
+		streams[i].Retention = jetstream.WorkQueuePolicy
+		streams[i].Storage = l.Storage
+		streams[i].Replicas = l.Replicas
+		streams[i].Duplicates = 2 * time.Minute
 	}
+	return streams
+}
+
+// SharedConsumer is a durable consumer every instance of a stage pulls from.
+type SharedConsumer struct {
+	Stream string
+	Config jetstream.ConsumerConfig
+}
+
+// Consumers are the layout's shared consumers: the workers' on the groups stream, sinkd's on the
+// sink stream. Per-run consumers (RunConsumer, CommitConsumer) are the controller's own.
+func (l Layout) Consumers() []SharedConsumer {
 	maxDeliver, ackWait := l.MaxDeliver, l.AckWait
 	if maxDeliver <= 0 {
 		maxDeliver = defaultMaxDeliver
@@ -240,107 +240,31 @@ func (l Layout) Ensure(ctx context.Context, js jetstream.JetStream) (*Resources,
 	if ackWait <= 0 {
 		ackWait = defaultAckWait
 	}
-	consumers := []struct {
-		stream string
-		cfg    jetstream.ConsumerConfig
-	}{
+	return []SharedConsumer{
 		{l.GroupsStream(), jetstream.ConsumerConfig{Durable: WorkersConsumer, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: ackWait, MaxDeliver: maxDeliver, MaxAckPending: 10000}},
 		{l.SinkStream(), jetstream.ConsumerConfig{Durable: SinkdConsumer, AckPolicy: jetstream.AckExplicitPolicy,
 			AckWait: time.Minute, MaxDeliver: 10, MaxAckPending: 10000}},
 	}
-	for _, c := range consumers {
-		if _, err := settle(ctx, func(ctx context.Context) (jetstream.Consumer, error) {
-			return js.CreateOrUpdateConsumer(ctx, c.stream, c.cfg)
-		}); err != nil {
-			return nil, fmt.Errorf("consumer %s on %s: %w", c.cfg.Durable, c.stream, err)
-		}
-	}
-	var res Resources
-	var err error
-	if res.Runs, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.RunsBucket(), err)
-	}
-	if res.Workers, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: 15 * time.Second,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.WorkersBucket(), err)
-	}
-	if res.Preview, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL(),
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.PreviewBucket(), err)
-	}
-	if res.Commits, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.CommitsBucket(), err)
-	}
-	if res.Seats, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.SeatsBucket(), err)
-	}
-	if res.Cells, err = settle(ctx, func(ctx context.Context) (jetstream.KeyValue, error) {
-		return js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-			Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("bucket %s: %w", l.CellsBucket(), err)
-	}
-	if res.Payloads, err = settle(ctx, func(ctx context.Context) (jetstream.ObjectStore, error) {
-		return js.CreateOrUpdateObjectStore(ctx, jetstream.ObjectStoreConfig{
-			Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour,
-		})
-	}); err != nil {
-		return nil, fmt.Errorf("object store %s: %w", l.PayloadsBucket(), err)
-	}
-	return &res, nil
 }
 
-// settle runs one create-or-update of Ensure, again a few times when it fails: processes that
-// start together on a fresh cluster race to create the same stream ("stream name already in
-// use" for all but one), and a cluster that has just elected its leaders times some requests
-// out. Each attempt has its own deadline, so one lost request does not eat the caller's.
-func settle[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
-	var (
-		v   T
-		err error
-	)
-	for attempt := range 5 {
-		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		v, err = create(actx)
-		cancel()
-		if err == nil || ctx.Err() != nil {
-			return v, err
-		}
-		t := time.NewTimer(time.Duration(attempt+1) * 100 * time.Millisecond)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return v, err
-		case <-t.C:
-		}
+// Buckets are the layout's key-value buckets. What lives only as long as a process (worker
+// records, seats, previews) is in memory; what a resume needs (runs, the ledger, kept cells) is
+// stored like the streams.
+func (l Layout) Buckets() []jetstream.KeyValueConfig {
+	return []jetstream.KeyValueConfig{
+		{Bucket: l.RunsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1},
+		{Bucket: l.WorkersBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: 15 * time.Second},
+		{Bucket: l.PreviewBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: l.previewTTL()},
+		{Bucket: l.CommitsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1},
+		{Bucket: l.SeatsBucket(), Storage: jetstream.MemoryStorage, Replicas: l.Replicas, TTL: SeatTTL},
+		{Bucket: l.CellsBucket(), Storage: l.Storage, Replicas: l.Replicas, History: 1, TTL: 24 * time.Hour},
 	}
-	return v, err
 }
 
-// PurgeLedger removes a run's ledger entries in one request, once the run has ended and nothing
-// can resume it.
-func (l Layout) PurgeLedger(ctx context.Context, js jetstream.JetStream, run string) error {
-	return purgeKeys(ctx, js, l.CommitsBucket(), LedgerKeys(run))
+// PayloadStore is the object store of offloaded bodies (see HeaderPayload).
+func (l Layout) PayloadStore() jetstream.ObjectStoreConfig {
+	return jetstream.ObjectStoreConfig{Bucket: l.PayloadsBucket(), Storage: l.Storage, Replicas: l.Replicas, TTL: 24 * time.Hour}
 }
 
 // SeatTTL is how long a seat outlives the worker that stopped renewing it.
@@ -351,11 +275,6 @@ const SeatTTL = 15 * time.Second
 // endpoint never sees more than the cap, whichever workers come and go.
 func SeatKey(run, model string, i int) string {
 	return fmt.Sprintf("%s.%s.%d", run, WorkerKey(model), i)
-}
-
-// PurgeSeats frees a run's seats at once when the run ends, instead of at their TTL.
-func (l Layout) PurgeSeats(ctx context.Context, js jetstream.JetStream, run string) error {
-	return purgeKeys(ctx, js, l.SeatsBucket(), run+".>")
 }
 
 // CellKey names a cell a worker generated for a group still in progress: the model calls a
@@ -387,20 +306,4 @@ func ParseCellKey(key string) (column string, row int, err error) {
 		return "", 0, fmt.Errorf("cell key %q: row: %w", key, err)
 	}
 	return string(name), row, nil
-}
-
-// PurgeCells removes the kept cells of a group (of the whole run when group < 0), in one
-// request, once its outcome is stored.
-func (l Layout) PurgeCells(ctx context.Context, js jetstream.JetStream, run string, group int) error {
-	return purgeKeys(ctx, js, l.CellsBucket(), CellsOf(run, group))
-}
-
-// purgeKeys removes every key of bucket that filter matches, in one request to the bucket's
-// stream, rather than a delete marker per key.
-func purgeKeys(ctx context.Context, js jetstream.JetStream, bucket, filter string) error {
-	stream, err := js.Stream(ctx, "KV_"+bucket)
-	if err != nil {
-		return err
-	}
-	return stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+bucket+"."+filter))
 }

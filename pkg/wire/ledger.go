@@ -1,14 +1,10 @@
 package wire
 
 import (
-	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"strconv"
 	"strings"
-
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // The ledger is the rf_commits bucket: one entry per ended group of a run, written by the
@@ -62,48 +58,4 @@ func DecodeGroupEnd(key string, b []byte) (int, *GroupEnd, error) {
 		return 0, nil, fmt.Errorf("ledger entry %s: unknown status %q", key, e.Status)
 	}
 	return g, &e, nil
-}
-
-// ReadLedger returns the ended groups of run, by index.
-func ReadLedger(ctx context.Context, kv jetstream.KeyValue, run string) (map[int]*GroupEnd, error) {
-	ends := map[int]*GroupEnd{}
-	err := ReadKeys(ctx, kv, LedgerKeys(run), func(key string, value []byte) error {
-		g, end, err := DecodeGroupEnd(key, value)
-		if err != nil {
-			return err
-		}
-		ends[g] = end
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("read the ledger of run %s: %w", run, err)
-	}
-	return ends, nil
-}
-
-// ReadKeys calls fn with the current value of each key of kv that filter matches, and stops at
-// fn's first error. A watch delivers each key's last value and then a nil marker, so a whole
-// prefix costs one subscription, not a Get per key.
-func ReadKeys(ctx context.Context, kv jetstream.KeyValue, filter string, fn func(key string, value []byte) error) error {
-	w, err := kv.WatchFiltered(ctx, []string{filter}, jetstream.IgnoreDeletes())
-	if err != nil {
-		return err
-	}
-	defer func() { _ = w.Stop() }()
-	for {
-		select {
-		case <-ctx.Done():
-			return context.Cause(ctx)
-		case e, ok := <-w.Updates():
-			switch {
-			case !ok:
-				return errors.New("watch closed")
-			case e == nil: // caught up
-				return nil
-			}
-			if err := fn(e.Key(), e.Value()); err != nil {
-				return err
-			}
-		}
-	}
 }

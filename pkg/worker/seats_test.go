@@ -8,6 +8,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -18,7 +19,7 @@ func seatsBucket(t *testing.T) jetstream.KeyValue {
 	nc := natstest.Connect(t, natstest.RunServer(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	res, err := wire.DefaultLayout().Ensure(context.Background(), js)
+	res, err := broker.Ensure(context.Background(), js, wire.DefaultLayout())
 	require.NoError(t, err)
 	return res.Seats
 }
@@ -96,7 +97,7 @@ func workersBucket(t *testing.T) (workers, seats jetstream.KeyValue) {
 	nc := natstest.Connect(t, natstest.RunServer(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	res, err := wire.DefaultLayout().Ensure(t.Context(), js)
+	res, err := broker.Ensure(t.Context(), js, wire.DefaultLayout())
 	require.NoError(t, err)
 	return res.Workers, res.Seats
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/seeddata"
@@ -69,9 +70,9 @@ type Worker struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	layout wire.Layout
-	res    *wire.Resources
+	res    *broker.Resources
 	store  *runstore.Store
-	pub    *wire.Publisher
+	pub    *broker.Publisher
 	prog   *progress.Reporter // cells and model requests of each run, for the controller's display
 	opts   Options
 	log    *slog.Logger
@@ -103,7 +104,7 @@ type runEntry struct {
 }
 
 // New returns a worker. It does not take ownership of nc.
-func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Resources, opts Options) *Worker {
+func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *broker.Resources, opts Options) *Worker {
 	if opts.ID == "" {
 		host, _ := os.Hostname()
 		opts.ID = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), uuid.NewString()[:4])
@@ -126,7 +127,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 		log = slog.Default()
 	}
 	return &Worker{nc: nc, js: js, layout: layout, res: res, store: runstore.New(res.Runs), opts: opts,
-		pub:  wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
+		pub:  broker.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		prog: progress.NewReporter(nc, layout, opts.ID, progress.ReporterOptions{Logger: log.With("worker", opts.ID)}),
 		log:  log.With("worker", opts.ID), runs: map[string]*runEntry{},
 		inflight: map[string]map[int]context.CancelCauseFunc{}, aborted: map[string]error{},
@@ -531,8 +532,8 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 	if err := m.DoubleAck(ctx); err != nil {
 		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
 	} else {
-		wire.DeleteOffloaded(ctx, w.res.Payloads, m)
-		if err := w.layout.PurgeCells(ctx, w.js, subj.Run, g); err != nil {
+		broker.DeleteOffloaded(ctx, w.res.Payloads, m)
+		if err := broker.PurgeCells(ctx, w.js, w.layout, subj.Run, g); err != nil {
 			log.Debug("could not purge the group's kept cells", "err", err)
 		}
 	}
@@ -545,7 +546,7 @@ func (w *Worker) generate(ctx context.Context, entry *runEntry, m jetstream.Msg,
 	if entry.err != nil {
 		return scheduler.Outcome{Status: scheduler.Failed, Err: entry.err}, nil
 	}
-	body, err := wire.Body(ctx, w.res.Payloads, m)
+	body, err := broker.Body(ctx, w.res.Payloads, m)
 	if err != nil {
 		return scheduler.Outcome{}, err
 	}
@@ -597,7 +598,7 @@ func (w *Worker) cells(ctx context.Context, run string, g int) scheduler.Cells {
 			w.log.Debug("could not keep a cell; a redelivery would generate it again", "run", run, "group", g, "err", err)
 		}
 	}}
-	err := wire.ReadKeys(ctx, w.res.Cells, wire.CellsOf(run, g), func(key string, value []byte) error {
+	err := broker.ReadKeys(ctx, w.res.Cells, wire.CellsOf(run, g), func(key string, value []byte) error {
 		column, row, err := wire.ParseCellKey(key)
 		var v any
 		if err == nil {

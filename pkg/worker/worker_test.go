@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/config"
@@ -44,8 +45,8 @@ type bundle struct {
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	layout wire.Layout
-	res    *wire.Resources
-	pub    *wire.Publisher
+	res    *broker.Resources
+	pub    *broker.Publisher
 }
 
 func setup(t *testing.T, layout wire.Layout) *bundle {
@@ -54,10 +55,10 @@ func setup(t *testing.T, layout wire.Layout) *bundle {
 	nc := natstest.Connect(t, srv, nats.Timeout(waitFor))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
-	res, err := layout.Ensure(t.Context(), js)
+	res, err := broker.Ensure(t.Context(), js, layout)
 	require.NoError(t, err)
 	return &bundle{srv: srv, nc: nc, js: js, layout: layout, res: res,
-		pub: wire.NewPublisher(js, res.Payloads, nc.MaxPayload())}
+		pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload())}
 }
 
 func waitCtx(t *testing.T) context.Context {

@@ -1,4 +1,4 @@
-package wire
+package broker
 
 import (
 	"bytes"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // Publisher publishes rowforge messages so that a retry can never duplicate one: every message
@@ -62,8 +63,8 @@ func (p *Publisher) Publish(ctx context.Context, subject, id string, hdr nats.He
 		if err != nil {
 			return fmt.Errorf("publish %s: offload body to object store: %w", subject, err)
 		}
-		msg.Header.Set(HeaderPayload, name)
-		msg.Header.Set(HeaderDigest, hex.EncodeToString(sum[:]))
+		msg.Header.Set(wire.HeaderPayload, name)
+		msg.Header.Set(wire.HeaderDigest, hex.EncodeToString(sum[:]))
 		msg.Data = nil
 	}
 	err := p.retry(ctx, func(actx context.Context) error {
@@ -137,7 +138,7 @@ func retryable(err error) bool {
 // Body returns a received message's body, fetching it from the object store when it was
 // offloaded and checking its digest.
 func Body(ctx context.Context, payloads jetstream.ObjectStore, msg jetstream.Msg) ([]byte, error) {
-	name := msg.Headers().Get(HeaderPayload)
+	name := msg.Headers().Get(wire.HeaderPayload)
 	if name == "" {
 		return msg.Data(), nil
 	}
@@ -149,7 +150,7 @@ func Body(ctx context.Context, payloads jetstream.ObjectStore, msg jetstream.Msg
 		return nil, fmt.Errorf("fetch offloaded body %q: %w", name, err)
 	}
 	sum := sha256.Sum256(body)
-	if want := msg.Headers().Get(HeaderDigest); want != hex.EncodeToString(sum[:]) {
+	if want := msg.Headers().Get(wire.HeaderDigest); want != hex.EncodeToString(sum[:]) {
 		return nil, fmt.Errorf("offloaded body %q: digest mismatch", name)
 	}
 	return body, nil
@@ -157,7 +158,7 @@ func Body(ctx context.Context, payloads jetstream.ObjectStore, msg jetstream.Msg
 
 // Offloaded reports whether msg's body lives in the object store, and under which name.
 func Offloaded(msg jetstream.Msg) (string, bool) {
-	name := msg.Headers().Get(HeaderPayload)
+	name := msg.Headers().Get(wire.HeaderPayload)
 	return name, name != ""
 }
 

@@ -1,4 +1,4 @@
-package wire
+package broker
 
 import (
 	"bytes"
@@ -10,15 +10,16 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/rowforge/rowforge/pkg/wire"
 	"github.com/stretchr/testify/require"
 )
 
 // setupPublisher ensures the default layout and returns a publisher on it.
-func setupPublisher(t *testing.T) (*testBundle, Layout, *Resources, *Publisher) {
+func setupPublisher(t *testing.T) (*testBundle, wire.Layout, *Resources, *Publisher) {
 	t.Helper()
 	b := setupJS(t)
-	l := DefaultLayout()
-	res, err := l.Ensure(b.ctx, b.js)
+	l := wire.DefaultLayout()
+	res, err := Ensure(b.ctx, b.js, l)
 	require.NoError(t, err)
 	p := NewPublisher(b.js, res.Payloads, b.nc.MaxPayload())
 	return b, l, res, p
@@ -34,9 +35,9 @@ func randomBytes(t *testing.T, n int) []byte {
 
 // nextGroup fetches the next message of the workers consumer (and acks it at the end of the
 // test).
-func nextGroup(t *testing.T, b *testBundle, l Layout) jetstream.Msg {
+func nextGroup(t *testing.T, b *testBundle, l wire.Layout) jetstream.Msg {
 	t.Helper()
-	cons, err := b.js.Consumer(b.ctx, l.GroupsStream(), WorkersConsumer)
+	cons, err := b.js.Consumer(b.ctx, l.GroupsStream(), wire.WorkersConsumer)
 	require.NoError(t, err)
 	msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
 	require.NoError(t, err)
@@ -58,11 +59,11 @@ func TestPublishInline(t *testing.T) {
 	b, l, res, p := setupPublisher(t)
 	body := []byte("small body")
 	require.NoError(t, p.Publish(b.ctx, l.GroupSubject("r1", 0), "r1/0/prepared",
-		nats.Header{HeaderRun: []string{"r1"}}, body))
+		nats.Header{wire.HeaderRun: []string{"r1"}}, body))
 
 	msg := nextGroup(t, b, l)
 	require.Equal(t, body, msg.Data())
-	require.Equal(t, "r1", msg.Headers().Get(HeaderRun))
+	require.Equal(t, "r1", msg.Headers().Get(wire.HeaderRun))
 	require.Equal(t, "r1/0/prepared", msg.Headers().Get(jetstream.MsgIDHeader))
 	_, ok := Offloaded(msg)
 	require.False(t, ok)
@@ -79,7 +80,7 @@ func TestPublishOffloadsLargeBody(t *testing.T) {
 	b, l, res, p := setupPublisher(t)
 	p.MaxBody = 1024
 	body := randomBytes(t, 300*1024+17) // several object-store chunks
-	hdr := nats.Header{HeaderRun: []string{"r1"}}
+	hdr := nats.Header{wire.HeaderRun: []string{"r1"}}
 	require.NoError(t, p.Publish(b.ctx, l.GroupSubject("r1", 3), "r1/3/prepared", hdr, body))
 	require.Len(t, hdr, 1, "the caller's header is not modified")
 
@@ -88,9 +89,9 @@ func TestPublishOffloadsLargeBody(t *testing.T) {
 	name, ok := Offloaded(msg)
 	require.True(t, ok)
 	require.Equal(t, "r1/3/prepared", name)
-	require.Equal(t, name, msg.Headers().Get(HeaderPayload))
-	require.Len(t, msg.Headers().Get(HeaderDigest), 64)
-	require.Equal(t, "r1", msg.Headers().Get(HeaderRun))
+	require.Equal(t, name, msg.Headers().Get(wire.HeaderPayload))
+	require.Len(t, msg.Headers().Get(wire.HeaderDigest), 64)
+	require.Equal(t, "r1", msg.Headers().Get(wire.HeaderRun))
 
 	got, err := Body(b.ctx, res.Payloads, msg)
 	require.NoError(t, err)
@@ -117,7 +118,7 @@ func TestPublishMaxBodyEdge(t *testing.T) {
 	t.Parallel()
 	b, l, res, p := setupPublisher(t)
 	require.EqualValues(t, b.nc.MaxPayload()-8*1024, p.MaxBody)
-	hdr := nats.Header{HeaderRun: []string{"r1"}, HeaderGroup: []string{"0"}}
+	hdr := nats.Header{wire.HeaderRun: []string{"r1"}, wire.HeaderGroup: []string{"0"}}
 	require.NoError(t, p.Publish(b.ctx, l.GroupSubject("r1", 0), "r1/0/prepared", hdr, randomBytes(t, p.MaxBody)))
 	msg := nextGroup(t, b, l)
 	require.Len(t, msg.Data(), p.MaxBody)
@@ -157,10 +158,10 @@ func TestPublishDeduplicates(t *testing.T) {
 			p.MaxBody = 1024
 			body := randomBytes(t, tt.size)
 			for range 3 {
-				require.NoError(t, p.Publish(b.ctx, l.OutcomeSubject("r1", KindGroup, "2"), "r1/2/group", nil, body))
+				require.NoError(t, p.Publish(b.ctx, l.OutcomeSubject("r1", wire.KindGroup, "2"), "r1/2/group", nil, body))
 			}
 			require.EqualValues(t, 1, streamMsgs(t, b, l.OutcomesStream()))
-			require.NoError(t, p.Publish(b.ctx, l.OutcomeSubject("r1", KindGroup, "2"), "r1/2/group-2", nil, body))
+			require.NoError(t, p.Publish(b.ctx, l.OutcomeSubject("r1", wire.KindGroup, "2"), "r1/2/group-2", nil, body))
 			require.EqualValues(t, 2, streamMsgs(t, b, l.OutcomesStream()), "another id is another message")
 		})
 	}

@@ -1,6 +1,7 @@
-package wire
+package broker
 
 import (
+	"cmp"
 	"context"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/natstest"
+	"github.com/rowforge/rowforge/pkg/wire"
 )
 
 // testBundle is one embedded server and a JetStream client on it.
@@ -30,12 +32,13 @@ func setupJS(t *testing.T) *testBundle {
 	return &testBundle{nc: nc, js: js, ctx: ctx}
 }
 
-func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
+func requireLayout(t *testing.T, b *testBundle, l wire.Layout, res *Resources) {
 	t.Helper()
+	prefix := cmp.Or(l.Prefix, "rf")
 	for name, subject := range map[string]string{
-		l.GroupsStream():   l.prefix() + ".groups.>",
-		l.OutcomesStream(): l.prefix() + ".outcomes.>",
-		l.SinkStream():     l.prefix() + ".sink.>",
+		l.GroupsStream():   prefix + ".groups.>",
+		l.OutcomesStream(): prefix + ".outcomes.>",
+		l.SinkStream():     prefix + ".sink.>",
 	} {
 		st, err := b.js.Stream(b.ctx, name)
 		require.NoError(t, err, name)
@@ -47,18 +50,18 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 	}
 	maxDeliver, ackWait := l.MaxDeliver, l.AckWait
 	if maxDeliver <= 0 {
-		maxDeliver = defaultMaxDeliver
+		maxDeliver = wire.DefaultLayout().MaxDeliver
 	}
 	if ackWait <= 0 {
-		ackWait = defaultAckWait
+		ackWait = wire.DefaultLayout().AckWait
 	}
 	for _, c := range []struct {
 		stream, name string
 		maxDeliver   int
 		ackWait      time.Duration
 	}{
-		{l.GroupsStream(), WorkersConsumer, maxDeliver, ackWait},
-		{l.SinkStream(), SinkdConsumer, 10, time.Minute},
+		{l.GroupsStream(), wire.WorkersConsumer, maxDeliver, ackWait},
+		{l.SinkStream(), wire.SinkdConsumer, 10, time.Minute},
 	} {
 		cons, err := b.js.Consumer(b.ctx, c.stream, c.name)
 		require.NoError(t, err, c.name)
@@ -93,9 +96,9 @@ func requireLayout(t *testing.T, b *testBundle, l Layout, res *Resources) {
 func TestEnsureIsIdempotent(t *testing.T) {
 	t.Parallel()
 	b := setupJS(t)
-	l := DefaultLayout()
+	l := wire.DefaultLayout()
 	l.AckWait = 45 * time.Second
-	res, err := l.Ensure(b.ctx, b.js)
+	res, err := Ensure(b.ctx, b.js, l)
 	require.NoError(t, err)
 	requireLayout(t, b, l, res)
 
@@ -103,7 +106,7 @@ func TestEnsureIsIdempotent(t *testing.T) {
 	_, err = res.Runs.Create(b.ctx, "r1", []byte("x"))
 	require.NoError(t, err)
 
-	res2, err := l.Ensure(b.ctx, b.js)
+	res2, err := Ensure(b.ctx, b.js, l)
 	require.NoError(t, err)
 	requireLayout(t, b, l, res2)
 	e, err := res2.Runs.Get(b.ctx, "r1")
@@ -124,39 +127,39 @@ func TestEnsureIsIdempotent(t *testing.T) {
 func TestEnsureConcurrent(t *testing.T) {
 	t.Parallel()
 	b := setupJS(t)
-	l := DefaultLayout()
+	l := wire.DefaultLayout()
 	const n = 4
 	errs := make(chan error, n)
 	for range n {
 		go func() {
-			_, err := l.Ensure(b.ctx, b.js)
+			_, err := Ensure(b.ctx, b.js, l)
 			errs <- err
 		}()
 	}
 	for range n {
 		require.NoError(t, <-errs)
 	}
-	res, err := l.Ensure(b.ctx, b.js)
+	res, err := Ensure(b.ctx, b.js, l)
 	require.NoError(t, err)
 	requireLayout(t, b, l, res)
 }
 
-// Two deployments share a server through their prefixes; a zero Layout is the default one.
+// Two deployments share a server through their prefixes; a zero wire.Layout is the default one.
 func TestEnsureLayoutsShareAServer(t *testing.T) {
 	t.Parallel()
 	b := setupJS(t)
-	zero := Layout{Storage: jetstream.MemoryStorage}
-	acme := Layout{Prefix: "acme", MaxDeliver: 3, AckWait: time.Minute}
-	for _, l := range []Layout{zero, acme} {
-		res, err := l.Ensure(b.ctx, b.js)
+	zero := wire.Layout{Storage: jetstream.MemoryStorage}
+	acme := wire.Layout{Prefix: "acme", MaxDeliver: 3, AckWait: time.Minute}
+	for _, l := range []wire.Layout{zero, acme} {
+		res, err := Ensure(b.ctx, b.js, l)
 		require.NoError(t, err, l.Prefix)
 		requireLayout(t, b, l, res)
 	}
 	require.Equal(t, "RF_GROUPS", zero.GroupsStream())
-	require.Equal(t, DefaultLayout().GroupSubject("r", 1), zero.GroupSubject("r", 1))
+	require.Equal(t, wire.DefaultLayout().GroupSubject("r", 1), zero.GroupSubject("r", 1))
 
-	cons, err := b.js.Consumer(b.ctx, zero.GroupsStream(), WorkersConsumer)
+	cons, err := b.js.Consumer(b.ctx, zero.GroupsStream(), wire.WorkersConsumer)
 	require.NoError(t, err)
-	require.Equal(t, defaultMaxDeliver, cons.CachedInfo().Config.MaxDeliver, "a zero MaxDeliver must not mean unlimited")
-	require.Equal(t, defaultAckWait, cons.CachedInfo().Config.AckWait)
+	require.Equal(t, wire.DefaultLayout().MaxDeliver, cons.CachedInfo().Config.MaxDeliver, "a zero MaxDeliver must not mean unlimited")
+	require.Equal(t, wire.DefaultLayout().AckWait, cons.CachedInfo().Config.AckWait)
 }
