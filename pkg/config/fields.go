@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"sort"
 	"strings"
@@ -132,6 +133,77 @@ func (f *fields) int(key string, req bool) (int, bool) {
 		return 0, false
 	}
 	return n, true
+}
+
+// intAtLeast reads an optional integer bounded below, as most of Data Designer's counts
+// are. It reports a value under min and then returns false, so that the caller keeps its
+// default and checks that run later on the decoded value do not report it a second time.
+func (f *fields) intAtLeast(key string, min int) (int, bool) {
+	n, ok := f.int(key, false)
+	if ok && n < min {
+		f.errorf(key, "must be at least %d, got %d", min, n)
+		return 0, false
+	}
+	return n, ok
+}
+
+// floatAbove is intAtLeast for a number that must exceed min (a timeout, a backoff factor).
+// The value is quoted with %v, as these messages always have been, not with pyfmt.
+func (f *fields) floatAbove(key string, min float64) (float64, bool) {
+	x, ok := f.float(key, false)
+	if ok && !(x > min) {
+		f.errorf(key, "must be greater than %v, got %v", min, x)
+		return 0, false
+	}
+	return x, ok
+}
+
+// uniqueNames remembers at which index of a list each name was first used, so that a
+// repeat can name both entries: the user then sees which two to tell apart.
+type uniqueNames map[string]int
+
+// repeated records name as entry i of list, or, when an earlier entry has it, leaves the
+// first use recorded and returns the message naming both (what is the kind of name, such as
+// "provider name"); "" when name is new.
+func (u uniqueNames) repeated(name string, i int, what, list string) string {
+	j, dup := u[name]
+	if !dup {
+		u[name] = i
+		return ""
+	}
+	return fmt.Sprintf("duplicate %s %q: %s[%d] and %s[%d] both use it", what, name, list, j, list, i)
+}
+
+// named is repeated for a name a parser read from key: a blank name is reported instead of
+// recorded, and named returns false for it, so that the caller can treat the entry as unnamed.
+func (u uniqueNames) named(f *fields, key, name string, i int, what, list string) bool {
+	if strings.TrimSpace(name) == "" {
+		f.errorf(key, "must not be empty")
+		return false
+	}
+	if msg := u.repeated(name, i, what, list); msg != "" {
+		f.errorf(key, "%s", msg)
+	}
+	return true
+}
+
+// mappings yields each entry of the list under key as its own fields, at key[i], so that
+// a nested entry reports its problems against its own path. An entry that is not a
+// mapping is reported as "<want>, got <its type>" and skipped.
+func (f *fields) mappings(key string, list []any, want string) iter.Seq2[int, *fields] {
+	return func(yield func(int, *fields) bool) {
+		for i, e := range list {
+			at := fmt.Sprintf("%s[%d]", key, i)
+			m, isMap := e.(map[string]any)
+			if !isMap {
+				f.errorf(at, "%s, got %s", want, describe(e))
+				continue
+			}
+			if !yield(i, newFields(f.p, f.column, f.prefix+at+".", "key", m)) {
+				return
+			}
+		}
+	}
 }
 
 // unknown reports every key that was not read, suggesting the closest known one.

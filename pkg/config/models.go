@@ -191,7 +191,7 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		p.add("", "model_configs", "want a list of models, got %s", describe(v))
 		return nil, true
 	}
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -204,14 +204,8 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		model := &Model{}
 		if a, ok := f.str("alias", true); ok {
 			model.Alias = a
-			switch j, dup := pos[a]; {
-			case strings.TrimSpace(a) == "":
-				f.errorf("alias", "must not be empty")
+			if !names.named(f, "alias", a, i, "model alias", "model_configs") {
 				model.Alias = ""
-			case dup:
-				f.errorf("alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", a, j, i)
-			default:
-				pos[a] = i
 			}
 		}
 		if model.Alias == "" {
@@ -271,29 +265,18 @@ func parseInferenceParams(f *fields, ip *InferenceParams) {
 			}
 			ip.EncodingFormat = e
 		}
-		if n, ok := f.int("dimensions", false); ok {
-			if n < 1 {
-				f.errorf("dimensions", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("dimensions", 1); ok {
 			ip.Dimensions = n
 		}
 	} else {
 		ip.Temperature = distribution(f, "temperature", 0, 2)
 		ip.TopP = distribution(f, "top_p", 0, 1)
-		if n, ok := f.int("max_tokens", false); ok {
-			if n < 1 {
-				f.errorf("max_tokens", "must be at least 1, got %d", n)
-			} else {
-				ip.MaxTokens = n
-			}
+		if n, ok := f.intAtLeast("max_tokens", 1); ok {
+			ip.MaxTokens = n
 		}
 	}
-	if n, ok := f.int("max_parallel_requests", false); ok {
-		if n < 1 {
-			f.errorf("max_parallel_requests", "must be at least 1, got %d", n)
-		} else {
-			ip.MaxParallelRequests = n
-		}
+	if n, ok := f.intAtLeast("max_parallel_requests", 1); ok {
+		ip.MaxParallelRequests = n
 	}
 	if secs, ok := f.float("timeout", false); ok {
 		if err := checkModelTimeout(secs); err != nil {
@@ -433,7 +416,7 @@ func parseProviders(v any, p *problems) []*Provider {
 		return nil
 	}
 	var providers []*Provider
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, e := range list {
 		m, ok := e.(map[string]any)
 		if !ok {
@@ -445,14 +428,7 @@ func parseProviders(v any, p *problems) []*Provider {
 		pr := &Provider{ProviderType: ProviderOpenAI}
 		if n, ok := f.str("name", true); ok {
 			pr.Name = n
-			switch j, dup := pos[n]; {
-			case strings.TrimSpace(n) == "":
-				f.errorf("name", "must not be empty")
-			case dup:
-				f.errorf("name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", n, j, i)
-			default:
-				pos[n] = i
-			}
+			names.named(f, "name", n, i, "provider name", "model_providers")
 		}
 		if ep, ok := f.str("endpoint", true); ok {
 			pr.Endpoint = ep
@@ -513,21 +489,18 @@ func checkEndpoint(s string) error {
 // checkModels makes the checks of models built in code that the parser makes while decoding
 // (Validate's counterpart of parseModels).
 func checkModels(models []*Model, p *problems) (aliasless bool) {
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, m := range models {
 		if m == nil {
 			p.add("", fmt.Sprintf("model_configs[%d]", i), "nil model")
 			continue
 		}
 		at := modelField(m.Alias, i)
-		switch j, dup := pos[m.Alias]; {
-		case strings.TrimSpace(m.Alias) == "":
+		if strings.TrimSpace(m.Alias) == "" {
 			p.add("", at+".alias", "required")
 			aliasless = true
-		case dup:
-			p.add("", at+".alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", m.Alias, j, i)
-		default:
-			pos[m.Alias] = i
+		} else if msg := names.repeated(m.Alias, i, "model alias", "model_configs"); msg != "" {
+			p.add("", at+".alias", "%s", msg)
 		}
 		if strings.TrimSpace(m.Model) == "" {
 			p.add("", at+".model", "required")
@@ -613,20 +586,17 @@ func checkDistribution(d *Distribution, at string, lo, hi float64, p *problems) 
 // checkProviders makes the checks of providers built in code that the parser makes while
 // decoding (Validate's counterpart of parseProviders).
 func checkProviders(providers []*Provider, p *problems) {
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, pr := range providers {
 		if pr == nil {
 			p.add("", fmt.Sprintf("model_providers[%d]", i), "nil provider")
 			continue
 		}
 		at := providerField(pr.Name, i)
-		switch j, dup := pos[pr.Name]; {
-		case strings.TrimSpace(pr.Name) == "":
+		if strings.TrimSpace(pr.Name) == "" {
 			p.add("", at+".name", "required")
-		case dup:
-			p.add("", at+".name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", pr.Name, j, i)
-		default:
-			pos[pr.Name] = i
+		} else if msg := names.repeated(pr.Name, i, "provider name", "model_providers"); msg != "" {
+			p.add("", at+".name", "%s", msg)
 		}
 		if err := checkEndpoint(pr.Endpoint); err != nil {
 			p.add("", at+".endpoint", "%v", err)

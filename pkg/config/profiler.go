@@ -36,10 +36,7 @@ func parseProfilers(v any, p *problems) []*Profiler {
 		f := newFields(p, "", key+".", "key", m)
 		pr := &Profiler{SampleSize: DefaultSummarySampleSize}
 		pr.ModelAlias, _ = f.str("model_alias", true)
-		if n, ok := f.int("summary_score_sample_size", false); ok {
-			if n < 1 {
-				f.errorf("summary_score_sample_size", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("summary_score_sample_size", 1); ok {
 			pr.SampleSize = n
 		}
 		f.unknown()

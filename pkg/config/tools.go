@@ -101,16 +101,10 @@ func parseToolConfigs(v any, p *problems) []*ToolConfig {
 				f.errorf("allow_tools", "%q is listed twice", t)
 			}
 		}
-		if n, ok := f.int("max_tool_call_turns", false); ok {
-			if n < 1 {
-				f.errorf("max_tool_call_turns", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("max_tool_call_turns", 1); ok {
 			tc.MaxToolCallTurns = n
 		}
-		if x, ok := f.float("timeout_sec", false); ok {
-			if !(x > 0) {
-				f.errorf("timeout_sec", "must be greater than 0, got %v", x)
-			}
+		if x, ok := f.floatAbove("timeout_sec", 0); ok {
 			tc.TimeoutSec = x
 		}
 		f.unknown()
