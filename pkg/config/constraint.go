@@ -60,22 +60,13 @@ func (c *Constraint) Holds(cmp int) bool {
 // a number, or a string that reads as a finite number, makes a scalar inequality, any other
 // string a column inequality.
 func parseConstraints(v any, p *problems) []*Constraint {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "constraints", "want a list of constraints", p)
 	if !ok {
-		p.add("", "constraints", "want a list of constraints, got %s", describe(v))
 		return nil
 	}
 	var out []*Constraint
-	for i, e := range list {
+	for i, m := range mappingsOf(list, "constraints", "want a constraint mapping", p) {
 		key := fmt.Sprintf("constraints[%d]", i)
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", key, "want a constraint mapping, got %s", describe(e))
-			continue
-		}
 		before := len(p.errs)
 		f := newFields(p, "", key+".", "key", m)
 		c := &Constraint{Index: i}

@@ -187,6 +187,38 @@ func (u uniqueNames) named(f *fields, key, name string, i int, what, list string
 	return true
 }
 
+// listOf reads a top-level section that holds a list. An empty section is no list and no
+// problem (Data Designer dumps unset sections as null or []); any other value that is not a
+// list is reported under key as "<want>, got <its type>".
+func listOf(v any, key, want string, p *problems) ([]any, bool) {
+	if isEmpty(v) {
+		return nil, false
+	}
+	list, ok := v.([]any)
+	if !ok {
+		p.add("", key, "%s, got %s", want, describe(v))
+	}
+	return list, ok
+}
+
+// mappingsOf yields each entry of a top-level list that is a mapping, with its index; an
+// entry that is not one is reported under key[i] as "<want>, got <its type>" and skipped,
+// so that a parser sees only entries it can read.
+func mappingsOf(list []any, key, want string, p *problems) iter.Seq2[int, map[string]any] {
+	return func(yield func(int, map[string]any) bool) {
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				p.add("", fmt.Sprintf("%s[%d]", key, i), "%s, got %s", want, describe(e))
+				continue
+			}
+			if !yield(i, m) {
+				return
+			}
+		}
+	}
+}
+
 // mappings yields each entry of the list under key as its own fields, at key[i], so that
 // a nested entry reports its problems against its own path. An entry that is not a
 // mapping is reported as "<want>, got <its type>" and skipped.

@@ -183,22 +183,13 @@ func providerField(name string, i int) string {
 // parseModels decodes `model_configs`. It also reports whether an entry was left without a
 // usable alias, so that columns naming an alias that matches none are not blamed for it.
 func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
-	if isEmpty(v) {
-		return nil, false
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "model_configs", "want a list of models", p)
 	if !ok {
-		p.add("", "model_configs", "want a list of models, got %s", describe(v))
-		return nil, true
+		// A section that is there but no list leaves its models without aliases too.
+		return nil, !isEmpty(v)
 	}
 	names := uniqueNames{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("model_configs[%d]", i), "want a model mapping with alias, model and provider, got %s", describe(e))
-			aliasless = true
-			continue
-		}
+	for i, m := range mappingsOf(list, "model_configs", "want a model mapping with alias, model and provider", p) {
 		alias, _ := m["alias"].(string)
 		f := newFields(p, "", modelField(alias, i)+".", "key", m)
 		model := &Model{}
@@ -225,7 +216,8 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		f.unknown()
 		models = append(models, model)
 	}
-	return models, aliasless
+	// Each mapping made a model: an entry that made none was no mapping, and has no alias.
+	return models, aliasless || len(models) < len(list)
 }
 
 // nonBlank reads a required string that must not be blank.
@@ -407,22 +399,13 @@ func numberList(f *fields, key string, v any) []float64 {
 // parseProviders decodes `model_providers`, rowforge's addition to Data Designer's config: the
 // providers of its models, which Data Designer keeps in a separate file.
 func parseProviders(v any, p *problems) []*Provider {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "model_providers", "want a list of providers", p)
 	if !ok {
-		p.add("", "model_providers", "want a list of providers, got %s", describe(v))
 		return nil
 	}
 	var providers []*Provider
 	names := uniqueNames{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("model_providers[%d]", i), "want a provider mapping with name and endpoint, got %s", describe(e))
-			continue
-		}
+	for i, m := range mappingsOf(list, "model_providers", "want a provider mapping with name and endpoint", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", providerField(name, i)+".", "key", m)
 		pr := &Provider{ProviderType: ProviderOpenAI}

@@ -80,12 +80,8 @@ type Processor struct {
 // parseProcessors decodes `processors`. Processors decoded with problems are returned too,
 // marked in broken, so that their names still count.
 func parseProcessors(v any, broken map[*Processor]bool, p *problems) []*Processor {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "processors", "want a list of processors", p)
 	if !ok {
-		p.add("", "processors", "want a list of processors, got %s", describe(v))
 		return nil
 	}
 	var procs []*Processor

@@ -17,23 +17,13 @@ const DefaultSummarySampleSize = 20
 
 // parseProfilers decodes `profilers`.
 func parseProfilers(v any, p *problems) []*Profiler {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "profilers", "want a list of profilers", p)
 	if !ok {
-		p.add("", "profilers", "want a list of profilers, got %s", describe(v))
 		return nil
 	}
 	var out []*Profiler
-	for i, e := range list {
-		key := fmt.Sprintf("profilers[%d]", i)
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", key, "want a profiler mapping, got %s", describe(e))
-			continue
-		}
-		f := newFields(p, "", key+".", "key", m)
+	for i, m := range mappingsOf(list, "profilers", "want a profiler mapping", p) {
+		f := newFields(p, "", fmt.Sprintf("profilers[%d].", i), "key", m)
 		pr := &Profiler{SampleSize: DefaultSummarySampleSize}
 		pr.ModelAlias, _ = f.str("model_alias", true)
 		if n, ok := f.intAtLeast("summary_score_sample_size", 1); ok {

@@ -68,18 +68,13 @@ func mcpField(name string, i int) string {
 
 // parseToolConfigs decodes `tool_configs`.
 func parseToolConfigs(v any, p *problems) []*ToolConfig {
-	list, ok := listOf(v, "tool_configs", p)
+	list, ok := listOf(v, "tool_configs", "want a list", p)
 	if !ok {
 		return nil
 	}
 	var out []*ToolConfig
 	seen := map[string]bool{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("tool_configs[%d]", i), "want a tool config mapping, got %s", describe(e))
-			continue
-		}
+	for i, m := range mappingsOf(list, "tool_configs", "want a tool config mapping", p) {
 		alias, _ := m["tool_alias"].(string)
 		f := newFields(p, "", toolField(alias, i)+".", "key", m)
 		tc := &ToolConfig{MaxToolCallTurns: DefaultMaxToolCallTurns}
@@ -115,18 +110,13 @@ func parseToolConfigs(v any, p *problems) []*ToolConfig {
 
 // parseMCPProviders decodes `mcp_providers`.
 func parseMCPProviders(v any, p *problems) []*MCPProvider {
-	list, ok := listOf(v, "mcp_providers", p)
+	list, ok := listOf(v, "mcp_providers", "want a list", p)
 	if !ok {
 		return nil
 	}
 	var out []*MCPProvider
 	seen := map[string]bool{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("mcp_providers[%d]", i), "want an MCP provider mapping, got %s", describe(e))
-			continue
-		}
+	for i, m := range mappingsOf(list, "mcp_providers", "want an MCP provider mapping", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", mcpField(name, i)+".", "key", m)
 		mp := &MCPProvider{Type: MCPSSE}
@@ -205,16 +195,4 @@ func checkToolRefs(cfg *Config, p *problems) {
 		}
 		p.add(c.Name, "tool_alias", "%s", unknownName("tool_alias", c.LLM.ToolAlias, aliases, "tool_configs"))
 	}
-}
-
-// listOf reads an optional list.
-func listOf(v any, key string, p *problems) ([]any, bool) {
-	if isEmpty(v) {
-		return nil, false
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.add("", key, "want a list, got %s", describe(v))
-	}
-	return list, ok
 }
