@@ -75,64 +75,44 @@ func (f *fields) required(key string) (any, bool) {
 }
 
 func (f *fields) str(key string, req bool) (string, bool) {
-	v, ok := f.get(key)
-	if !ok {
-		if req {
-			f.errorf(key, "required")
-		}
-		return "", false
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		f.errorf(key, "want a string, got %s", describe(v))
-		return "", false
-	}
-	return s, true
+	return read(f, key, req, "a string", as[string])
 }
 
 func (f *fields) bool(key string) (bool, bool) {
-	v, ok := f.get(key)
-	if !ok {
-		return false, false
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		f.errorf(key, "want true or false, got %s", describe(v))
-		return false, false
-	}
-	return b, true
+	return read(f, key, false, "true or false", as[bool])
 }
 
 func (f *fields) float(key string, req bool) (float64, bool) {
-	v, ok := f.get(key)
-	if !ok {
-		if req {
-			f.errorf(key, "required")
-		}
-		return 0, false
-	}
-	x, isNum := number(v)
-	if !isNum {
-		f.errorf(key, "want a number, got %s", describe(v))
-		return 0, false
-	}
-	return x, true
+	return read(f, key, req, "a number", number)
 }
 
 func (f *fields) int(key string, req bool) (int, bool) {
+	return read(f, key, req, "an integer", integer)
+}
+
+// as is a type assertion as a function, for read.
+func as[T any](v any) (T, bool) {
+	x, ok := v.(T)
+	return x, ok
+}
+
+// read is the one way a scalar field is read, so that every type reports a missing or
+// mistyped value in the same words: "required", or "want <want>, got <what it is>".
+func read[T any](f *fields, key string, req bool, want string, conv func(any) (T, bool)) (T, bool) {
+	var zero T
 	v, ok := f.get(key)
 	if !ok {
 		if req {
 			f.errorf(key, "required")
 		}
-		return 0, false
+		return zero, false
 	}
-	n, isInt := integer(v)
-	if !isInt {
-		f.errorf(key, "want an integer, got %s", describe(v))
-		return 0, false
+	x, ok := conv(v)
+	if !ok {
+		f.errorf(key, "want %s, got %s", want, describe(v))
+		return zero, false
 	}
-	return n, true
+	return x, true
 }
 
 // intAtLeast reads an optional integer bounded below, as most of Data Designer's counts
@@ -172,6 +152,19 @@ func (u uniqueNames) repeated(name string, i int, what, list string) string {
 		return ""
 	}
 	return fmt.Sprintf("duplicate %s %q: %s[%d] and %s[%d] both use it", what, name, list, j, list, i)
+}
+
+// required is repeated for a name set in code (Validate's checks): a blank name is reported
+// under field as required, and required returns false for it.
+func (u uniqueNames) required(p *problems, column, field, name string, i int, what, list string) bool {
+	if strings.TrimSpace(name) == "" {
+		p.add(column, field, "required")
+		return false
+	}
+	if msg := u.repeated(name, i, what, list); msg != "" {
+		p.add(column, field, "%s", msg)
+	}
+	return true
 }
 
 // named is repeated for a name a parser read from key: a blank name is reported instead of

@@ -348,11 +348,7 @@ func checkLLM(col *Column, p *problems) {
 		names := uniqueNames{}
 		for i, s := range l.Scores {
 			at := fmt.Sprintf("scores[%d]", i)
-			if strings.TrimSpace(s.Name) == "" {
-				p.add(col.Name, at+".name", "required")
-			} else if msg := names.repeated(s.Name, i, "score name", "scores"); msg != "" {
-				p.add(col.Name, at+".name", "%s", msg)
-			}
+			names.required(p, col.Name, at+".name", s.Name, i, "score name", "scores")
 			if len(s.Options) == 0 {
 				p.add(col.Name, at+".options", "must list at least one option")
 			}

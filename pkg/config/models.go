@@ -479,11 +479,8 @@ func checkModels(models []*Model, p *problems) (aliasless bool) {
 			continue
 		}
 		at := modelField(m.Alias, i)
-		if strings.TrimSpace(m.Alias) == "" {
-			p.add("", at+".alias", "required")
+		if !names.required(p, "", at+".alias", m.Alias, i, "model alias", "model_configs") {
 			aliasless = true
-		} else if msg := names.repeated(m.Alias, i, "model alias", "model_configs"); msg != "" {
-			p.add("", at+".alias", "%s", msg)
 		}
 		if strings.TrimSpace(m.Model) == "" {
 			p.add("", at+".model", "required")
@@ -576,11 +573,7 @@ func checkProviders(providers []*Provider, p *problems) {
 			continue
 		}
 		at := providerField(pr.Name, i)
-		if strings.TrimSpace(pr.Name) == "" {
-			p.add("", at+".name", "required")
-		} else if msg := names.repeated(pr.Name, i, "provider name", "model_providers"); msg != "" {
-			p.add("", at+".name", "%s", msg)
-		}
+		names.required(p, "", at+".name", pr.Name, i, "provider name", "model_providers")
 		if err := checkEndpoint(pr.Endpoint); err != nil {
 			p.add("", at+".endpoint", "%v", err)
 		}
