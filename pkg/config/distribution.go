@@ -141,7 +141,7 @@ func (d Dist) check(e *paramErrs) {
 		known = append(known, k)
 	}
 	sort.Strings(known)
-	for _, k := range sortedKeys(anyMap(d.Params)) {
+	for _, k := range sortedKeys(d.Params) {
 		x := d.Params[k]
 		switch {
 		case !slices.Contains(known, k):

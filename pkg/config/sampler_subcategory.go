@@ -35,7 +35,7 @@ func (p *SubcategoryParams) Check() error {
 	if p.Category == "" {
 		e.add("category", "required")
 	}
-	for _, k := range sortedKeys(anyMap(p.Values)) {
+	for _, k := range sortedKeys(p.Values) {
 		if len(p.Values[k]) == 0 {
 			e.add("values."+k, "must list at least one value")
 		}
@@ -74,7 +74,7 @@ func (p *SubcategoryParams) parentMismatch(parent *Column) (missing, extra []str
 			parentValues[k] = true
 		}
 	}
-	for _, k := range sortedKeys(anyMap(p.Values)) {
+	for _, k := range sortedKeys(p.Values) {
 		if !parentValues[k] {
 			extra = append(extra, k)
 		}
@@ -101,12 +101,4 @@ func decodeSubcategory(f *fields) SamplerParams {
 		}
 	}
 	return p
-}
-
-func anyMap[V any](m map[string]V) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }
