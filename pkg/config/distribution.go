@@ -69,12 +69,7 @@ var distributions = map[string]distSpec{
 
 // DistNames lists the distributions rowforge draws, sorted.
 func DistNames() []string {
-	names := make([]string, 0, len(distributions))
-	for n := range distributions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return sortedKeys(distributions)
 }
 
 // Discrete reports whether the distribution draws integers.

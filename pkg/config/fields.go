@@ -90,6 +90,55 @@ func (f *fields) int(key string, req bool) (int, bool) {
 	return read(f, key, req, "an integer", integer)
 }
 
+// listOfType decodes a non-empty list whose every item conv accepts: "want a list of
+// <items>" for another value, empty for an empty list, "want <item>" under key[i] for each
+// item conv rejects. Any rejected item makes the whole list nil, so that later checks do not
+// work on a partial list.
+func listOfType[T any](f *fields, key string, v any, items, empty, item string, conv func(any) (T, bool)) []T {
+	list, ok := v.([]any)
+	if !ok {
+		f.errorf(key, "want a list of %s, got %s", items, describe(v))
+		return nil
+	}
+	if len(list) == 0 {
+		f.errorf(key, "%s", empty)
+		return nil
+	}
+	out := make([]T, len(list))
+	valid := true
+	for i, e := range list {
+		x, ok := conv(e)
+		if !ok {
+			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want %s, got %s", item, describe(e))
+			valid = false
+		}
+		out[i] = x
+	}
+	if !valid {
+		return nil
+	}
+	return out
+}
+
+// template reads a Jinja template and the columns it references (nil when it is invalid). A
+// required one must not be blank either: a blank prompt or expression asks for nothing.
+func (f *fields) template(key string, req bool) (string, []string) {
+	src, ok := f.str(key, req)
+	if !ok {
+		return "", nil
+	}
+	if req && strings.TrimSpace(src) == "" {
+		f.errorf(key, "must not be blank")
+		return src, nil
+	}
+	refs, err := TemplateRefs(src)
+	if err != nil {
+		f.errorf(key, "invalid Jinja template: %v", err)
+		return src, nil
+	}
+	return src, refs
+}
+
 // as is a type assertion as a function, for read.
 func as[T any](v any) (T, bool) {
 	x, ok := v.(T)

@@ -48,25 +48,10 @@ func parseLLM(f *fields, col *Column) {
 			f.errorf("model_alias", "must not be empty")
 		}
 	}
-	var refs []string
-	if prompt, ok := f.str("prompt", true); ok {
-		l.Prompt = prompt
-		if strings.TrimSpace(prompt) == "" {
-			f.errorf("prompt", "must not be blank")
-		} else if r, err := TemplateRefs(prompt); err != nil {
-			f.errorf("prompt", "invalid Jinja template: %v", err)
-		} else {
-			refs = append(refs, r...)
-		}
-	}
-	if sp, ok := f.str("system_prompt", false); ok {
-		l.SystemPrompt = sp
-		if r, err := TemplateRefs(sp); err != nil {
-			f.errorf("system_prompt", "invalid Jinja template: %v", err)
-		} else {
-			refs = append(refs, r...)
-		}
-	}
+	var prompt, system []string
+	l.Prompt, prompt = f.template("prompt", true)
+	l.SystemPrompt, system = f.template("system_prompt", false)
+	refs := slices.Concat(prompt, system)
 	l.Images = parseImages(f)
 	for _, im := range l.Images {
 		refs = append(refs, im.Column)

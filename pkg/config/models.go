@@ -371,29 +371,7 @@ func distribution(f *fields, key string, lo, hi float64) *Distribution {
 
 // numberList decodes a non-empty list of numbers.
 func numberList(f *fields, key string, v any) []float64 {
-	list, ok := v.([]any)
-	if !ok {
-		f.errorf(key, "want a list of numbers, got %s", describe(v))
-		return nil
-	}
-	if len(list) == 0 {
-		f.errorf(key, "must list at least one value")
-		return nil
-	}
-	out := make([]float64, len(list))
-	valid := true
-	for i, e := range list {
-		x, isNum := number(e)
-		if !isNum {
-			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a number, got %s", describe(e))
-			valid = false
-		}
-		out[i] = x
-	}
-	if !valid {
-		return nil
-	}
-	return out
+	return listOfType(f, key, v, "numbers", "must list at least one value", "a number", number)
 }
 
 // parseProviders decodes `model_providers`, rowforge's addition to Data Designer's config: the

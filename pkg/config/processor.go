@@ -210,29 +210,7 @@ func unknownMsg(key, got string, want []string) string {
 
 // stringList decodes a non-empty list of strings.
 func stringList(f *fields, key string, v any) []string {
-	list, ok := v.([]any)
-	if !ok {
-		f.errorf(key, "want a list of strings, got %s", describe(v))
-		return nil
-	}
-	if len(list) == 0 {
-		f.errorf(key, "must not be empty")
-		return nil
-	}
-	out := make([]string, len(list))
-	valid := true
-	for i, x := range list {
-		s, isStr := x.(string)
-		if !isStr {
-			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a string, got %s", describe(x))
-			valid = false
-		}
-		out[i] = s
-	}
-	if !valid {
-		return nil
-	}
-	return out
+	return listOfType(f, key, v, "strings", "must not be empty", "a string", as[string])
 }
 
 // maxTimeout bounds timeouts to what a time.Duration holds, with room to spare.
