@@ -60,12 +60,8 @@ func (c *Constraint) Holds(cmp int) bool {
 // a number, or a string that reads as a finite number, makes a scalar inequality, any other
 // string a column inequality.
 func parseConstraints(v any, p *problems) []*Constraint {
-	list, ok := listOf(v, "constraints", "want a list of constraints", p)
-	if !ok {
-		return nil
-	}
 	var out []*Constraint
-	for i, m := range mappingsOf(list, "constraints", "want a constraint mapping", p) {
+	for i, m := range sectionMappings(v, "constraints", "want a list of constraints", "want a constraint mapping", p) {
 		key := fmt.Sprintf("constraints[%d]", i)
 		before := len(p.errs)
 		f := newFields(p, "", key+".", "key", m)

@@ -261,6 +261,13 @@ func mappingsOf(list []any, key, want string, p *problems) iter.Seq2[int, map[st
 	}
 }
 
+// sectionMappings is listOf and mappingsOf together, for a section whose parser needs
+// nothing but its mapping entries.
+func sectionMappings(v any, key, wantList, wantEntry string, p *problems) iter.Seq2[int, map[string]any] {
+	list, _ := listOf(v, key, wantList, p)
+	return mappingsOf(list, key, wantEntry, p)
+}
+
 // mappings yields each entry of the list under key as its own fields, at key[i], so that
 // a nested entry reports its problems against its own path. An entry that is not a
 // mapping is reported as "<want>, got <its type>" and skipped.

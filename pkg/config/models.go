@@ -377,13 +377,9 @@ func numberList(f *fields, key string, v any) []float64 {
 // parseProviders decodes `model_providers`, rowforge's addition to Data Designer's config: the
 // providers of its models, which Data Designer keeps in a separate file.
 func parseProviders(v any, p *problems) []*Provider {
-	list, ok := listOf(v, "model_providers", "want a list of providers", p)
-	if !ok {
-		return nil
-	}
 	var providers []*Provider
 	names := uniqueNames{}
-	for i, m := range mappingsOf(list, "model_providers", "want a provider mapping with name and endpoint", p) {
+	for i, m := range sectionMappings(v, "model_providers", "want a list of providers", "want a provider mapping with name and endpoint", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", providerField(name, i)+".", "key", m)
 		pr := &Provider{ProviderType: ProviderOpenAI}

@@ -17,12 +17,8 @@ const DefaultSummarySampleSize = 20
 
 // parseProfilers decodes `profilers`.
 func parseProfilers(v any, p *problems) []*Profiler {
-	list, ok := listOf(v, "profilers", "want a list of profilers", p)
-	if !ok {
-		return nil
-	}
 	var out []*Profiler
-	for i, m := range mappingsOf(list, "profilers", "want a profiler mapping", p) {
+	for i, m := range sectionMappings(v, "profilers", "want a list of profilers", "want a profiler mapping", p) {
 		f := newFields(p, "", fmt.Sprintf("profilers[%d].", i), "key", m)
 		pr := &Profiler{SampleSize: DefaultSummarySampleSize}
 		pr.ModelAlias, _ = f.str("model_alias", true)

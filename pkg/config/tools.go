@@ -68,13 +68,9 @@ func mcpField(name string, i int) string {
 
 // parseToolConfigs decodes `tool_configs`.
 func parseToolConfigs(v any, p *problems) []*ToolConfig {
-	list, ok := listOf(v, "tool_configs", "want a list", p)
-	if !ok {
-		return nil
-	}
 	var out []*ToolConfig
 	seen := map[string]bool{}
-	for i, m := range mappingsOf(list, "tool_configs", "want a tool config mapping", p) {
+	for i, m := range sectionMappings(v, "tool_configs", "want a list", "want a tool config mapping", p) {
 		alias, _ := m["tool_alias"].(string)
 		f := newFields(p, "", toolField(alias, i)+".", "key", m)
 		tc := &ToolConfig{MaxToolCallTurns: DefaultMaxToolCallTurns}
@@ -110,13 +106,9 @@ func parseToolConfigs(v any, p *problems) []*ToolConfig {
 
 // parseMCPProviders decodes `mcp_providers`.
 func parseMCPProviders(v any, p *problems) []*MCPProvider {
-	list, ok := listOf(v, "mcp_providers", "want a list", p)
-	if !ok {
-		return nil
-	}
 	var out []*MCPProvider
 	seen := map[string]bool{}
-	for i, m := range mappingsOf(list, "mcp_providers", "want an MCP provider mapping", p) {
+	for i, m := range sectionMappings(v, "mcp_providers", "want a list", "want an MCP provider mapping", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", mcpField(name, i)+".", "key", m)
 		mp := &MCPProvider{Type: MCPSSE}
