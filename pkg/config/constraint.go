@@ -163,10 +163,7 @@ func constrained(cfg *Config, name, field string, p *problems) *Column {
 	col := cfg.Column(name)
 	switch {
 	case col == nil:
-		var names []string
-		for _, c := range cfg.Columns {
-			names = append(names, c.Name)
-		}
+		names := namesOf(cfg.Columns, func(c *Column) string { return c.Name })
 		msg := fmt.Sprintf("unknown column %q", name)
 		if s := closest(name, names); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)

@@ -358,6 +358,16 @@ func describe(v any) string {
 	return fmt.Sprintf("%T", v)
 }
 
+// namesOf lists the name of each entry of a section, in order: what a reference to one is
+// looked up in, and what a misspelt one is matched against.
+func namesOf[T any](list []T, name func(T) string) []string {
+	var out []string
+	for _, e := range list {
+		out = append(out, name(e))
+	}
+	return out
+}
+
 // unknownName says that name is none of known (a what defined under section): it suggests
 // the closest, else lists them, or says the config has none.
 func unknownName(what, name string, known []string, section string) string {

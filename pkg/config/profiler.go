@@ -33,10 +33,7 @@ func parseProfilers(v any, p *problems) []*Profiler {
 
 // checkProfilerModels checks that each profiler names a model of the config.
 func checkProfilerModels(cfg *Config, p *problems) {
-	var aliases []string
-	for _, m := range cfg.Models {
-		aliases = append(aliases, m.Alias)
-	}
+	aliases := namesOf(cfg.Models, func(m *Model) string { return m.Alias })
 	for i, pr := range cfg.Profilers {
 		if pr.ModelAlias == "" || slices.Contains(aliases, pr.ModelAlias) {
 			continue

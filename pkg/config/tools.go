@@ -162,10 +162,7 @@ func parseMCPProviders(v any, p *problems) []*MCPProvider {
 // checkToolRefs checks that tool configs name known MCP providers and that LLM columns name
 // known tool aliases.
 func checkToolRefs(cfg *Config, p *problems) {
-	var providers []string
-	for _, mp := range cfg.MCPProviders {
-		providers = append(providers, mp.Name)
-	}
+	providers := namesOf(cfg.MCPProviders, func(mp *MCPProvider) string { return mp.Name })
 	for i, tc := range cfg.Tools {
 		for _, name := range tc.Providers {
 			if !slices.Contains(providers, name) {
@@ -177,10 +174,7 @@ func checkToolRefs(cfg *Config, p *problems) {
 			}
 		}
 	}
-	var aliases []string
-	for _, tc := range cfg.Tools {
-		aliases = append(aliases, tc.Alias)
-	}
+	aliases := namesOf(cfg.Tools, func(tc *ToolConfig) string { return tc.Alias })
 	for _, c := range cfg.Columns {
 		if c.LLM == nil || c.LLM.ToolAlias == "" || slices.Contains(aliases, c.LLM.ToolAlias) {
 			continue
