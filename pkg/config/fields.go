@@ -165,23 +165,23 @@ func read[T any](f *fields, key string, req bool, want string, conv func(any) (T
 }
 
 // intAtLeast reads an optional integer bounded below, as most of Data Designer's counts
-// are. It reports a value under min and then returns false, so that the caller keeps its
+// are. It reports a value under least and then returns false, so that the caller keeps its
 // default and checks that run later on the decoded value do not report it a second time.
-func (f *fields) intAtLeast(key string, min int) (int, bool) {
+func (f *fields) intAtLeast(key string, least int) (int, bool) {
 	n, ok := f.int(key, false)
-	if ok && n < min {
-		f.errorf(key, "must be at least %d, got %d", min, n)
+	if ok && n < least {
+		f.errorf(key, "must be at least %d, got %d", least, n)
 		return 0, false
 	}
 	return n, ok
 }
 
-// floatAbove is intAtLeast for a number that must exceed min (a timeout, a backoff factor).
+// floatAbove is intAtLeast for a number that must exceed above (a timeout, a backoff factor).
 // The value is quoted with %v, as these messages always have been, not with pyfmt.
-func (f *fields) floatAbove(key string, min float64) (float64, bool) {
+func (f *fields) floatAbove(key string, above float64) (float64, bool) {
 	x, ok := f.float(key, false)
-	if ok && !(x > min) {
-		f.errorf(key, "must be greater than %v, got %v", min, x)
+	if ok && !(x > above) {
+		f.errorf(key, "must be greater than %v, got %v", above, x)
 		return 0, false
 	}
 	return x, ok
