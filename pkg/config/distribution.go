@@ -176,13 +176,8 @@ func (d Dist) Param(key string) float64 {
 func decodeDist(f *fields) Dist {
 	var d Dist
 	d.Name, _ = f.str("dist_name", true)
-	v, ok := f.required("dist_params")
+	m, ok := f.mapping("dist_params", true, fmt.Sprintf("a mapping of %s's parameters", d.Name))
 	if !ok {
-		return d
-	}
-	m, isMap := v.(map[string]any)
-	if !isMap {
-		f.errorf("dist_params", "want a mapping of %s's parameters, got %s", d.Name, describe(v))
 		return d
 	}
 	d.Params = make(map[string]float64, len(m))

@@ -90,6 +90,12 @@ func (f *fields) int(key string, req bool) (int, bool) {
 	return read(f, key, req, "an integer", integer)
 }
 
+// mapping reads a field that holds a mapping; want says what it maps ("a mapping of …"), as
+// a nested mapping's messages name what belongs in it.
+func (f *fields) mapping(key string, req bool, want string) (map[string]any, bool) {
+	return read(f, key, req, want, as[map[string]any])
+}
+
 // listOfType decodes a non-empty list whose every item conv accepts: "want a list of
 // <items>" for another value, empty for an empty list, "want <item>" under key[i] for each
 // item conv rejects. Any rejected item makes the whole list nil, so that later checks do not

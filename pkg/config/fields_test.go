@@ -13,7 +13,7 @@ func TestFieldHelpersKeepMessages(t *testing.T) {
 		"retries": int64(-1), "parallel": int64(0), "ok": int64(3), "ratio": 2.5,
 		"timeout": int64(0), "backoff": 1.0, "s": int64(1), "b": "x",
 		"list": []any{}, "nums": []any{int64(1), "x"}, "expr": " ", "tpl": "{{ a }",
-		"entries": []any{map[string]any{}, "x"},
+		"entries": []any{map[string]any{}, "x"}, "m": "x",
 	})
 	if _, ok := f.intAtLeast("retries", 0); ok {
 		t.Error("intAtLeast accepted -1 for a minimum of 0")
@@ -37,6 +37,8 @@ func TestFieldHelpersKeepMessages(t *testing.T) {
 	f.template("tpl", false)
 	for range f.mappings("entries", f.m["entries"].([]any), "want an entry mapping") {
 	}
+	f.mapping("m", false, "a mapping of fields")
+	f.mapping("absent mapping", true, "a mapping")
 	names := uniqueNames{}
 	names.named(f, "name", "a", 0, "score name", "scores")
 	names.named(f, "name", "a", 2, "score name", "scores")
@@ -61,6 +63,8 @@ func TestFieldHelpersKeepMessages(t *testing.T) {
 		"params.nums[1]: want a number, got string \"x\"",
 		"params.expr: must not be blank",
 		"params.entries[1]: want an entry mapping, got string \"x\"",
+		"params.m: want a mapping of fields, got string \"x\"",
+		"params.absent mapping: required",
 		"params.name: duplicate score name \"a\": scores[0] and scores[2] both use it",
 		"params.name: must not be empty",
 		"scores[4].name: required",

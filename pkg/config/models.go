@@ -206,12 +206,8 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		model.Provider = nonBlank(f, "provider")
 		model.SkipHealthCheck, _ = f.bool("skip_health_check")
 		model.Params = InferenceParams{MaxParallelRequests: DefaultMaxParallelRequests}
-		if pv, ok := f.get("inference_parameters"); ok {
-			if pm, isMap := pv.(map[string]any); isMap {
-				parseInferenceParams(newFields(p, "", f.prefix+"inference_parameters.", "key", pm), &model.Params)
-			} else {
-				f.errorf("inference_parameters", "want a mapping, got %s", describe(pv))
-			}
+		if pm, ok := f.mapping("inference_parameters", false, "a mapping"); ok {
+			parseInferenceParams(newFields(p, "", f.prefix+"inference_parameters.", "key", pm), &model.Params)
 		}
 		f.unknown()
 		models = append(models, model)
@@ -277,12 +273,8 @@ func parseInferenceParams(f *fields, ip *InferenceParams) {
 			ip.Timeout = time.Duration(secs * float64(time.Second))
 		}
 	}
-	if v, ok := f.get("extra_body"); ok {
-		if m, isMap := v.(map[string]any); isMap {
-			ip.ExtraBody = m
-		} else {
-			f.errorf("extra_body", "want a mapping of fields to add to each request, got %s", describe(v))
-		}
+	if m, ok := f.mapping("extra_body", false, "a mapping of fields to add to each request"); ok {
+		ip.ExtraBody = m
 	}
 	f.unknown()
 }

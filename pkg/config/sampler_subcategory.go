@@ -85,13 +85,8 @@ func (p *SubcategoryParams) parentMismatch(parent *Column) (missing, extra []str
 func decodeSubcategory(f *fields) SamplerParams {
 	p := &SubcategoryParams{}
 	p.Category, _ = f.str("category", true)
-	v, ok := f.required("values")
+	m, ok := f.mapping("values", true, fmt.Sprintf("a mapping from each value of %q to a list of values", p.Category))
 	if !ok {
-		return p
-	}
-	m, isMap := v.(map[string]any)
-	if !isMap {
-		f.errorf("values", "want a mapping from each value of %q to a list of values, got %s", p.Category, describe(v))
 		return p
 	}
 	p.Values = make(map[string][]any, len(m))
