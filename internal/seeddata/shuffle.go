@@ -93,19 +93,7 @@ func (s *shuffler) spill(ctx context.Context, pass int64) error {
 			}
 		}
 	}()
-	sc, err := s.d.t.Scan(ctx, s.d.first)
-	if err != nil {
-		return err
-	}
-	defer sc.Close()
-	for i := int64(0); i < s.size; {
-		f, err := sc.Next(ctx, int(min(int64(batchRows), s.size-i)))
-		if errors.Is(err, io.EOF) {
-			return fmt.Errorf("the seed dataset ended before its %d rows: was it changed?", s.d.t.Len())
-		}
-		if err != nil {
-			return err
-		}
+	err = s.scanSelection(ctx, func(f *frame.Frame, i int64) error {
 		for r := range f.Len() {
 			place := int64(perm.at(uint64(i + int64(r))))
 			b := place / s.bucket
@@ -116,7 +104,10 @@ func (s *shuffler) spill(ctx context.Context, pass int64) error {
 				return err
 			}
 		}
-		i += int64(f.Len())
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	for _, bw := range w {
 		if bw != nil {
@@ -168,24 +159,40 @@ func (s *shuffler) load(b int64) error {
 	return nil
 }
 
-// inMemory reads the whole selection and orders it by pass's permutation: bucket 0.
-func (s *shuffler) inMemory(ctx context.Context, pass int64) error {
+// scanSelection reads the selection's rows in batches, handing use each batch with the index
+// of its first row. Both shuffles read this way so that a seed that changed under the run
+// (fewer rows than the selection counted) fails the same way in both.
+func (s *shuffler) scanSelection(ctx context.Context, use func(f *frame.Frame, first int64) error) error {
 	sc, err := s.d.t.Scan(ctx, s.d.first)
 	if err != nil {
 		return err
 	}
 	defer sc.Close()
-	var parts []*frame.Frame
-	for got := int64(0); got < s.size; {
-		f, err := sc.Next(ctx, int(min(int64(batchRows), s.size-got)))
+	for i := int64(0); i < s.size; {
+		f, err := sc.Next(ctx, int(min(int64(batchRows), s.size-i)))
 		if errors.Is(err, io.EOF) {
 			return fmt.Errorf("the seed dataset ended before its %d rows: was it changed?", s.d.t.Len())
 		}
 		if err != nil {
 			return err
 		}
+		if err := use(f, i); err != nil {
+			return err
+		}
+		i += int64(f.Len())
+	}
+	return nil
+}
+
+// inMemory reads the whole selection and orders it by pass's permutation: bucket 0.
+func (s *shuffler) inMemory(ctx context.Context, pass int64) error {
+	var parts []*frame.Frame
+	err := s.scanSelection(ctx, func(f *frame.Frame, _ int64) error {
 		parts = append(parts, f)
-		got += int64(f.Len())
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	all, err := frame.Concat(parts...)
 	if err != nil {

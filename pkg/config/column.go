@@ -79,16 +79,7 @@ func parseColumn(p *problems, i int, v any) (*Column, bool) {
 // parseExpression decodes an expression column: a Jinja template and the type its rendered
 // text is converted to.
 func parseExpression(f *fields, col *Column) {
-	if expr, ok := f.str("expr", true); ok {
-		col.Expr = expr
-		if strings.TrimSpace(expr) == "" {
-			f.errorf("expr", "must not be blank")
-		} else if refs, err := TemplateRefs(expr); err != nil {
-			f.errorf("expr", "invalid Jinja template: %v", err)
-		} else {
-			col.Inputs = refs
-		}
-	}
+	col.Expr, col.Inputs = f.template("expr", true)
 	dtype, _ := f.str("dtype", false)
 	t, err := frame.ParseType(dtype)
 	if err != nil {

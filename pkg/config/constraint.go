@@ -60,22 +60,9 @@ func (c *Constraint) Holds(cmp int) bool {
 // a number, or a string that reads as a finite number, makes a scalar inequality, any other
 // string a column inequality.
 func parseConstraints(v any, p *problems) []*Constraint {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.add("", "constraints", "want a list of constraints, got %s", describe(v))
-		return nil
-	}
 	var out []*Constraint
-	for i, e := range list {
+	for i, m := range sectionMappings(v, "constraints", "want a list of constraints", "want a constraint mapping", p) {
 		key := fmt.Sprintf("constraints[%d]", i)
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", key, "want a constraint mapping, got %s", describe(e))
-			continue
-		}
 		before := len(p.errs)
 		f := newFields(p, "", key+".", "key", m)
 		c := &Constraint{Index: i}
@@ -176,10 +163,7 @@ func constrained(cfg *Config, name, field string, p *problems) *Column {
 	col := cfg.Column(name)
 	switch {
 	case col == nil:
-		var names []string
-		for _, c := range cfg.Columns {
-			names = append(names, c.Name)
-		}
+		names := namesOf(cfg.Columns, func(c *Column) string { return c.Name })
 		msg := fmt.Sprintf("unknown column %q", name)
 		if s := closest(name, names); s != "" {
 			msg += fmt.Sprintf(" (did you mean %q?)", s)

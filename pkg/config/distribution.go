@@ -69,12 +69,7 @@ var distributions = map[string]distSpec{
 
 // DistNames lists the distributions rowforge draws, sorted.
 func DistNames() []string {
-	names := make([]string, 0, len(distributions))
-	for n := range distributions {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return sortedKeys(distributions)
 }
 
 // Discrete reports whether the distribution draws integers.
@@ -141,7 +136,7 @@ func (d Dist) check(e *paramErrs) {
 		known = append(known, k)
 	}
 	sort.Strings(known)
-	for _, k := range sortedKeys(anyMap(d.Params)) {
+	for _, k := range sortedKeys(d.Params) {
 		x := d.Params[k]
 		switch {
 		case !slices.Contains(known, k):
@@ -181,13 +176,8 @@ func (d Dist) Param(key string) float64 {
 func decodeDist(f *fields) Dist {
 	var d Dist
 	d.Name, _ = f.str("dist_name", true)
-	v, ok := f.required("dist_params")
+	m, ok := f.mapping("dist_params", true, fmt.Sprintf("a mapping of %s's parameters", d.Name))
 	if !ok {
-		return d
-	}
-	m, isMap := v.(map[string]any)
-	if !isMap {
-		f.errorf("dist_params", "want a mapping of %s's parameters, got %s", d.Name, describe(v))
 		return d
 	}
 	d.Params = make(map[string]float64, len(m))

@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"math"
 	"sort"
 	"strings"
@@ -74,64 +75,222 @@ func (f *fields) required(key string) (any, bool) {
 }
 
 func (f *fields) str(key string, req bool) (string, bool) {
-	v, ok := f.get(key)
-	if !ok {
-		if req {
-			f.errorf(key, "required")
-		}
-		return "", false
-	}
-	s, isStr := v.(string)
-	if !isStr {
-		f.errorf(key, "want a string, got %s", describe(v))
-		return "", false
-	}
-	return s, true
+	return read(f, key, req, "a string", as[string])
 }
 
 func (f *fields) bool(key string) (bool, bool) {
-	v, ok := f.get(key)
-	if !ok {
-		return false, false
-	}
-	b, isBool := v.(bool)
-	if !isBool {
-		f.errorf(key, "want true or false, got %s", describe(v))
-		return false, false
-	}
-	return b, true
+	return read(f, key, false, "true or false", as[bool])
 }
 
 func (f *fields) float(key string, req bool) (float64, bool) {
+	return read(f, key, req, "a number", number)
+}
+
+func (f *fields) int(key string, req bool) (int, bool) {
+	return read(f, key, req, "an integer", integer)
+}
+
+// mapping reads a field that holds a mapping; want says what it maps ("a mapping of …"), as
+// a nested mapping's messages name what belongs in it.
+func (f *fields) mapping(key string, req bool, want string) (map[string]any, bool) {
+	return read(f, key, req, want, as[map[string]any])
+}
+
+// listOfType decodes a non-empty list whose every item conv accepts: "want a list of
+// <items>" for another value, empty for an empty list, "want <item>" under key[i] for each
+// item conv rejects. Any rejected item makes the whole list nil, so that later checks do not
+// work on a partial list.
+func listOfType[T any](f *fields, key string, v any, items, empty, item string, conv func(any) (T, bool)) []T {
+	list, ok := v.([]any)
+	if !ok {
+		f.errorf(key, "want a list of %s, got %s", items, describe(v))
+		return nil
+	}
+	if len(list) == 0 {
+		f.errorf(key, "%s", empty)
+		return nil
+	}
+	out := make([]T, len(list))
+	valid := true
+	for i, e := range list {
+		x, ok := conv(e)
+		if !ok {
+			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want %s, got %s", item, describe(e))
+			valid = false
+		}
+		out[i] = x
+	}
+	if !valid {
+		return nil
+	}
+	return out
+}
+
+// template reads a Jinja template and the columns it references (nil when it is invalid). A
+// required one must not be blank either: a blank prompt or expression asks for nothing.
+func (f *fields) template(key string, req bool) (string, []string) {
+	src, ok := f.str(key, req)
+	if !ok {
+		return "", nil
+	}
+	if req && strings.TrimSpace(src) == "" {
+		f.errorf(key, "must not be blank")
+		return src, nil
+	}
+	refs, err := TemplateRefs(src)
+	if err != nil {
+		f.errorf(key, "invalid Jinja template: %v", err)
+		return src, nil
+	}
+	return src, refs
+}
+
+// as is a type assertion as a function, for read.
+func as[T any](v any) (T, bool) {
+	x, ok := v.(T)
+	return x, ok
+}
+
+// read is the one way a scalar field is read, so that every type reports a missing or
+// mistyped value in the same words: "required", or "want <want>, got <what it is>".
+func read[T any](f *fields, key string, req bool, want string, conv func(any) (T, bool)) (T, bool) {
+	var zero T
 	v, ok := f.get(key)
 	if !ok {
 		if req {
 			f.errorf(key, "required")
 		}
-		return 0, false
+		return zero, false
 	}
-	x, isNum := number(v)
-	if !isNum {
-		f.errorf(key, "want a number, got %s", describe(v))
-		return 0, false
+	x, ok := conv(v)
+	if !ok {
+		f.errorf(key, "want %s, got %s", want, describe(v))
+		return zero, false
 	}
 	return x, true
 }
 
-func (f *fields) int(key string, req bool) (int, bool) {
-	v, ok := f.get(key)
+// intAtLeast reads an optional integer bounded below, as most of Data Designer's counts
+// are. It reports a value under least and then returns false, so that the caller keeps its
+// default and checks that run later on the decoded value do not report it a second time.
+func (f *fields) intAtLeast(key string, least int) (int, bool) {
+	n, ok := f.int(key, false)
+	if ok && n < least {
+		f.errorf(key, "must be at least %d, got %d", least, n)
+		return 0, false
+	}
+	return n, ok
+}
+
+// floatAbove is intAtLeast for a number that must exceed above (a timeout, a backoff factor).
+// The value is quoted with %v, as these messages always have been, not with pyfmt.
+func (f *fields) floatAbove(key string, above float64) (float64, bool) {
+	x, ok := f.float(key, false)
+	if ok && !(x > above) {
+		f.errorf(key, "must be greater than %v, got %v", above, x)
+		return 0, false
+	}
+	return x, ok
+}
+
+// uniqueNames remembers at which index of a list each name was first used, so that a
+// repeat can name both entries: the user then sees which two to tell apart.
+type uniqueNames map[string]int
+
+// repeated records name as entry i of list, or, when an earlier entry has it, leaves the
+// first use recorded and returns the message naming both (what is the kind of name, such as
+// "provider name"); "" when name is new.
+func (u uniqueNames) repeated(name string, i int, what, list string) string {
+	j, dup := u[name]
+	if !dup {
+		u[name] = i
+		return ""
+	}
+	return fmt.Sprintf("duplicate %s %q: %s[%d] and %s[%d] both use it", what, name, list, j, list, i)
+}
+
+// required is repeated for a name set in code (Validate's checks): a blank name is reported
+// under field as required, and required returns false for it.
+func (u uniqueNames) required(p *problems, column, field, name string, i int, what, list string) bool {
+	if strings.TrimSpace(name) == "" {
+		p.add(column, field, "required")
+		return false
+	}
+	if msg := u.repeated(name, i, what, list); msg != "" {
+		p.add(column, field, "%s", msg)
+	}
+	return true
+}
+
+// named is repeated for a name a parser read from key: a blank name is reported instead of
+// recorded, and named returns false for it, so that the caller can treat the entry as unnamed.
+func (u uniqueNames) named(f *fields, key, name string, i int, what, list string) bool {
+	if strings.TrimSpace(name) == "" {
+		f.errorf(key, "must not be empty")
+		return false
+	}
+	if msg := u.repeated(name, i, what, list); msg != "" {
+		f.errorf(key, "%s", msg)
+	}
+	return true
+}
+
+// listOf reads a top-level section that holds a list. An empty section is no list and no
+// problem (Data Designer dumps unset sections as null or []); any other value that is not a
+// list is reported under key as "<want>, got <its type>".
+func listOf(v any, key, want string, p *problems) ([]any, bool) {
+	if isEmpty(v) {
+		return nil, false
+	}
+	list, ok := v.([]any)
 	if !ok {
-		if req {
-			f.errorf(key, "required")
+		p.add("", key, "%s, got %s", want, describe(v))
+	}
+	return list, ok
+}
+
+// mappingsOf yields each entry of a top-level list that is a mapping, with its index; an
+// entry that is not one is reported under key[i] as "<want>, got <its type>" and skipped,
+// so that a parser sees only entries it can read.
+func mappingsOf(list []any, key, want string, p *problems) iter.Seq2[int, map[string]any] {
+	return func(yield func(int, map[string]any) bool) {
+		for i, e := range list {
+			m, ok := e.(map[string]any)
+			if !ok {
+				p.add("", fmt.Sprintf("%s[%d]", key, i), "%s, got %s", want, describe(e))
+				continue
+			}
+			if !yield(i, m) {
+				return
+			}
 		}
-		return 0, false
 	}
-	n, isInt := integer(v)
-	if !isInt {
-		f.errorf(key, "want an integer, got %s", describe(v))
-		return 0, false
+}
+
+// sectionMappings is listOf and mappingsOf together, for a section whose parser needs
+// nothing but its mapping entries.
+func sectionMappings(v any, key, wantList, wantEntry string, p *problems) iter.Seq2[int, map[string]any] {
+	list, _ := listOf(v, key, wantList, p)
+	return mappingsOf(list, key, wantEntry, p)
+}
+
+// mappings yields each entry of the list under key as its own fields, at key[i], so that
+// a nested entry reports its problems against its own path. An entry that is not a
+// mapping is reported as "<want>, got <its type>" and skipped.
+func (f *fields) mappings(key string, list []any, want string) iter.Seq2[int, *fields] {
+	return func(yield func(int, *fields) bool) {
+		for i, e := range list {
+			at := fmt.Sprintf("%s[%d]", key, i)
+			m, isMap := e.(map[string]any)
+			if !isMap {
+				f.errorf(at, "%s, got %s", want, describe(e))
+				continue
+			}
+			if !yield(i, newFields(f.p, f.column, f.prefix+at+".", "key", m)) {
+				return
+			}
+		}
 	}
-	return n, true
 }
 
 // unknown reports every key that was not read, suggesting the closest known one.
@@ -203,6 +362,16 @@ func describe(v any) string {
 		return "a mapping"
 	}
 	return fmt.Sprintf("%T", v)
+}
+
+// namesOf lists the name of each entry of a section, in order: what a reference to one is
+// looked up in, and what a misspelt one is matched against.
+func namesOf[T any](list []T, name func(T) string) []string {
+	var out []string
+	for _, e := range list {
+		out = append(out, name(e))
+	}
+	return out
 }
 
 // unknownName says that name is none of known (a what defined under section): it suggests

@@ -48,25 +48,10 @@ func parseLLM(f *fields, col *Column) {
 			f.errorf("model_alias", "must not be empty")
 		}
 	}
-	var refs []string
-	if prompt, ok := f.str("prompt", true); ok {
-		l.Prompt = prompt
-		if strings.TrimSpace(prompt) == "" {
-			f.errorf("prompt", "must not be blank")
-		} else if r, err := TemplateRefs(prompt); err != nil {
-			f.errorf("prompt", "invalid Jinja template: %v", err)
-		} else {
-			refs = append(refs, r...)
-		}
-	}
-	if sp, ok := f.str("system_prompt", false); ok {
-		l.SystemPrompt = sp
-		if r, err := TemplateRefs(sp); err != nil {
-			f.errorf("system_prompt", "invalid Jinja template: %v", err)
-		} else {
-			refs = append(refs, r...)
-		}
-	}
+	var prompt, system []string
+	l.Prompt, prompt = f.template("prompt", true)
+	l.SystemPrompt, system = f.template("system_prompt", false)
+	refs := slices.Concat(prompt, system)
 	l.Images = parseImages(f)
 	for _, im := range l.Images {
 		refs = append(refs, im.Column)
@@ -74,12 +59,8 @@ func parseLLM(f *fields, col *Column) {
 	slices.Sort(refs)
 	col.Inputs = slices.Compact(refs)
 
-	if n, ok := f.int("max_conversation_restarts", false); ok {
-		if n < 0 {
-			f.errorf("max_conversation_restarts", "must be at least 0, got %d", n)
-		} else {
-			l.MaxConversationRestarts = n
-		}
+	if n, ok := f.intAtLeast("max_conversation_restarts", 0); ok {
+		l.MaxConversationRestarts = n
 	}
 	parseTrace(f, l)
 
@@ -123,14 +104,7 @@ func parseImages(f *fields) []ImageContext {
 		return nil
 	}
 	var out []ImageContext
-	for i, e := range list {
-		key := fmt.Sprintf("multi_modal_context[%d]", i)
-		m, isMap := e.(map[string]any)
-		if !isMap {
-			f.errorf(key, "want a context mapping, got %s", describe(e))
-			continue
-		}
-		sub := newFields(f.p, f.column, f.prefix+key+".", "key", m)
+	for _, sub := range f.mappings("multi_modal_context", list, "want a context mapping") {
 		if mod, ok := sub.str("modality", true); ok && mod != "image" {
 			sub.errorf("modality", "modality %q is not supported yet (image is)", mod)
 		}
@@ -212,26 +186,12 @@ func parseScores(f *fields, v any) []Score {
 		return nil
 	}
 	scores := make([]Score, 0, len(list))
-	pos := map[string]int{}
-	for i, e := range list {
-		at := fmt.Sprintf("scores[%d]", i)
-		m, isMap := e.(map[string]any)
-		if !isMap {
-			f.errorf(at, "want a mapping with name, description and options, got %s", describe(e))
-			continue
-		}
-		sf := newFields(f.p, f.column, f.prefix+at+".", "key", m)
+	names := uniqueNames{}
+	for i, sf := range f.mappings("scores", list, "want a mapping with name, description and options") {
 		var s Score
 		if name, ok := sf.str("name", true); ok {
 			s.Name = name
-			switch j, dup := pos[name]; {
-			case strings.TrimSpace(name) == "":
-				sf.errorf("name", "must not be empty")
-			case dup:
-				sf.errorf("name", "duplicate score name %q: scores[%d] and scores[%d] both use it", name, j, i)
-			default:
-				pos[name] = i
-			}
+			names.named(sf, "name", name, i, "score name", "scores")
 		}
 		s.Description, _ = sf.str("description", true)
 		if ov, ok := sf.required("options"); ok {
@@ -370,17 +330,10 @@ func checkLLM(col *Column, p *problems) {
 		if len(l.Scores) == 0 {
 			p.add(col.Name, "scores", "must list at least one score")
 		}
-		pos := map[string]int{}
+		names := uniqueNames{}
 		for i, s := range l.Scores {
 			at := fmt.Sprintf("scores[%d]", i)
-			switch j, dup := pos[s.Name]; {
-			case strings.TrimSpace(s.Name) == "":
-				p.add(col.Name, at+".name", "required")
-			case dup:
-				p.add(col.Name, at+".name", "duplicate score name %q: scores[%d] and scores[%d] both use it", s.Name, j, i)
-			default:
-				pos[s.Name] = i
-			}
+			names.required(p, col.Name, at+".name", s.Name, i, "score name", "scores")
 			if len(s.Options) == 0 {
 				p.add(col.Name, at+".options", "must list at least one option")
 			}

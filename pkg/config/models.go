@@ -183,35 +183,20 @@ func providerField(name string, i int) string {
 // parseModels decodes `model_configs`. It also reports whether an entry was left without a
 // usable alias, so that columns naming an alias that matches none are not blamed for it.
 func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
-	if isEmpty(v) {
-		return nil, false
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "model_configs", "want a list of models", p)
 	if !ok {
-		p.add("", "model_configs", "want a list of models, got %s", describe(v))
-		return nil, true
+		// A section that is there but no list leaves its models without aliases too.
+		return nil, !isEmpty(v)
 	}
-	pos := map[string]int{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("model_configs[%d]", i), "want a model mapping with alias, model and provider, got %s", describe(e))
-			aliasless = true
-			continue
-		}
+	names := uniqueNames{}
+	for i, m := range mappingsOf(list, "model_configs", "want a model mapping with alias, model and provider", p) {
 		alias, _ := m["alias"].(string)
 		f := newFields(p, "", modelField(alias, i)+".", "key", m)
 		model := &Model{}
 		if a, ok := f.str("alias", true); ok {
 			model.Alias = a
-			switch j, dup := pos[a]; {
-			case strings.TrimSpace(a) == "":
-				f.errorf("alias", "must not be empty")
+			if !names.named(f, "alias", a, i, "model alias", "model_configs") {
 				model.Alias = ""
-			case dup:
-				f.errorf("alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", a, j, i)
-			default:
-				pos[a] = i
 			}
 		}
 		if model.Alias == "" {
@@ -221,17 +206,14 @@ func parseModels(v any, p *problems) (models []*Model, aliasless bool) {
 		model.Provider = nonBlank(f, "provider")
 		model.SkipHealthCheck, _ = f.bool("skip_health_check")
 		model.Params = InferenceParams{MaxParallelRequests: DefaultMaxParallelRequests}
-		if pv, ok := f.get("inference_parameters"); ok {
-			if pm, isMap := pv.(map[string]any); isMap {
-				parseInferenceParams(newFields(p, "", f.prefix+"inference_parameters.", "key", pm), &model.Params)
-			} else {
-				f.errorf("inference_parameters", "want a mapping, got %s", describe(pv))
-			}
+		if pm, ok := f.mapping("inference_parameters", false, "a mapping"); ok {
+			parseInferenceParams(newFields(p, "", f.prefix+"inference_parameters.", "key", pm), &model.Params)
 		}
 		f.unknown()
 		models = append(models, model)
 	}
-	return models, aliasless
+	// Each mapping made a model: an entry that made none was no mapping, and has no alias.
+	return models, aliasless || len(models) < len(list)
 }
 
 // nonBlank reads a required string that must not be blank.
@@ -271,29 +253,18 @@ func parseInferenceParams(f *fields, ip *InferenceParams) {
 			}
 			ip.EncodingFormat = e
 		}
-		if n, ok := f.int("dimensions", false); ok {
-			if n < 1 {
-				f.errorf("dimensions", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("dimensions", 1); ok {
 			ip.Dimensions = n
 		}
 	} else {
 		ip.Temperature = distribution(f, "temperature", 0, 2)
 		ip.TopP = distribution(f, "top_p", 0, 1)
-		if n, ok := f.int("max_tokens", false); ok {
-			if n < 1 {
-				f.errorf("max_tokens", "must be at least 1, got %d", n)
-			} else {
-				ip.MaxTokens = n
-			}
+		if n, ok := f.intAtLeast("max_tokens", 1); ok {
+			ip.MaxTokens = n
 		}
 	}
-	if n, ok := f.int("max_parallel_requests", false); ok {
-		if n < 1 {
-			f.errorf("max_parallel_requests", "must be at least 1, got %d", n)
-		} else {
-			ip.MaxParallelRequests = n
-		}
+	if n, ok := f.intAtLeast("max_parallel_requests", 1); ok {
+		ip.MaxParallelRequests = n
 	}
 	if secs, ok := f.float("timeout", false); ok {
 		if err := checkModelTimeout(secs); err != nil {
@@ -302,12 +273,8 @@ func parseInferenceParams(f *fields, ip *InferenceParams) {
 			ip.Timeout = time.Duration(secs * float64(time.Second))
 		}
 	}
-	if v, ok := f.get("extra_body"); ok {
-		if m, isMap := v.(map[string]any); isMap {
-			ip.ExtraBody = m
-		} else {
-			f.errorf("extra_body", "want a mapping of fields to add to each request, got %s", describe(v))
-		}
+	if m, ok := f.mapping("extra_body", false, "a mapping of fields to add to each request"); ok {
+		ip.ExtraBody = m
 	}
 	f.unknown()
 }
@@ -396,63 +363,21 @@ func distribution(f *fields, key string, lo, hi float64) *Distribution {
 
 // numberList decodes a non-empty list of numbers.
 func numberList(f *fields, key string, v any) []float64 {
-	list, ok := v.([]any)
-	if !ok {
-		f.errorf(key, "want a list of numbers, got %s", describe(v))
-		return nil
-	}
-	if len(list) == 0 {
-		f.errorf(key, "must list at least one value")
-		return nil
-	}
-	out := make([]float64, len(list))
-	valid := true
-	for i, e := range list {
-		x, isNum := number(e)
-		if !isNum {
-			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a number, got %s", describe(e))
-			valid = false
-		}
-		out[i] = x
-	}
-	if !valid {
-		return nil
-	}
-	return out
+	return listOfType(f, key, v, "numbers", "must list at least one value", "a number", number)
 }
 
 // parseProviders decodes `model_providers`, rowforge's addition to Data Designer's config: the
 // providers of its models, which Data Designer keeps in a separate file.
 func parseProviders(v any, p *problems) []*Provider {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.add("", "model_providers", "want a list of providers, got %s", describe(v))
-		return nil
-	}
 	var providers []*Provider
-	pos := map[string]int{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("model_providers[%d]", i), "want a provider mapping with name and endpoint, got %s", describe(e))
-			continue
-		}
+	names := uniqueNames{}
+	for i, m := range sectionMappings(v, "model_providers", "want a list of providers", "want a provider mapping with name and endpoint", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", providerField(name, i)+".", "key", m)
 		pr := &Provider{ProviderType: ProviderOpenAI}
 		if n, ok := f.str("name", true); ok {
 			pr.Name = n
-			switch j, dup := pos[n]; {
-			case strings.TrimSpace(n) == "":
-				f.errorf("name", "must not be empty")
-			case dup:
-				f.errorf("name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", n, j, i)
-			default:
-				pos[n] = i
-			}
+			names.named(f, "name", n, i, "provider name", "model_providers")
 		}
 		if ep, ok := f.str("endpoint", true); ok {
 			pr.Endpoint = ep
@@ -513,21 +438,15 @@ func checkEndpoint(s string) error {
 // checkModels makes the checks of models built in code that the parser makes while decoding
 // (Validate's counterpart of parseModels).
 func checkModels(models []*Model, p *problems) (aliasless bool) {
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, m := range models {
 		if m == nil {
 			p.add("", fmt.Sprintf("model_configs[%d]", i), "nil model")
 			continue
 		}
 		at := modelField(m.Alias, i)
-		switch j, dup := pos[m.Alias]; {
-		case strings.TrimSpace(m.Alias) == "":
-			p.add("", at+".alias", "required")
+		if !names.required(p, "", at+".alias", m.Alias, i, "model alias", "model_configs") {
 			aliasless = true
-		case dup:
-			p.add("", at+".alias", "duplicate model alias %q: model_configs[%d] and model_configs[%d] both use it", m.Alias, j, i)
-		default:
-			pos[m.Alias] = i
 		}
 		if strings.TrimSpace(m.Model) == "" {
 			p.add("", at+".model", "required")
@@ -613,21 +532,14 @@ func checkDistribution(d *Distribution, at string, lo, hi float64, p *problems) 
 // checkProviders makes the checks of providers built in code that the parser makes while
 // decoding (Validate's counterpart of parseProviders).
 func checkProviders(providers []*Provider, p *problems) {
-	pos := map[string]int{}
+	names := uniqueNames{}
 	for i, pr := range providers {
 		if pr == nil {
 			p.add("", fmt.Sprintf("model_providers[%d]", i), "nil provider")
 			continue
 		}
 		at := providerField(pr.Name, i)
-		switch j, dup := pos[pr.Name]; {
-		case strings.TrimSpace(pr.Name) == "":
-			p.add("", at+".name", "required")
-		case dup:
-			p.add("", at+".name", "duplicate provider name %q: model_providers[%d] and model_providers[%d] both use it", pr.Name, j, i)
-		default:
-			pos[pr.Name] = i
-		}
+		names.required(p, "", at+".name", pr.Name, i, "provider name", "model_providers")
 		if err := checkEndpoint(pr.Endpoint); err != nil {
 			p.add("", at+".endpoint", "%v", err)
 		}

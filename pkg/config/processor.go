@@ -80,12 +80,8 @@ type Processor struct {
 // parseProcessors decodes `processors`. Processors decoded with problems are returned too,
 // marked in broken, so that their names still count.
 func parseProcessors(v any, broken map[*Processor]bool, p *problems) []*Processor {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
+	list, ok := listOf(v, "processors", "want a list of processors", p)
 	if !ok {
-		p.add("", "processors", "want a list of processors, got %s", describe(v))
 		return nil
 	}
 	var procs []*Processor
@@ -214,29 +210,7 @@ func unknownMsg(key, got string, want []string) string {
 
 // stringList decodes a non-empty list of strings.
 func stringList(f *fields, key string, v any) []string {
-	list, ok := v.([]any)
-	if !ok {
-		f.errorf(key, "want a list of strings, got %s", describe(v))
-		return nil
-	}
-	if len(list) == 0 {
-		f.errorf(key, "must not be empty")
-		return nil
-	}
-	out := make([]string, len(list))
-	valid := true
-	for i, x := range list {
-		s, isStr := x.(string)
-		if !isStr {
-			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a string, got %s", describe(x))
-			valid = false
-		}
-		out[i] = s
-	}
-	if !valid {
-		return nil
-	}
-	return out
+	return listOfType(f, key, v, "strings", "must not be empty", "a string", as[string])
 }
 
 // maxTimeout bounds timeouts to what a time.Duration holds, with room to spare.
@@ -356,24 +330,9 @@ func matchColumns(pat string, names []string) []string {
 // processor, followed by DefaultDropColumns if `drop: true` columns need it. Processors in
 // broken have problems reported already and are only checked for their names.
 func checkProcessors(c *Config, procs []*Processor, broken map[*Processor]bool, p *problems) []*Processor {
-	var all, seeds []string
-	readers := map[string][]string{} // column → the generated columns that read it
-	for _, col := range c.Columns {
-		if col == nil || col.Name == "" {
-			continue
-		}
-		all = append(all, col.Name)
-		if col.Type == TypeSampler {
-			seeds = append(seeds, col.Name)
-		} else {
-			for _, in := range col.Inputs {
-				readers[in] = append(readers[in], col.Name)
-			}
-		}
-	}
-
+	sc := newProcessorScope(c)
 	procs = slices.DeleteFunc(slices.Clone(procs), func(proc *Processor) bool { return proc != nil && proc.Implicit })
-	pos := map[string]int{}
+	names := uniqueNames{}
 	explicit := map[string]bool{} // columns an explicit drop_columns processor drops
 	for i, proc := range procs {
 		if proc == nil {
@@ -382,65 +341,114 @@ func checkProcessors(c *Config, procs []*Processor, broken map[*Processor]bool, 
 		}
 		at := processorField(proc.Name, i)
 		if proc.Name != "" {
-			if j, dup := pos[proc.Name]; dup {
-				p.add("", at+".name", "duplicate processor name %q: processors[%d] and processors[%d] both use it", proc.Name, j, i)
-			} else {
-				pos[proc.Name] = i
+			if msg := names.repeated(proc.Name, i, "processor name", "processors"); msg != "" {
+				p.add("", at+".name", "%s", msg)
 			}
 		}
 		if broken[proc] {
 			continue
 		}
-		// At pre_batch only the sampler columns exist.
-		cols, where := all, "column"
-		if proc.Stage == StagePreBatch {
-			cols, where = seeds, "sampler column (at pre_batch only the sampler columns exist)"
-		}
 		switch proc.Type {
 		case ProcessorDropColumns:
-			for j, pat := range proc.ColumnNames {
-				if pat == "" {
-					continue // reported by the parser
-				}
-				matched := matchColumns(pat, cols)
-				if _, err := path.Match(pat, ""); err != nil && len(matched) == 0 {
-					p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "invalid pattern %q: %v", pat, err)
-					continue
-				}
-				if len(matched) == 0 {
-					msg := fmt.Sprintf("%q matches no %s", pat, where)
-					if s := closest(pat, cols); s != "" {
-						msg += fmt.Sprintf(" (did you mean %q?)", s)
-					}
-					p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "%s", msg)
-				}
-				for _, m := range matched {
-					explicit[m] = true
-					if proc.Stage == StagePreBatch && len(readers[m]) > 0 {
-						p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "a pre_batch processor cannot drop %q: column %q reads it", m, readers[m][0])
-					}
-				}
-			}
+			sc.checkDropPatterns(proc, at, explicit, p)
 		case ProcessorSchemaTransform:
-			walkTemplate(proc.Template, "", func(path, src string) {
-				refs, err := TemplateRefs(src)
-				if err != nil {
-					return // reported by the parser
-				}
-				for _, r := range refs {
-					if slices.Contains(cols, r) {
-						continue
-					}
-					msg := fmt.Sprintf("unknown reference %q: want a %s", r, where)
-					if s := closest(r, cols); s != "" {
-						msg = fmt.Sprintf("unknown reference %q: did you mean %q?", r, s)
-					}
-					p.add("", joinPath(at+".template", path), "%s", msg)
-				}
-			})
+			sc.checkTemplateRefs(proc, at, p)
 		}
 	}
+	return addImplicitDrop(c, procs, explicit, names, p)
+}
 
+// processorScope is what the columns of a config offer processors: which exist at each stage
+// and which generated columns read each, since a pre_batch processor runs before those
+// readers and must leave their inputs.
+type processorScope struct {
+	all, seeds []string
+	readers    map[string][]string // column → the generated columns that read it
+}
+
+func newProcessorScope(c *Config) *processorScope {
+	sc := &processorScope{readers: map[string][]string{}}
+	for _, col := range c.Columns {
+		if col == nil || col.Name == "" {
+			continue
+		}
+		sc.all = append(sc.all, col.Name)
+		if col.Type == TypeSampler {
+			sc.seeds = append(sc.seeds, col.Name)
+		} else {
+			for _, in := range col.Inputs {
+				sc.readers[in] = append(sc.readers[in], col.Name)
+			}
+		}
+	}
+	return sc
+}
+
+// columns returns the columns that exist at proc's stage, and how messages name them: at
+// pre_batch only the sampler columns exist.
+func (sc *processorScope) columns(proc *Processor) (cols []string, where string) {
+	if proc.Stage == StagePreBatch {
+		return sc.seeds, "sampler column (at pre_batch only the sampler columns exist)"
+	}
+	return sc.all, "column"
+}
+
+// checkDropPatterns checks that each pattern of a drop_columns processor matches a column at
+// its stage and, at pre_batch, drops no column a later column reads. It marks what the
+// processor drops in explicit, so that those columns need no implicit drop.
+func (sc *processorScope) checkDropPatterns(proc *Processor, at string, explicit map[string]bool, p *problems) {
+	cols, where := sc.columns(proc)
+	for j, pat := range proc.ColumnNames {
+		if pat == "" {
+			continue // reported by the parser
+		}
+		matched := matchColumns(pat, cols)
+		if _, err := path.Match(pat, ""); err != nil && len(matched) == 0 {
+			p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "invalid pattern %q: %v", pat, err)
+			continue
+		}
+		if len(matched) == 0 {
+			msg := fmt.Sprintf("%q matches no %s", pat, where)
+			if s := closest(pat, cols); s != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", s)
+			}
+			p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "%s", msg)
+		}
+		for _, m := range matched {
+			explicit[m] = true
+			if proc.Stage == StagePreBatch && len(sc.readers[m]) > 0 {
+				p.add("", fmt.Sprintf("%s.column_names[%d]", at, j), "a pre_batch processor cannot drop %q: column %q reads it", m, sc.readers[m][0])
+			}
+		}
+	}
+}
+
+// checkTemplateRefs checks that a schema_transform template reads only columns that exist
+// at the processor's stage.
+func (sc *processorScope) checkTemplateRefs(proc *Processor, at string, p *problems) {
+	cols, where := sc.columns(proc)
+	walkTemplate(proc.Template, "", func(path, src string) {
+		refs, err := TemplateRefs(src)
+		if err != nil {
+			return // reported by the parser
+		}
+		for _, r := range refs {
+			if slices.Contains(cols, r) {
+				continue
+			}
+			msg := fmt.Sprintf("unknown reference %q: want a %s", r, where)
+			if s := closest(r, cols); s != "" {
+				msg = fmt.Sprintf("unknown reference %q: did you mean %q?", r, s)
+			}
+			p.add("", joinPath(at+".template", path), "%s", msg)
+		}
+	})
+}
+
+// addImplicitDrop appends the processor that drops the `drop: true` columns no explicit
+// processor drops, as Data Designer does. Its name is reserved: a user processor holding it
+// (names) is reported rather than silently shadowed.
+func addImplicitDrop(c *Config, procs []*Processor, explicit map[string]bool, names uniqueNames, p *problems) []*Processor {
 	var drop []string
 	for _, col := range c.Columns {
 		if col != nil && col.Drop && col.Name != "" && !explicit[col.Name] {
@@ -450,7 +458,7 @@ func checkProcessors(c *Config, procs []*Processor, broken map[*Processor]bool, 
 	if len(drop) == 0 {
 		return procs
 	}
-	if i, taken := pos[DefaultDropColumns]; taken {
+	if i, taken := names[DefaultDropColumns]; taken {
 		p.add("", processorField(DefaultDropColumns, i)+".name", "the name %q is reserved for the processor that drops the columns marked drop: true (%s)", DefaultDropColumns, strings.Join(drop, ", "))
 		return procs
 	}

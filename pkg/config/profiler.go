@@ -17,29 +17,12 @@ const DefaultSummarySampleSize = 20
 
 // parseProfilers decodes `profilers`.
 func parseProfilers(v any, p *problems) []*Profiler {
-	if isEmpty(v) {
-		return nil
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.add("", "profilers", "want a list of profilers, got %s", describe(v))
-		return nil
-	}
 	var out []*Profiler
-	for i, e := range list {
-		key := fmt.Sprintf("profilers[%d]", i)
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", key, "want a profiler mapping, got %s", describe(e))
-			continue
-		}
-		f := newFields(p, "", key+".", "key", m)
+	for i, m := range sectionMappings(v, "profilers", "want a list of profilers", "want a profiler mapping", p) {
+		f := newFields(p, "", fmt.Sprintf("profilers[%d].", i), "key", m)
 		pr := &Profiler{SampleSize: DefaultSummarySampleSize}
 		pr.ModelAlias, _ = f.str("model_alias", true)
-		if n, ok := f.int("summary_score_sample_size", false); ok {
-			if n < 1 {
-				f.errorf("summary_score_sample_size", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("summary_score_sample_size", 1); ok {
 			pr.SampleSize = n
 		}
 		f.unknown()
@@ -50,10 +33,7 @@ func parseProfilers(v any, p *problems) []*Profiler {
 
 // checkProfilerModels checks that each profiler names a model of the config.
 func checkProfilerModels(cfg *Config, p *problems) {
-	var aliases []string
-	for _, m := range cfg.Models {
-		aliases = append(aliases, m.Alias)
-	}
+	aliases := namesOf(cfg.Models, func(m *Model) string { return m.Alias })
 	for i, pr := range cfg.Profilers {
 		if pr.ModelAlias == "" || slices.Contains(aliases, pr.ModelAlias) {
 			continue

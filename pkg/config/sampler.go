@@ -72,12 +72,7 @@ func registerSampler(name string, spec samplerSpec) {
 
 // SamplerTypes lists the sampler types rowforge generates, sorted.
 func SamplerTypes() []string {
-	names := make([]string, 0, len(samplers))
-	for n := range samplers {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	return names
+	return sortedKeys(samplers)
 }
 
 // paramErrs collects a params value's problems for Check.
@@ -293,28 +288,13 @@ func parseConvertTo(f *fields, col *Column, spec samplerSpec, ct string) {
 // scalarList decodes a non-empty list of category values: strings, integers or floats, each
 // kept with its YAML type.
 func scalarList(f *fields, key string, v any) []any {
-	list, ok := v.([]any)
-	if !ok {
-		f.errorf(key, "want a list of values, got %s", describe(v))
-		return nil
-	}
-	if len(list) == 0 {
-		f.errorf(key, "must list at least one value")
-		return nil
-	}
-	valid := true
-	for i, x := range list {
+	return listOfType(f, key, v, "values", "must list at least one value", "a string or a number", func(x any) (any, bool) {
 		switch x.(type) {
 		case string, int64, float64:
-		default:
-			f.errorf(fmt.Sprintf("%s[%d]", key, i), "want a string or a number, got %s", describe(x))
-			valid = false
+			return x, true
 		}
-	}
-	if !valid {
-		return nil
-	}
-	return list
+		return nil, false
+	})
 }
 
 // weights decodes, checks and normalizes the optional weights of n values (a manual

@@ -34,7 +34,7 @@ func (p *PersonParams) Check() error {
 			strings.Join(ManagedPersonLocales, ", "), p.Locale)
 	}
 	p.PersonFilter.check(&e)
-	for _, k := range sortedKeys(anyMap(p.SelectFieldValues)) {
+	for _, k := range sortedKeys(p.SelectFieldValues) {
 		switch {
 		case !personFieldKnown(k):
 			e.add("select_field_values."+k, "invalid field name %q: not a field of a managed person record", k)

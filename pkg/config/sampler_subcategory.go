@@ -35,7 +35,7 @@ func (p *SubcategoryParams) Check() error {
 	if p.Category == "" {
 		e.add("category", "required")
 	}
-	for _, k := range sortedKeys(anyMap(p.Values)) {
+	for _, k := range sortedKeys(p.Values) {
 		if len(p.Values[k]) == 0 {
 			e.add("values."+k, "must list at least one value")
 		}
@@ -74,7 +74,7 @@ func (p *SubcategoryParams) parentMismatch(parent *Column) (missing, extra []str
 			parentValues[k] = true
 		}
 	}
-	for _, k := range sortedKeys(anyMap(p.Values)) {
+	for _, k := range sortedKeys(p.Values) {
 		if !parentValues[k] {
 			extra = append(extra, k)
 		}
@@ -85,13 +85,8 @@ func (p *SubcategoryParams) parentMismatch(parent *Column) (missing, extra []str
 func decodeSubcategory(f *fields) SamplerParams {
 	p := &SubcategoryParams{}
 	p.Category, _ = f.str("category", true)
-	v, ok := f.required("values")
+	m, ok := f.mapping("values", true, fmt.Sprintf("a mapping from each value of %q to a list of values", p.Category))
 	if !ok {
-		return p
-	}
-	m, isMap := v.(map[string]any)
-	if !isMap {
-		f.errorf("values", "want a mapping from each value of %q to a list of values, got %s", p.Category, describe(v))
 		return p
 	}
 	p.Values = make(map[string][]any, len(m))
@@ -101,12 +96,4 @@ func decodeSubcategory(f *fields) SamplerParams {
 		}
 	}
 	return p
-}
-
-func anyMap[V any](m map[string]V) map[string]any {
-	out := make(map[string]any, len(m))
-	for k, v := range m {
-		out[k] = v
-	}
-	return out
 }

@@ -337,26 +337,24 @@ func (a *analyzer) paramsAndRest(toks []*tokens.Token) ([]string, []*tokens.Toke
 			}
 		}
 	}
-	depth, start := 0, 1
-	for i, t := range toks {
-		switch t.Type {
-		case tokens.LeftParenthesis, tokens.LeftBracket, tokens.LeftBrace:
-			depth++
-		case tokens.RightParenthesis, tokens.RightBracket, tokens.RightBrace:
-			depth--
-			if depth == 0 {
-				param(toks[start:i])
-				return names, toks[i+1:]
-			}
-		case tokens.Comma:
-			if depth == 1 {
-				param(toks[start:i])
-				start = i + 1
-			}
-		}
+	inner, rest := toks[1:], []*tokens.Token(nil) // unbalanced: the parser has rejected it already
+	if end := topLevel(toks, closes); end >= 0 {
+		inner, rest = toks[1:end], toks[end+1:]
 	}
-	param(toks[start:]) // unbalanced: the parser has rejected it already
-	return names, nil
+	for _, seg := range splitTopLevel(inner) {
+		param(seg)
+	}
+	return names, rest
+}
+
+// closes reports whether t closes a bracket. As the match of topLevel on a list that opens
+// with one, it finds the bracket that closes the list.
+func closes(t *tokens.Token) bool {
+	switch t.Type {
+	case tokens.RightParenthesis, tokens.RightBracket, tokens.RightBrace:
+		return true
+	}
+	return false
 }
 
 // topLevel returns the index of the first token outside any brackets that matches, or -1.

@@ -68,18 +68,9 @@ func mcpField(name string, i int) string {
 
 // parseToolConfigs decodes `tool_configs`.
 func parseToolConfigs(v any, p *problems) []*ToolConfig {
-	list, ok := listOf(v, "tool_configs", p)
-	if !ok {
-		return nil
-	}
 	var out []*ToolConfig
 	seen := map[string]bool{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("tool_configs[%d]", i), "want a tool config mapping, got %s", describe(e))
-			continue
-		}
+	for i, m := range sectionMappings(v, "tool_configs", "want a list", "want a tool config mapping", p) {
 		alias, _ := m["tool_alias"].(string)
 		f := newFields(p, "", toolField(alias, i)+".", "key", m)
 		tc := &ToolConfig{MaxToolCallTurns: DefaultMaxToolCallTurns}
@@ -101,16 +92,10 @@ func parseToolConfigs(v any, p *problems) []*ToolConfig {
 				f.errorf("allow_tools", "%q is listed twice", t)
 			}
 		}
-		if n, ok := f.int("max_tool_call_turns", false); ok {
-			if n < 1 {
-				f.errorf("max_tool_call_turns", "must be at least 1, got %d", n)
-			}
+		if n, ok := f.intAtLeast("max_tool_call_turns", 1); ok {
 			tc.MaxToolCallTurns = n
 		}
-		if x, ok := f.float("timeout_sec", false); ok {
-			if !(x > 0) {
-				f.errorf("timeout_sec", "must be greater than 0, got %v", x)
-			}
+		if x, ok := f.floatAbove("timeout_sec", 0); ok {
 			tc.TimeoutSec = x
 		}
 		f.unknown()
@@ -121,18 +106,9 @@ func parseToolConfigs(v any, p *problems) []*ToolConfig {
 
 // parseMCPProviders decodes `mcp_providers`.
 func parseMCPProviders(v any, p *problems) []*MCPProvider {
-	list, ok := listOf(v, "mcp_providers", p)
-	if !ok {
-		return nil
-	}
 	var out []*MCPProvider
 	seen := map[string]bool{}
-	for i, e := range list {
-		m, ok := e.(map[string]any)
-		if !ok {
-			p.add("", fmt.Sprintf("mcp_providers[%d]", i), "want an MCP provider mapping, got %s", describe(e))
-			continue
-		}
+	for i, m := range sectionMappings(v, "mcp_providers", "want a list", "want an MCP provider mapping", p) {
 		name, _ := m["name"].(string)
 		f := newFields(p, "", mcpField(name, i)+".", "key", m)
 		mp := &MCPProvider{Type: MCPSSE}
@@ -186,10 +162,7 @@ func parseMCPProviders(v any, p *problems) []*MCPProvider {
 // checkToolRefs checks that tool configs name known MCP providers and that LLM columns name
 // known tool aliases.
 func checkToolRefs(cfg *Config, p *problems) {
-	var providers []string
-	for _, mp := range cfg.MCPProviders {
-		providers = append(providers, mp.Name)
-	}
+	providers := namesOf(cfg.MCPProviders, func(mp *MCPProvider) string { return mp.Name })
 	for i, tc := range cfg.Tools {
 		for _, name := range tc.Providers {
 			if !slices.Contains(providers, name) {
@@ -201,26 +174,11 @@ func checkToolRefs(cfg *Config, p *problems) {
 			}
 		}
 	}
-	var aliases []string
-	for _, tc := range cfg.Tools {
-		aliases = append(aliases, tc.Alias)
-	}
+	aliases := namesOf(cfg.Tools, func(tc *ToolConfig) string { return tc.Alias })
 	for _, c := range cfg.Columns {
 		if c.LLM == nil || c.LLM.ToolAlias == "" || slices.Contains(aliases, c.LLM.ToolAlias) {
 			continue
 		}
 		p.add(c.Name, "tool_alias", "%s", unknownName("tool_alias", c.LLM.ToolAlias, aliases, "tool_configs"))
 	}
-}
-
-// listOf reads an optional list.
-func listOf(v any, key string, p *problems) ([]any, bool) {
-	if isEmpty(v) {
-		return nil, false
-	}
-	list, ok := v.([]any)
-	if !ok {
-		p.add("", key, "want a list, got %s", describe(v))
-	}
-	return list, ok
 }

@@ -68,17 +68,16 @@ func (c *Config) Validate() error {
 // so one mistake gives one error.
 func validate(cols []*Column, broken map[*Column]bool, p *problems) []string {
 	byName := map[string]*Column{}
-	pos := map[string]int{}
+	seen := uniqueNames{}
 	var names []string // unique names in config order
 	for i, c := range cols {
 		if c.Name == "" {
 			continue // reported as a missing name
 		}
-		if j, dup := pos[c.Name]; dup {
-			p.add(c.Name, "name", "duplicate column name %q: columns[%d] and columns[%d] both use it", c.Name, j, i)
+		if msg := seen.repeated(c.Name, i, "column name", "columns"); msg != "" {
+			p.add(c.Name, "name", "%s", msg)
 			continue
 		}
-		pos[c.Name] = i
 		byName[c.Name] = c
 		names = append(names, c.Name)
 	}

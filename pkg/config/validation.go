@@ -76,10 +76,7 @@ func parseValidation(f *fields, col *Column) {
 		}
 		col.Inputs = slices.Compact(slices.Sorted(slices.Values(v.TargetColumns)))
 	}
-	if n, ok := f.int("batch_size", false); ok {
-		if n < 1 {
-			f.errorf("batch_size", "must be at least 1, got %d", n)
-		}
+	if n, ok := f.intAtLeast("batch_size", 1); ok {
 		v.BatchSize = n
 	}
 	vt, ok := f.str("validator_type", true)
@@ -127,28 +124,16 @@ func parseValidation(f *fields, col *Column) {
 		}
 		v.OutputSchema = outputSchema(pf)
 		v.Timeout, v.MaxRetries, v.RetryBackoff, v.MaxParallelRequests = DefaultRemoteTimeout, DefaultRemoteMaxRetries, DefaultRemoteRetryBackoff, DefaultRemoteMaxParallelism
-		if x, ok := pf.float("timeout", false); ok {
-			if !(x > 0) {
-				pf.errorf("timeout", "must be greater than 0, got %v", x)
-			}
+		if x, ok := pf.floatAbove("timeout", 0); ok {
 			v.Timeout = x
 		}
-		if n, ok := pf.int("max_retries", false); ok {
-			if n < 0 {
-				pf.errorf("max_retries", "must be at least 0, got %d", n)
-			}
+		if n, ok := pf.intAtLeast("max_retries", 0); ok {
 			v.MaxRetries = n
 		}
-		if x, ok := pf.float("retry_backoff", false); ok {
-			if !(x > 1) {
-				pf.errorf("retry_backoff", "must be greater than 1, got %v", x)
-			}
+		if x, ok := pf.floatAbove("retry_backoff", 1); ok {
 			v.RetryBackoff = x
 		}
-		if n, ok := pf.int("max_parallel_requests", false); ok {
-			if n < 1 {
-				pf.errorf("max_parallel_requests", "must be at least 1, got %d", n)
-			}
+		if n, ok := pf.intAtLeast("max_parallel_requests", 1); ok {
 			v.MaxParallelRequests = n
 		}
 	}

@@ -45,20 +45,11 @@ func (f *Frame) ToRecord(mem memory.Allocator) arrow.RecordBatch {
 func (c *Column) toArray(mem memory.Allocator) arrow.Array {
 	switch c.Type {
 	case Int:
-		b := array.NewInt64Builder(mem)
-		defer b.Release()
-		b.AppendValues(c.Ints, c.Valid)
-		return b.NewArray()
+		return build(array.NewInt64Builder(mem), c.Ints, c.Valid)
 	case Float:
-		b := array.NewFloat64Builder(mem)
-		defer b.Release()
-		b.AppendValues(c.Floats, c.Valid)
-		return b.NewArray()
+		return build(array.NewFloat64Builder(mem), c.Floats, c.Valid)
 	case Bool:
-		b := array.NewBooleanBuilder(mem)
-		defer b.Release()
-		b.AppendValues(c.Bools, c.Valid)
-		return b.NewArray()
+		return build(array.NewBooleanBuilder(mem), c.Bools, c.Valid)
 	case Vector:
 		b := array.NewListBuilder(mem, arrow.PrimitiveTypes.Float32)
 		defer b.Release()
@@ -73,11 +64,22 @@ func (c *Column) toArray(mem memory.Allocator) arrow.Array {
 		}
 		return b.NewArray()
 	default:
-		b := array.NewStringBuilder(mem)
-		defer b.Release()
-		b.AppendValues(c.Strings, c.Valid)
-		return b.NewArray()
+		return build(array.NewStringBuilder(mem), c.Strings, c.Valid)
 	}
+}
+
+// builder is what the Arrow builders of flat types have in common.
+type builder[T any] interface {
+	AppendValues(v []T, valid []bool)
+	NewArray() arrow.Array
+	Release()
+}
+
+// build makes the array of a flat column with its validity, releasing the builder.
+func build[T any](b builder[T], values []T, valid []bool) arrow.Array {
+	defer b.Release()
+	b.AppendValues(values, valid)
+	return b.NewArray()
 }
 
 // FromRecord copies an Arrow record batch into a frame. It accepts exactly the types ToRecord

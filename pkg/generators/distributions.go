@@ -41,12 +41,7 @@ func (g *poissonGen) draw(r *rand.Rand) int64 {
 		return k
 	}
 	for {
-		u := r.Float64() - 0.5
-		v := r.Float64()
-		us := 0.5 - math.Abs(u)
-		if us == 0 {
-			continue
-		}
+		u, v, us := trsUniforms(r)
 		k := math.Floor((2*g.a/us+g.b)*u + g.mean + 0.43)
 		if us >= 0.07 && v <= g.vr {
 			return int64(k)
@@ -147,14 +142,24 @@ func (g *binomialGen) drawInversion(r *rand.Rand) int64 {
 	}
 }
 
+// trsUniforms draws the two uniforms of one round of Hörmann's transformed rejection, which
+// PTRS (Poisson) and BTRS (binomial) share: u centred on 0, v, and us = 0.5-|u|, redrawn
+// while us is 0 since the hat divides by it. One helper keeps both samplers drawing the
+// random stream alike, so a seed gives the values it always gave.
+func trsUniforms(r *rand.Rand) (u, v, us float64) {
+	for {
+		u = r.Float64() - 0.5
+		v = r.Float64()
+		us = 0.5 - math.Abs(u)
+		if us != 0 {
+			return u, v, us
+		}
+	}
+}
+
 func (g *binomialGen) drawBTRS(r *rand.Rand) int64 {
 	for {
-		u := r.Float64() - 0.5
-		v := r.Float64()
-		us := 0.5 - math.Abs(u)
-		if us == 0 {
-			continue
-		}
+		u, v, us := trsUniforms(r)
 		k := math.Floor((2*g.ba/us+g.bb)*u + g.c)
 		if k < 0 || k > g.nf {
 			continue

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strconv"
@@ -345,7 +346,7 @@ func judgeSchema(scores []config.Score) map[string]any {
 	required := make([]any, 0, len(scores))
 	for _, s := range scores {
 		var options []any
-		for _, k := range sortedOptionKeys(s.Options) {
+		for _, k := range slices.Sorted(maps.Keys(s.Options)) {
 			if n, err := strconv.ParseInt(k, 10, 64); err == nil {
 				options = append(options, n)
 			}
@@ -369,21 +370,12 @@ func judgeRubric(scores []config.Score) string {
 	b.WriteString("\n\nJudge it on each of these criteria. For each, give a short reasoning and one of the allowed scores.\n")
 	for _, s := range scores {
 		fmt.Fprintf(&b, "\n%s: %s\n", s.Name, s.Description)
-		for _, k := range sortedOptionKeys(s.Options) {
+		for _, k := range slices.Sorted(maps.Keys(s.Options)) {
 			fmt.Fprintf(&b, "  %s: %s\n", k, s.Options[k])
 		}
 	}
 	b.WriteString("\nAnswer with a JSON object that has one key per criterion, each {\"reasoning\": \"...\", \"score\": ...}.")
 	return b.String()
-}
-
-func sortedOptionKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // checkScores requires each score's value to be one of its options, as a number or its text.

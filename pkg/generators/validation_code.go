@@ -77,22 +77,11 @@ type lintMessage struct {
 }
 
 func (v *pythonValidator) check(ctx context.Context, batch []map[string]any) ([]map[string]any, error) {
-	dir, err := os.MkdirTemp("", "rowforge-python-*")
+	dir, files, _, err := writeBatch(batch, "rowforge-python-*", ".py")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	files := make([]string, len(batch))
-	for i, rec := range batch {
-		code := ""
-		for _, x := range rec { // one target column
-			code, _ = x.(string)
-		}
-		files[i] = filepath.Join(dir, fmt.Sprintf("record_%d.py", i))
-		if err := os.WriteFile(files[i], []byte(code), 0o600); err != nil {
-			return nil, err
-		}
-	}
 	msgs, err := v.lint(ctx, dir, files)
 	if err != nil {
 		return nil, err
@@ -257,20 +246,11 @@ func sqlResult(query string, parseErrors []string) map[string]any {
 type sqlfluffValidator struct{ bin, dialect string }
 
 func (v *sqlfluffValidator) check(ctx context.Context, batch []map[string]any) ([]map[string]any, error) {
-	dir, err := os.MkdirTemp("", "rowforge-sql-*")
+	dir, files, queries, err := writeBatch(batch, "rowforge-sql-*", ".sql")
 	if err != nil {
 		return nil, err
 	}
 	defer os.RemoveAll(dir)
-	files := make([]string, len(batch))
-	queries := make([]string, len(batch))
-	for i, rec := range batch {
-		queries[i] = soleText(rec)
-		files[i] = filepath.Join(dir, fmt.Sprintf("record_%d.sql", i))
-		if err := os.WriteFile(files[i], []byte(queries[i]), 0o600); err != nil {
-			return nil, err
-		}
-	}
 	stdout, err := runLinter(ctx, append([]string{v.bin, "lint", "--dialect", v.dialect, "--format", "json", "--nofail", "--disable-progress-bar"}, files...))
 	if err != nil {
 		return nil, err
@@ -301,6 +281,27 @@ func (v *sqlfluffValidator) check(ctx context.Context, batch []map[string]any) (
 }
 
 // soleText is the text of a record of one target column.
+// writeBatch writes the code of each record (its one target column) to a file of its own,
+// record_<i><ext>, in a new temporary directory named after pattern: the linters read files,
+// and name them in their reports. It returns the files and the texts written; the caller
+// removes dir.
+func writeBatch(batch []map[string]any, pattern, ext string) (dir string, files, texts []string, err error) {
+	dir, err = os.MkdirTemp("", pattern)
+	if err != nil {
+		return "", nil, nil, err
+	}
+	files, texts = make([]string, len(batch)), make([]string, len(batch))
+	for i, rec := range batch {
+		texts[i] = soleText(rec)
+		files[i] = filepath.Join(dir, fmt.Sprintf("record_%d%s", i, ext))
+		if err := os.WriteFile(files[i], []byte(texts[i]), 0o600); err != nil {
+			os.RemoveAll(dir)
+			return "", nil, nil, err
+		}
+	}
+	return dir, files, texts, nil
+}
+
 func soleText(rec map[string]any) string {
 	for _, x := range rec {
 		s, _ := x.(string)
