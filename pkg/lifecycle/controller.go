@@ -27,71 +27,6 @@ import (
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// Options describe one run.
-type Options struct {
-	RunID                  string // default: a new id (NewRunID)
-	Mode                   string // wire.ModeBuild (default) or wire.ModePreview
-	NumRecords             int
-	BufferSize             int // rows per group; default 1000
-	MaxConcurrentRowGroups int // admission window, the memory bound; default 16 (see claims)
-	Seed                   uint64
-	DatasetName            string // default "dataset"
-
-	// Early shutdown, with Data Designer's meaning: the run stops once ShutdownErrorRate of the
-	// last ShutdownErrorWindow generation tasks failed (defaults 0.5 and 10).
-	ShutdownErrorRate    float64
-	ShutdownErrorWindow  int
-	DisableEarlyShutdown bool
-	// AllowPartial keeps the committed groups when the gate trips and writes metadata marked
-	// partial; without it the gate fails the run.
-	AllowPartial bool
-	// Providers are model providers from a providers file; the workers resolve a model's
-	// provider from the config's model_providers first, then these, then the built-in ones.
-	Providers []wire.Provider
-	// SeedData is the config's seed dataset, opened (by whoever learned its columns to parse
-	// the config); Run opens it from SeedBaseDir when nil.
-	SeedData *seeddata.Dataset
-	// SeedBaseDir is where the seed's relative paths resolve: the directory the config was
-	// loaded in ("": the working directory). A resumed run reads the seed from there again.
-	SeedBaseDir string
-	// Assets is the managed-assets folder person samplers read their datasets from (""
-	// looks where persons.NewSource says).
-	Assets string
-	// StartedAt is when the run started (default now): ages count to its date.
-	StartedAt time.Time
-	// Samplers draw the run's sampler columns; Run builds them (BuildSamplers) when nil.
-	Samplers *generators.Samplers
-
-	seedRows int64 // a resumed run's recorded seed rows, which the seed must still have
-}
-
-func (o *Options) setDefaults() {
-	if o.RunID == "" {
-		o.RunID = NewRunID()
-	}
-	if o.Mode == "" {
-		o.Mode = wire.ModeBuild
-	}
-	if o.BufferSize <= 0 {
-		o.BufferSize = 1000
-	}
-	if o.MaxConcurrentRowGroups <= 0 {
-		o.MaxConcurrentRowGroups = 16
-	}
-	if o.DatasetName == "" {
-		o.DatasetName = "dataset"
-	}
-	if o.ShutdownErrorRate <= 0 {
-		o.ShutdownErrorRate = 0.5
-	}
-	if o.ShutdownErrorWindow <= 0 {
-		o.ShutdownErrorWindow = 10
-	}
-	if o.StartedAt.IsZero() {
-		o.StartedAt = time.Now().UTC()
-	}
-}
-
 // NewRunID returns a short id that is a valid subject token and KV key, and short enough for an
 // operator to type.
 func NewRunID() string {
@@ -236,13 +171,7 @@ func (c *Controller) Run(ctx context.Context, cfg *config.Config, opts Options, 
 	if err != nil {
 		return nil, err
 	}
-	rec := wire.RunRecord{ID: opts.RunID, State: wire.RunRunning, Mode: opts.Mode, NumRecords: opts.NumRecords,
-		BufferSize: opts.BufferSize, Seed: opts.Seed, DatasetName: opts.DatasetName, CreatedAt: opts.StartedAt,
-		MaxConcurrentRowGroups: opts.MaxConcurrentRowGroups,
-		EarlyShutdown: &wire.EarlyShutdown{Rate: opts.ShutdownErrorRate, Window: opts.ShutdownErrorWindow,
-			Disabled: opts.DisableEarlyShutdown, AllowPartial: opts.AllowPartial},
-		Providers: opts.Providers, SeedData: r.seedInfo, Assets: opts.Assets,
-		Progress: wire.RunProgress{Groups: r.plan.Groups()}}
+	rec := opts.record(r.seedInfo, r.plan.Groups())
 	if rec.Config, err = cfg.SourceJSON(); err != nil {
 		return nil, r.genErr(-1, fmt.Errorf("encode config: %w", err))
 	}
@@ -270,17 +199,7 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 	if err != nil {
 		return nil, fmt.Errorf("run %s: its recorded config: %w", runID, err)
 	}
-	opts := Options{RunID: rec.ID, Mode: rec.Mode, NumRecords: rec.NumRecords, BufferSize: rec.BufferSize,
-		MaxConcurrentRowGroups: rec.MaxConcurrentRowGroups, Seed: rec.Seed, DatasetName: rec.DatasetName,
-		Providers: rec.Providers, StartedAt: rec.CreatedAt, Assets: rec.Assets}
-	if rec.SeedData != nil {
-		opts.SeedBaseDir, opts.seedRows = rec.SeedData.BaseDir, rec.SeedData.Rows
-	}
-	if es := rec.EarlyShutdown; es != nil {
-		opts.ShutdownErrorRate, opts.ShutdownErrorWindow = es.Rate, es.Window
-		opts.DisableEarlyShutdown, opts.AllowPartial = es.Disabled, es.AllowPartial
-	}
-	opts.setDefaults()
+	opts := optionsFromRecord(rec)
 	r, err := c.newRun(cfg, opts, sink)
 	if err != nil {
 		return nil, err
