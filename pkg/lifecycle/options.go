@@ -1,7 +1,10 @@
 package lifecycle
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/google/uuid"
 
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/generators"
@@ -104,4 +107,11 @@ func optionsFromRecord(rec *wire.RunRecord) Options {
 	}
 	o.setDefaults()
 	return o
+}
+
+// NewRunID returns a short id that is a valid subject token and KV key, and short enough for an
+// operator to type.
+func NewRunID() string {
+	id := uuid.New()
+	return fmt.Sprintf("%x", id[:6])
 }

@@ -30,7 +30,7 @@ func TestOptionsRecord(t *testing.T) {
 		opts := Options{RunID: "0a1b2c3d4e5f", Mode: wire.ModePreview, NumRecords: 1234, BufferSize: 50,
 			MaxConcurrentRowGroups: 3, Seed: 42, DatasetName: "people",
 			ShutdownErrorRate: 0.25, ShutdownErrorWindow: 40, DisableEarlyShutdown: true, AllowPartial: true,
-			Providers: []wire.Provider{{Name: "local", Endpoint: "http://127.0.0.1:1/v1"}},
+			Providers:   []wire.Provider{{Name: "local", Endpoint: "http://127.0.0.1:1/v1"}},
 			SeedBaseDir: "/data/seeds", Assets: "/data/assets",
 			StartedAt: time.Date(2026, 12, 7, 1, 35, 0, 0, time.UTC)}
 		seed := &wire.SeedInfo{BaseDir: opts.SeedBaseDir, Rows: 130,
