@@ -2,31 +2,48 @@ package lifecycle
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/processors"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// record writes group g's end to the ledger, before its outcome is acked, so that a resumed
-// run does not generate it again. A write that fails costs only that: a resume would redo the
-// group, and the sink overwrites it with the same rows.
-func (r *run) record(ctx context.Context, g int, end wire.GroupEnd) {
-	b, _ := json.Marshal(end)
-	if _, err := r.c.res.Commits.Put(ctx, wire.LedgerKey(r.opts.RunID, g), b); err != nil {
-		r.c.log.Warn("could not record the group in the ledger; a resume would generate it again",
-			"run", r.opts.RunID, "group", g, "err", err)
+// write decodes a completed group's rows and has them finished and committed off the loop:
+// POST_BATCH may run a program, and the sink may be slow. The outcome is held, unacked, until
+// the loop settles the group on evCommitted.
+func (r *run) write(ctx context.Context, g int, st *groupState, m jetstream.Msg, o *wire.Outcome) error {
+	body, err := wire.Body(ctx, r.c.res.Payloads, m)
+	if err != nil {
+		return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
 	}
+	rec, err := wire.DecodeRecord(body)
+	if err != nil {
+		return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
+	}
+	st.outcome, st.usage = m, o.Stats.Models
+	sides := st.sides
+	r.writes++
+	r.wg.Go(func() {
+		commit, err := r.finish(ctx, g, rec, sides)
+		rec.Release()
+		if err != nil {
+			r.emit(ctx, event{kind: evFailed, group: g, err: err})
+			return
+		}
+		r.emit(ctx, event{kind: evCommitted, group: g, commit: commit})
+	})
+	return nil
 }
 
 // finish finalizes a completed group — config column order, POST_BATCH — and hands it to the
-// sink with its side outputs.
-func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []processors.SideOutput, usage map[string]wire.ModelUsage) (wire.Commit, error) {
+// sink with its side outputs. It runs off the loop; the loop settles the group (ledger, then
+// ack) once finish has returned, so the ledger never names a commit the sink has not made.
+func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []processors.SideOutput) (wire.Commit, error) {
 	f, err := r.ordered(rec)
 	if err != nil {
 		return wire.Commit{}, fmt.Errorf("group %d: %w", g, err)
@@ -50,7 +67,6 @@ func (r *run) finish(ctx context.Context, g int, rec arrow.RecordBatch, sides []
 	if err != nil {
 		return wire.Commit{}, fmt.Errorf("sink: %w", err)
 	}
-	r.record(ctx, g, wire.GroupEnd{Status: wire.EndCommitted, Commit: &commit, Usage: usage})
 	return commit, nil
 }
 

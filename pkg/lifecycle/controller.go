@@ -31,10 +31,10 @@ type Controller struct {
 	// drainWaiting is called when an abort waits on workers that still hold groups of the run;
 	// nil outside tests (export_test.go sets it), where it proves the controller waits.
 	drainWaiting func(busy map[string][]int)
-	// groupEnding is called as each group ends, before its progress is recorded; nil outside
-	// tests. Returning errStop stops the run on the spot, as kill -9 would: no shutdown, no
-	// cleanup, its state left on the broker for a resume.
-	groupEnding func(g int) error
+	// settleStep is called after each step of settling a group (see settle) with the step's
+	// name; nil outside tests (export_test.go sets it). Returning errStop stops the run on the
+	// spot, as kill -9 would: no shutdown, no cleanup, its state left on the broker for a resume.
+	settleStep func(g int, step string) error
 }
 
 // New returns a controller using nc. It does not take ownership of nc.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -11,23 +12,8 @@ import (
 
 // outcome handles one message of the run's outcome consumer.
 func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
-	subj, err := r.c.layout.ParseSubject("outcomes", m.Subject())
-	if err != nil || subj.Run != r.opts.RunID {
-		r.term(m, fmt.Sprintf("not an outcome of run %s: %v", r.opts.RunID, err))
-		return nil
-	}
-	if subj.Kind == wire.KindDrain { // drain acks matter when aborting; see shutdown
-		_ = m.Ack()
-		return nil
-	}
-	g, err := wire.GroupIndex(subj.ID)
-	if err != nil || g >= r.plan.Groups() {
-		r.term(m, fmt.Sprintf("no such group %q in run %s", subj.ID, r.opts.RunID))
-		return nil
-	}
-	st := r.active[g]
-	if r.ended[g] || st == nil || st.outcome != nil || r.partial { // a duplicate, or too late
-		_ = m.Ack()
+	g, st, ok := r.route(m)
+	if !ok {
 		return nil
 	}
 	o, err := wire.DecodeOutcome(m.Headers())
@@ -46,35 +32,10 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 	}
 	switch o.Status {
 	case wire.OutcomeCompleted:
-		body, err := wire.Body(ctx, r.c.res.Payloads, m)
-		if err != nil {
-			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
-		}
-		rec, err := wire.DecodeRecord(body)
-		if err != nil {
-			return r.genErr(g, fmt.Errorf("outcome from worker %s: %w", o.Worker, err))
-		}
-		st.outcome, st.usage = m, o.Stats.Models
-		sides, usage := st.sides, o.Stats.Models
-		r.writes++
-		r.wg.Add(1)
-		go func() { // POST_BATCH may run a program: off the loop, like the sink write
-			defer r.wg.Done()
-			commit, err := r.finish(ctx, g, rec, sides, usage)
-			rec.Release()
-			if err != nil {
-				r.emit(ctx, event{kind: evFailed, group: g, err: err})
-				return
-			}
-			r.emit(ctx, event{kind: evCommitted, group: g, commit: commit})
-		}()
+		return r.write(ctx, g, st, m, o)
 	case wire.OutcomeDropped:
-		_ = m.Ack()
-		r.result.Dropped++
 		r.c.log.Warn("every row of the group was dropped", "run", r.opts.RunID, "group", g)
-		wire.AddUsage(&r.result.Usage, o.Stats.Models)
-		r.record(ctx, g, wire.GroupEnd{Status: wire.EndDropped, Usage: o.Stats.Models})
-		return r.end(g)
+		return r.settle(ctx, g, wire.GroupEnd{Status: wire.EndDropped, Usage: o.Stats.Models}, m)
 	case wire.OutcomeFailed:
 		_ = m.Ack()
 		return r.genErr(g, fmt.Errorf("worker %s reported the group failed: %s", o.Worker, o.Err))
@@ -85,6 +46,43 @@ func (r *run) outcome(ctx context.Context, m jetstream.Msg) error {
 		return &AbortedError{RunID: r.opts.RunID, Reason: o.AbortReason}
 	}
 	return nil
+}
+
+// route finds the active group an outcome message is for. Anything else is settled here and
+// ok is false: a message that is not an outcome of this run is terminated, a drain ack (which
+// matters when aborting; see shutdown) is acked, and so is a duplicate or late outcome — of a
+// group that ended, whose outcome is being written, or of a run stopping early.
+func (r *run) route(m jetstream.Msg) (g int, st *groupState, ok bool) {
+	subj, err := r.c.layout.ParseSubject("outcomes", m.Subject())
+	if err != nil || subj.Run != r.opts.RunID {
+		r.term(m, fmt.Sprintf("not an outcome of run %s: %v", r.opts.RunID, err))
+		return 0, nil, false
+	}
+	if subj.Kind == wire.KindDrain {
+		_ = m.Ack()
+		return 0, nil, false
+	}
+	g, err = wire.GroupIndex(subj.ID)
+	if err != nil || g >= r.plan.Groups() {
+		r.term(m, fmt.Sprintf("no such group %q in run %s", subj.ID, r.opts.RunID))
+		return 0, nil, false
+	}
+	st = r.active[g]
+	if r.ended[g] || st == nil || st.outcome != nil || r.partial {
+		_ = m.Ack()
+		return 0, nil, false
+	}
+	return g, st, true
+}
+
+// onMaxDeliveries handles the max-deliveries advisories: a group no worker could finish in
+// MaxDeliver tries would otherwise be waited for forever, so it fails the run.
+func (r *run) onMaxDeliveries(ctx context.Context) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		if g, n, ok := r.exhaustedGroup(ctx, m.Data); ok {
+			r.emit(ctx, event{kind: evFailed, group: g, err: &DeliveriesExhaustedError{Group: g, Deliveries: n}})
+		}
+	}
 }
 
 // exhaustedGroup reads a max-deliveries advisory and reports whether it names one of this

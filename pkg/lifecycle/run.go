@@ -66,46 +66,56 @@ type event struct {
 
 // groupState tracks an admitted group until it ends. Only the admission window is held.
 type groupState struct {
-	outcome jetstream.Msg           // held unacked until the sink commits
+	outcome jetstream.Msg           // held unacked until the group is settled (see settle)
 	sides   []processors.SideOutput // from PRE_BATCH
 	usage   map[string]wire.ModelUsage
 }
 
+// run is the state of one run of a controller. Its fields are grouped by the goroutine that
+// owns them: the loop (one event at a time, so without locks), the admission goroutine, or
+// nobody once the run starts.
 type run struct {
-	c    *Controller
-	cfg  *config.Config
-	opts Options
-	plan Plan
-	sink Sink
-	// samplers draw each group's sampler columns (with the config's constraints).
-	samplers *generators.Samplers
-	// seedRows hands out each group's seed dataset rows; nil without a seed_config. Only
-	// the admission goroutine reads it.
-	seedRows *seeddata.Reader
+	// Set up by newRun (and Resume) before the loop starts, read-only after: any goroutine of
+	// the run may read them.
+	c        *Controller
+	cfg      *config.Config
+	opts     Options
+	plan     Plan
+	sink     Sink // written by the finish goroutines, finalized or discarded by the loop
 	seedInfo *wire.SeedInfo
-	pre      []processors.Processor // PRE_BATCH, in config order
-	post     []processors.Processor // POST_BATCH, in config order
-	events   chan event
-	slots    chan struct{}
-	claims   *claims // the groups workers took; nil: admission does not wait for them
-	wg       sync.WaitGroup
+	post     []processors.Processor // POST_BATCH, in config order; run by the finish goroutines
+	// endedBefore marks the groups a resumed run found in the ledger, which admission skips
+	// (r.ended is the loop's).
+	endedBefore []bool
+	// epoch is the run record's epoch this controller owns the run under (see wire.RunRecord).
+	epoch int
 
+	// Owned by the admission goroutine (admit, prepare, publish).
+	samplers *generators.Samplers   // draw each group's sampler columns (with the config's constraints)
+	seedRows *seeddata.Reader       // each group's seed dataset rows; nil without a seed_config
+	pre      []processors.Processor // PRE_BATCH, in config order
+
+	// Shared, each safe for concurrent use.
+	events chan event    // every goroutine of the run to the loop
+	slots  chan struct{} // the admission window: admission fills a slot, the loop's end frees it
+	// claims are the groups workers took: admission awaits them, the loop marks ended groups.
+	// Set by the loop before admission starts; nil: admission does not wait for them.
+	claims *claims
+	wg     sync.WaitGroup // admission, the claims watch and the finish goroutines
+	// stopAdmission is set by the loop before admission starts; the loop calls it (beginPartial).
+	stopAdmission context.CancelFunc
+
+	// Owned by the loop goroutine (handle, outcome, settle, finalize); Resume fills ended,
+	// nEnded and result before the loop starts.
 	active map[int]*groupState
 	ended  []bool // per group: committed or dropped (one bit's worth per group)
 	nEnded int
 	result Result
-
-	gate *errorGate // nil when early shutdown is disabled
+	gate   *errorGate // nil when early shutdown is disabled
 	// partial is set when the gate tripped under AllowPartial: nothing more is admitted or
 	// written, and the run finalizes once the writes in progress (writes) are committed.
-	partial       bool
-	writes        int
-	stopAdmission context.CancelFunc
-	// endedBefore marks the groups a resumed run found in the ledger; read-only once the loop
-	// runs (r.ended is the loop's).
-	endedBefore []bool
-	// epoch is the run record's epoch this controller owns the run under (see wire.RunRecord).
-	epoch int
+	partial bool
+	writes  int
 }
 
 // BuildSamplers builds what draws a run's sampler columns, reading the person datasets its
@@ -199,32 +209,59 @@ func (r *run) execute(ctx context.Context) (*Result, error) {
 }
 
 // loop runs the lifecycle until every group has ended and the metadata is committed.
-func (r *run) loop(parent context.Context) (err error) {
+func (r *run) loop(parent context.Context) error {
 	ctx, cancel := context.WithCancelCause(parent)
-	var cc jetstream.ConsumeContext
-	var sub, exhausted *nats.Subscription
+	var stops []func() // what was started, stopped in this order
 	// One ordered teardown: cancel first, so that a consume callback or a sink writer blocked
 	// handing an event to this loop returns, then wait for each of them.
 	defer func() {
 		cancel(errors.New("run loop ended"))
-		if cc != nil {
-			cc.Stop()
-			<-cc.Closed()
-		}
-		if sub != nil {
-			_ = sub.Unsubscribe()
-		}
-		if exhausted != nil {
-			_ = exhausted.Unsubscribe()
+		for _, stop := range stops {
+			stop()
 		}
 		r.wg.Wait() // admission and sink writers
 	}()
 
+	cc, err := r.consumeOutcomes(ctx)
+	if err != nil {
+		return err
+	}
+	stops = append(stops, func() { cc.Stop(); <-cc.Closed() })
+	for _, s := range []struct {
+		what, subject string
+		handler       nats.MsgHandler
+	}{
+		{"control", r.c.layout.ControlSubject(r.opts.RunID), r.onControl(ctx)},
+		{"advisories", r.c.layout.MaxDeliveriesSubject(), r.onMaxDeliveries(ctx)},
+	} {
+		sub, err := r.c.nc.Subscribe(s.subject, s.handler)
+		if err != nil {
+			return r.genErr(-1, fmt.Errorf("subscribe %s: %w", s.what, err))
+		}
+		stops = append(stops, func() { _ = sub.Unsubscribe() })
+	}
+
+	actx, stopAdmission := context.WithCancel(ctx)
+	defer stopAdmission()
+	r.startAdmission(actx, stopAdmission)
+	if err := r.drive(parent, ctx); err != nil {
+		return err
+	}
+	if r.partial { // stopping early is terminal too: nothing of the run may still be running
+		dctx, cancel := context.WithTimeout(ctx, r.c.abortWait)
+		r.awaitDrain(dctx)
+		cancel()
+	}
+	return r.finalize(ctx)
+}
+
+// consumeOutcomes starts the run's outcome consumer, which hands each outcome to the loop.
+func (r *run) consumeOutcomes(ctx context.Context) (jetstream.ConsumeContext, error) {
 	// A consumer left by a controller that stopped holds its outcomes unacked until their
 	// AckWait: a new one delivers every outcome still in the stream now.
 	if err := r.c.js.DeleteConsumer(ctx, r.c.layout.OutcomesStream(), wire.RunConsumer(r.opts.RunID)); err != nil &&
 		!errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
+		return nil, r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
 	}
 	cons, err := r.c.js.CreateOrUpdateConsumer(ctx, r.c.layout.OutcomesStream(), jetstream.ConsumerConfig{
 		Durable: wire.RunConsumer(r.opts.RunID),
@@ -237,48 +274,46 @@ func (r *run) loop(parent context.Context) (err error) {
 		MaxAckPending: 4 * r.opts.MaxConcurrentRowGroups,
 	})
 	if err != nil {
-		return r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
+		return nil, r.genErr(-1, fmt.Errorf("outcome consumer: %w", err))
 	}
-	cc, err = cons.Consume(func(m jetstream.Msg) { r.emit(ctx, event{kind: evOutcome, msg: m}) },
+	cc, err := cons.Consume(func(m jetstream.Msg) { r.emit(ctx, event{kind: evOutcome, msg: m}) },
 		jetstream.PullMaxMessages(2*r.opts.MaxConcurrentRowGroups))
 	if err != nil {
-		return r.genErr(-1, fmt.Errorf("consume outcomes: %w", err))
+		return nil, r.genErr(-1, fmt.Errorf("consume outcomes: %w", err))
 	}
+	return cc, nil
+}
 
-	sub, err = r.c.nc.Subscribe(r.c.layout.ControlSubject(r.opts.RunID), func(m *nats.Msg) {
+// onControl handles the run's control subject: an abort message aborts the run.
+func (r *run) onControl(ctx context.Context) nats.MsgHandler {
+	return func(m *nats.Msg) {
 		ctl, err := wire.DecodeControl(m.Data)
 		if err != nil {
 			r.c.log.Warn("ignored control message", "run", r.opts.RunID, "err", err)
 			return
 		}
 		r.emit(ctx, event{kind: evAbort, err: &AbortedError{RunID: r.opts.RunID, Reason: ctl.Reason}})
-	})
-	if err != nil {
-		return r.genErr(-1, fmt.Errorf("subscribe control: %w", err))
 	}
-	// A group no worker could finish in MaxDeliver tries would otherwise be waited for forever.
-	exhausted, err = r.c.nc.Subscribe(r.c.layout.MaxDeliveriesSubject(), func(m *nats.Msg) {
-		if g, n, ok := r.exhaustedGroup(ctx, m.Data); ok {
-			r.emit(ctx, event{kind: evFailed, group: g, err: &DeliveriesExhaustedError{Group: g, Deliveries: n}})
-		}
-	})
-	if err != nil {
-		return r.genErr(-1, fmt.Errorf("subscribe advisories: %w", err))
-	}
+}
 
-	actx, stopAdmission := context.WithCancel(ctx)
-	defer stopAdmission()
-	r.stopAdmission = stopAdmission
+// startAdmission starts the admission goroutine and, when the workers' records can be
+// followed, the claims it waits on. ctx is admission's own: stop cancels it (beginPartial).
+func (r *run) startAdmission(ctx context.Context, stop context.CancelFunc) {
+	r.stopAdmission = stop
 	claims := newClaims(r.opts.RunID)
-	if stopClaims, err := claims.watch(actx, r.c.res.Workers); err != nil {
+	if stopClaims, err := claims.watch(ctx, r.c.res.Workers); err != nil {
 		r.c.log.Warn("cannot follow the workers' groups; admitting the whole window at once", "run", r.opts.RunID, "err", err)
 	} else {
 		r.claims = claims
-		r.wg.Go(func() { <-actx.Done(); stopClaims() })
+		r.wg.Go(func() { <-ctx.Done(); stopClaims() })
 	}
 	r.wg.Add(1)
-	go r.admit(actx)
+	go r.admit(ctx)
+}
 
+// drive handles events until every group has ended, or, stopping early, until the writes in
+// progress are committed. Cancelling parent (the caller's context) aborts the run.
+func (r *run) drive(parent, ctx context.Context) error {
 	for r.nEnded < r.plan.Groups() && !(r.partial && r.writes == 0) {
 		select {
 		case <-parent.Done():
@@ -289,12 +324,7 @@ func (r *run) loop(parent context.Context) (err error) {
 			}
 		}
 	}
-	if r.partial { // stopping early is terminal too: nothing of the run may still be running
-		dctx, cancel := context.WithTimeout(ctx, r.c.abortWait)
-		r.awaitDrain(dctx)
-		cancel()
-	}
-	return r.finalize(ctx)
+	return nil
 }
 
 // emit hands an event to the loop, or drops it once the run is over.
@@ -312,10 +342,8 @@ func (r *run) handle(ctx context.Context, ev event) error {
 			return nil
 		}
 		r.active[ev.group] = &groupState{sides: ev.sides}
-		if ev.empty {
-			r.result.Dropped++
-			r.record(ctx, ev.group, wire.GroupEnd{Status: wire.EndDropped})
-			return r.end(ev.group)
+		if ev.empty { // nothing was published: no outcome will come
+			return r.settle(ctx, ev.group, wire.GroupEnd{Status: wire.EndDropped}, nil)
 		}
 	case evFailed:
 		return r.genErr(ev.group, ev.err)
@@ -327,14 +355,8 @@ func (r *run) handle(ctx context.Context, ev event) error {
 		if st == nil || r.ended[ev.group] {
 			return nil
 		}
-		if err := st.outcome.Ack(); err != nil {
-			r.c.log.Debug("ack of a committed outcome failed; it will be redelivered and ignored", "group", ev.group, "err", err)
-		}
-		wire.DeleteOffloaded(ctx, r.c.res.Payloads, st.outcome)
-		wire.AddUsage(&r.result.Usage, st.usage)
-		r.result.Rows += ev.commit.Rows
-		r.result.Commits = append(r.result.Commits, ev.commit)
-		return r.end(ev.group)
+		commit := ev.commit
+		return r.settle(ctx, ev.group, wire.GroupEnd{Status: wire.EndCommitted, Commit: &commit, Usage: st.usage}, st.outcome)
 	case evOutcome:
 		return r.outcome(ctx, ev.msg)
 	}
