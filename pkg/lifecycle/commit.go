@@ -121,6 +121,24 @@ func columnNames(f *frame.Frame) []string {
 
 // finalize writes the metadata, the run's last write, and marks the run completed.
 func (r *run) finalize(ctx context.Context) error {
+	meta := r.metadata()
+	if err := r.sink.Finalize(ctx, meta); err != nil {
+		return r.genErr(-1, fmt.Errorf("sink finalize: %w", err))
+	}
+	r.result.Metadata = &meta
+	r.result.Status = meta.Outcome
+	if err := r.setState(ctx, meta.Outcome, ""); err != nil {
+		r.c.log.Warn("could not mark the run completed", "run", r.opts.RunID, "err", err)
+	}
+	r.cleanup(ctx)
+	r.c.log.Info("run completed", "run", r.opts.RunID, "rows", r.result.Rows, "groups", len(r.result.Commits),
+		"dropped_groups", r.result.Dropped)
+	return nil
+}
+
+// metadata describes the dataset the run committed: its files in group order (result's commits
+// are sorted here), completed, or partial when the run stopped early.
+func (r *run) metadata() wire.Metadata {
 	slices.SortFunc(r.result.Commits, func(a, b wire.Commit) int { return a.Group - b.Group })
 	key := "parquet-files"
 	if r.opts.Mode == wire.ModePreview {
@@ -143,16 +161,5 @@ func (r *run) finalize(ctx context.Context) error {
 	if r.partial {
 		meta.Outcome = wire.RunPartial
 	}
-	if err := r.sink.Finalize(ctx, meta); err != nil {
-		return r.genErr(-1, fmt.Errorf("sink finalize: %w", err))
-	}
-	r.result.Metadata = &meta
-	r.result.Status = meta.Outcome
-	if err := r.setState(ctx, meta.Outcome, ""); err != nil {
-		r.c.log.Warn("could not mark the run completed", "run", r.opts.RunID, "err", err)
-	}
-	r.cleanup(ctx)
-	r.c.log.Info("run completed", "run", r.opts.RunID, "rows", r.result.Rows, "groups", len(r.result.Commits),
-		"dropped_groups", r.result.Dropped)
-	return nil
+	return meta
 }

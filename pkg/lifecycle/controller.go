@@ -108,26 +108,29 @@ func (c *Controller) Resume(ctx context.Context, runID string, sink Sink) (*Resu
 	if err != nil {
 		return nil, r.genErr(-1, err)
 	}
-	for g, e := range ends {
-		if g >= r.plan.Groups() {
-			return nil, r.genErr(g, fmt.Errorf("the ledger names group %d of a run of %d groups", g, r.plan.Groups()))
-		}
-		r.ended[g], r.endedBefore[g] = true, true
-		r.nEnded++
-		wire.AddUsage(&r.result.Usage, e.Usage)
-		if e.Status == wire.EndDropped {
-			r.result.Dropped++
-			continue
-		}
-		r.result.Rows += e.Commit.Rows
-		r.result.Commits = append(r.result.Commits, *e.Commit)
+	if err := r.fromLedger(ends); err != nil {
+		return nil, err
 	}
-	r.result.Resumed = len(ends)
 	// The stopped controller's groups still queued are prepared again under this epoch's ids.
 	r.purgeQueued(ctx)
 	c.log.Info("run resumed", "run", runID, "epoch", r.epoch, "groups", r.plan.Groups(), "groups_done", r.nEnded,
 		"rows", r.result.Rows)
 	return r.execute(ctx)
+}
+
+// fromLedger takes in the groups a resumed run's ledger holds: they ended before, so admission
+// skips them, and they count in the result as they did when they settled.
+func (r *run) fromLedger(ends map[int]*wire.GroupEnd) error {
+	for g, e := range ends {
+		if g >= r.plan.Groups() {
+			return r.genErr(g, fmt.Errorf("the ledger names group %d of a run of %d groups", g, r.plan.Groups()))
+		}
+		r.ended[g], r.endedBefore[g] = true, true
+		r.nEnded++
+		r.result.count(*e)
+	}
+	r.result.Resumed = len(ends)
+	return nil
 }
 
 // claim takes a run over for a resume: it bumps the run's epoch, compare-and-swap.

@@ -45,14 +45,7 @@ func (r *run) settle(ctx context.Context, g int, end wire.GroupEnd, outcome jets
 	if err := r.step(g, stepAck); err != nil {
 		return err
 	}
-	wire.AddUsage(&r.result.Usage, end.Usage)
-	switch end.Status {
-	case wire.EndDropped:
-		r.result.Dropped++
-	case wire.EndCommitted:
-		r.result.Rows += end.Commit.Rows
-		r.result.Commits = append(r.result.Commits, *end.Commit)
-	}
+	r.result.count(end)
 	if err := r.step(g, stepResult); err != nil {
 		return err
 	}
@@ -60,6 +53,19 @@ func (r *run) settle(ctx context.Context, g int, end wire.GroupEnd, outcome jets
 		return err
 	}
 	return r.step(g, stepEnd)
+}
+
+// count adds a group's end to the result: its usage, and its rows and commit or that it was
+// dropped. A group settled and a group a resumed run finds in the ledger count the same way.
+func (res *Result) count(end wire.GroupEnd) {
+	wire.AddUsage(&res.Usage, end.Usage)
+	switch end.Status {
+	case wire.EndDropped:
+		res.Dropped++
+	case wire.EndCommitted:
+		res.Rows += end.Commit.Rows
+		res.Commits = append(res.Commits, *end.Commit)
+	}
 }
 
 // step tells the test hook, if any, that group g passed a step of settle; the hook's error
