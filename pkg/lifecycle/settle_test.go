@@ -54,7 +54,10 @@ func settleRun(t *testing.T) (*config.Config, lifecycle.Options) {
 // subjectCounter counts the messages on a subject filter, per subject, from a synchronous
 // subscription on the controller's connection: a message published before a message the
 // controller received on that connection is already pending when the controller returns.
-type subjectCounter struct{ sub *nats.Subscription }
+type subjectCounter struct {
+	nc  *nats.Conn
+	sub *nats.Subscription
+}
 
 func countSubjects(t *testing.T, nc *nats.Conn, filter string) *subjectCounter {
 	t.Helper()
@@ -62,12 +65,13 @@ func countSubjects(t *testing.T, nc *nats.Conn, filter string) *subjectCounter {
 	require.NoError(t, err)
 	require.NoError(t, sub.SetPendingLimits(-1, -1))
 	t.Cleanup(func() { _ = sub.Unsubscribe() })
-	return &subjectCounter{sub: sub}
+	return &subjectCounter{nc: nc, sub: sub}
 }
 
 // counts takes the messages pending now.
 func (c *subjectCounter) counts(t *testing.T) map[string]int {
 	t.Helper()
+	require.NoError(t, c.nc.Flush()) // and whatever the server sent before answering the flush
 	n, _, err := c.sub.Pending()
 	require.NoError(t, err)
 	out := map[string]int{}
