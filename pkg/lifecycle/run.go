@@ -335,6 +335,9 @@ func (r *run) emit(ctx context.Context, ev event) {
 	}
 }
 
+// handle applies one event to the run's state, on the loop. A group ends only through settle:
+// here when PRE_BATCH left it empty or the sink committed it, in outcome when the workers
+// dropped it.
 func (r *run) handle(ctx context.Context, ev event) error {
 	switch ev.kind {
 	case evAdmitted:
