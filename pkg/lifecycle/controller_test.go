@@ -3,7 +3,6 @@ package lifecycle_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"log/slog"
 	"testing"
 	"time"
@@ -92,171 +91,104 @@ func runState(t *testing.T, b *bundle, run string) wire.RunState {
 	return rec.State
 }
 
-func TestRunCommitsEveryGroupThenMetadata(t *testing.T) {
+// Run generates a dataset end to end: every group committed then the metadata, the same values
+// whatever the workers, model usage counted; a group that fails fails the run.
+func TestRun(t *testing.T) {
 	t.Parallel()
-	b := setup(t, 2)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	cfg := parse(t, testConfig)
-	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
-		NumRecords: 250, BufferSize: 100, MaxConcurrentRowGroups: 2, Seed: 9, DatasetName: "t"}, sink)
-	require.NoError(t, err)
-	require.Equal(t, wire.RunCompleted, res.Status)
-	require.Equal(t, 250, res.Rows)
-	require.Len(t, res.Commits, 3)
 
-	got := frames(t, sink)
-	require.Len(t, got, 3)
-	require.Equal(t, 100, got[0].Len())
-	require.Equal(t, 50, got[2].Len())
-	var names []string
-	for _, c := range got[0].Columns() {
-		names = append(names, c.Name)
-	}
-	require.Equal(t, []string{"id", "n", "label", "twice"}, names, "config order, dropped column removed")
-	for g, f := range got {
-		for i := range f.Len() {
-			require.Equal(t, f.Column("n").Floats[i]*2, f.Column("twice").Floats[i], "group %d row %d", g, i)
-		}
-	}
-
-	meta := sink.Meta()
-	require.NotNil(t, meta)
-	require.Equal(t, 250, meta.ActualNumRecords)
-	require.Equal(t, 3, meta.TotalNumBatches)
-	require.Equal(t, cfg.Hash(), meta.ConfigHash)
-	require.True(t, json.Valid(meta.BuilderConfig))
-	require.Equal(t, wire.RunCompleted, runState(t, b, res.RunID))
-}
-
-// The same seed gives the same values whatever the number of workers and the order in which
-// groups finish.
-func TestSeedReproducibleAcrossWorkerCounts(t *testing.T) {
-	t.Parallel()
-	cfg := parse(t, testConfig)
-	var results []map[int]*frame.Frame
-	for _, workers := range []int{1, 3} {
-		b := setup(t, workers)
+	t.Run("CommitsEveryGroupThenMetadata", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 2)
 		sink := sinks.NewMemory()
 		t.Cleanup(sink.Release)
-		_, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
-			NumRecords: 600, BufferSize: 50, MaxConcurrentRowGroups: 6, Seed: 1234}, sink)
+		cfg := parse(t, testConfig)
+		res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
+			NumRecords: 250, BufferSize: 100, MaxConcurrentRowGroups: 2, Seed: 9, DatasetName: "t"}, sink)
 		require.NoError(t, err)
-		results = append(results, frames(t, sink))
-	}
-	require.Len(t, results[0], 12)
-	for g, f := range results[0] {
-		other := results[1][g]
-		require.Equal(t, f.Len(), other.Len())
-		for _, c := range f.Columns() {
-			require.Equal(t, c, other.Column(c.Name), "group %d column %s", g, c.Name)
-		}
-	}
-}
+		require.Equal(t, wire.RunCompleted, res.Status)
+		require.Equal(t, 250, res.Rows)
+		require.Len(t, res.Commits, 3)
 
-func TestFailedGroupFailsRunWithoutMetadata(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 2)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	cfg := parse(t, `
+		got := frames(t, sink)
+		require.Len(t, got, 3)
+		require.Equal(t, 100, got[0].Len())
+		require.Equal(t, 50, got[2].Len())
+		var names []string
+		for _, c := range got[0].Columns() {
+			names = append(names, c.Name)
+		}
+		require.Equal(t, []string{"id", "n", "label", "twice"}, names, "config order, dropped column removed")
+		for g, f := range got {
+			for i := range f.Len() {
+				require.Equal(t, f.Column("n").Floats[i]*2, f.Column("twice").Floats[i], "group %d row %d", g, i)
+			}
+		}
+
+		meta := sink.Meta()
+		require.NotNil(t, meta)
+		require.Equal(t, 250, meta.ActualNumRecords)
+		require.Equal(t, 3, meta.TotalNumBatches)
+		require.Equal(t, cfg.Hash(), meta.ConfigHash)
+		require.True(t, json.Valid(meta.BuilderConfig))
+		require.Equal(t, wire.RunCompleted, runState(t, b, res.RunID))
+	})
+
+	// The same seed gives the same values whatever the number of workers and the order in which
+	// groups finish.
+	t.Run("SeedReproducibleAcrossWorkerCounts", func(t *testing.T) {
+		t.Parallel()
+		cfg := parse(t, testConfig)
+		var results []map[int]*frame.Frame
+		for _, workers := range []int{1, 3} {
+			b := setup(t, workers)
+			sink := sinks.NewMemory()
+			t.Cleanup(sink.Release)
+			_, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{
+				NumRecords: 600, BufferSize: 50, MaxConcurrentRowGroups: 6, Seed: 1234}, sink)
+			require.NoError(t, err)
+			results = append(results, frames(t, sink))
+		}
+		require.Len(t, results[0], 12)
+		for g, f := range results[0] {
+			other := results[1][g]
+			require.Equal(t, f.Len(), other.Len())
+			for _, c := range f.Columns() {
+				require.Equal(t, c, other.Column(c.Name), "group %d column %s", g, c.Name)
+			}
+		}
+	})
+
+	t.Run("FailedGroupFailsRunWithoutMetadata", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 2)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		cfg := parse(t, `
 columns:
   - {name: a, column_type: sampler, sampler_type: uniform, params: {low: 0, high: 1}}
   - {name: broken, column_type: expression, dtype: int, expr: "not a number {{ a }}"}
 `)
-	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 30, BufferSize: 10}, sink)
-	var ge *lifecycle.DatasetGenerationError
-	require.ErrorAs(t, err, &ge)
-	require.GreaterOrEqual(t, ge.Group, 0)
-	require.Contains(t, err.Error(), `"broken"`)
-	require.Equal(t, wire.RunFailed, res.Status)
-	require.Nil(t, sink.Meta(), "a failed run never writes metadata")
-	require.True(t, sink.Discarded())
-	require.Equal(t, wire.RunFailed, runState(t, b, res.RunID))
-}
-
-// An operator's abort on the control subject ends the run as aborted.
-func TestAbortOnControlSubject(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 1)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 10_000_000, BufferSize: 1000}
-	aborted := false
-	b.ctrl.OnProgress(func(lifecycle.Progress) {
-		if !aborted { // the run is under way: abort it the way an operator would
-			aborted = true
-			body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "wrong config"})
-			require.NoError(t, b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body))
-		}
+		res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 30, BufferSize: 10}, sink)
+		var ge *lifecycle.DatasetGenerationError
+		require.ErrorAs(t, err, &ge)
+		require.GreaterOrEqual(t, ge.Group, 0)
+		require.Contains(t, err.Error(), `"broken"`)
+		require.Equal(t, wire.RunFailed, res.Status)
+		require.Nil(t, sink.Meta(), "a failed run never writes metadata")
+		require.True(t, sink.Discarded())
+		require.Equal(t, wire.RunFailed, runState(t, b, res.RunID))
 	})
-	res, err := b.ctrl.Run(context.Background(), parse(t, testConfig), opts, sink)
-	require.ErrorIs(t, err, lifecycle.ErrAborted)
-	require.Contains(t, err.Error(), "wrong config")
-	require.Equal(t, wire.RunAborted, res.Status)
-	require.Nil(t, sink.Meta())
-	require.Equal(t, wire.RunAborted, runState(t, b, opts.RunID))
-	// Queued groups of the run were purged.
-	stream, err := b.js.Stream(context.Background(), wire.DefaultLayout().GroupsStream())
-	require.NoError(t, err)
-	info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(wire.DefaultLayout().GroupsOfRun(opts.RunID)))
-	require.NoError(t, err)
-	require.Zero(t, len(info.State.Subjects))
-}
 
-func TestContextCancelAborts(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 1)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	ctx, cancel := context.WithCancelCause(context.Background())
-	b.ctrl.OnProgress(func(lifecycle.Progress) { cancel(errors.New("interrupt")) })
-	_, err := b.ctrl.Run(ctx, parse(t, testConfig), lifecycle.Options{NumRecords: 10_000_000, BufferSize: 1000}, sink)
-	require.ErrorIs(t, err, lifecycle.ErrAborted)
-	require.Contains(t, err.Error(), "interrupt")
-	require.Nil(t, sink.Meta())
-}
-
-// Foreign and malformed messages on the run's outcome subjects are terminated; the run goes on.
-func TestMalformedOutcomesAreIgnored(t *testing.T) {
-	t.Parallel()
-	b := setup(t, 2)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	run := lifecycle.NewRunID()
-	l := wire.DefaultLayout()
-	for _, subj := range []string{
-		l.OutcomeSubject(run, wire.KindGroup, "999"), // no such group
-		l.OutcomeSubject(run, wire.KindGroup, "abc"), // not a group index
-	} {
-		_, err := b.js.Publish(context.Background(), subj, []byte("garbage"))
-		require.NoError(t, err)
-	}
-	res, err := b.ctrl.Run(context.Background(), parse(t, testConfig), lifecycle.Options{
-		RunID: run, NumRecords: 40, BufferSize: 10}, sink)
-	require.NoError(t, err)
-	require.Equal(t, 40, res.Rows)
-}
-
-func TestPlan(t *testing.T) {
-	t.Parallel()
-	for _, tc := range []struct{ n, b, groups, last int }{{10, 3, 4, 1}, {9, 3, 3, 3}, {1, 1000, 1, 1}} {
-		p := lifecycle.Plan{NumRecords: tc.n, BufferSize: tc.b}
-		require.Equal(t, tc.groups, p.Groups())
-		require.Equal(t, tc.last, p.Size(p.Groups()-1))
-	}
-}
-
-// A run with LLM columns on two workers: every row is generated, the endpoint never sees more
-// than the model's max_parallel_requests, and the metadata counts what the endpoint served.
-func TestLLMRunHoldsTheCapAndCountsUsage(t *testing.T) {
-	t.Parallel()
-	stub := llmstub.New(llmstub.Options{Latency: time.Millisecond})
-	url := stub.Start(t)
-	b := setup(t, 2)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	cfg := parse(t, `
+	// A run with LLM columns on two workers: every row is generated, the endpoint never sees more
+	// than the model's max_parallel_requests, and the metadata counts what the endpoint served.
+	t.Run("LLMRunHoldsTheCapAndCountsUsage", func(t *testing.T) {
+		t.Parallel()
+		stub := llmstub.New(llmstub.Options{Latency: time.Millisecond})
+		url := stub.Start(t)
+		b := setup(t, 2)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		cfg := parse(t, `
 model_providers:
   - {name: stub, endpoint: "`+url+`"}
 model_configs:
@@ -271,20 +203,48 @@ columns:
     output_format: {type: object, properties: {calories: {type: integer}}, required: [calories]}
   - {name: summary, column_type: llm-text, model_alias: writer, prompt: "{{ facts.calories }} kcal: {{ text }}"}
 `)
-	res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 120, BufferSize: 20,
-		MaxConcurrentRowGroups: 4, Seed: 3}, sink)
-	require.NoError(t, err)
-	require.Equal(t, 120, res.Rows)
-	st := stub.Stats()
-	require.EqualValues(t, 360, st.Completed, "three LLM cells per row")
-	require.LessOrEqual(t, st.PeakInFlight, int64(6))
-	meta := sink.Meta()
-	require.Equal(t, map[string]wire.ModelUsage{"writer": {Requests: 360, PromptTokens: st.PromptTokens,
-		CompletionTokens: st.CompletionTokens}}, meta.ModelUsage)
-	for g, f := range frames(t, sink) {
-		for i := range f.Len() {
-			require.Contains(t, f.Column("summary").Strings[i], "kcal", "group %d row %d", g, i)
+		res, err := b.ctrl.Run(context.Background(), cfg, lifecycle.Options{NumRecords: 120, BufferSize: 20,
+			MaxConcurrentRowGroups: 4, Seed: 3}, sink)
+		require.NoError(t, err)
+		require.Equal(t, 120, res.Rows)
+		st := stub.Stats()
+		require.EqualValues(t, 360, st.Completed, "three LLM cells per row")
+		require.LessOrEqual(t, st.PeakInFlight, int64(6))
+		meta := sink.Meta()
+		require.Equal(t, map[string]wire.ModelUsage{"writer": {Requests: 360, PromptTokens: st.PromptTokens,
+			CompletionTokens: st.CompletionTokens}}, meta.ModelUsage)
+		for g, f := range frames(t, sink) {
+			for i := range f.Len() {
+				require.Contains(t, f.Column("summary").Strings[i], "kcal", "group %d row %d", g, i)
+			}
 		}
+	})
+
+	// A model that answers only errors past the workers' patience fails the run, naming it.
+	t.Run("UnavailableModelFailsTheRun", func(t *testing.T) {
+		t.Parallel()
+		stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: 503})})
+		url := stub.Start(t)
+		b := setupWith(t, local.Options{Workers: 1, LLM: llm.Options{Patience: 50 * time.Millisecond,
+			Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		res, err := b.ctrl.Run(context.Background(), llmConfig(t, url), lifecycle.Options{NumRecords: 20, BufferSize: 10}, sink)
+		var ge *lifecycle.DatasetGenerationError
+		require.ErrorAs(t, err, &ge)
+		require.Contains(t, err.Error(), `model "writer"`)
+		require.Contains(t, err.Error(), "patience")
+		require.Equal(t, wire.RunFailed, res.Status)
+		require.Nil(t, sink.Meta())
+	})
+}
+
+func TestPlan(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ n, b, groups, last int }{{10, 3, 4, 1}, {9, 3, 3, 3}, {1, 1000, 1, 1}} {
+		p := lifecycle.Plan{NumRecords: tc.n, BufferSize: tc.b}
+		require.Equal(t, tc.groups, p.Groups())
+		require.Equal(t, tc.last, p.Size(p.Groups()-1))
 	}
 }
 
@@ -299,45 +259,4 @@ columns:
   - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup]}}
   - {name: text, column_type: llm-text, model_alias: writer, prompt: "Write about {{ topic }}"}
 `)
-}
-
-// An abort reaches the endpoint: the requests in flight are cancelled (it sees the clients
-// go), and the run ends aborted only after that.
-func TestAbortCancelsModelRequests(t *testing.T) {
-	t.Parallel()
-	gate := make(chan struct{}) // never opened: every request stays in flight
-	stub := llmstub.New(llmstub.Options{Gate: gate})
-	url := stub.Start(t)
-	b := setup(t, 1)
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 100, BufferSize: 50}
-	go func() {
-		if stub.WaitInFlight(context.Background(), 4) == nil { // the model's cap is busy: abort
-			body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "stop spending"})
-			_ = b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body)
-		}
-	}()
-	_, err := b.ctrl.Run(context.Background(), llmConfig(t, url), opts, sink)
-	require.ErrorIs(t, err, lifecycle.ErrAborted)
-	require.NoError(t, stub.WaitCancelled(context.Background(), 4), "the endpoint saw the four requests go")
-	require.LessOrEqual(t, stub.Stats().PeakInFlight, int64(4))
-}
-
-// A model that answers only errors past the workers' patience fails the run, naming it.
-func TestUnavailableModelFailsTheRun(t *testing.T) {
-	t.Parallel()
-	stub := llmstub.New(llmstub.Options{Faults: llmstub.FaultEvery(1, llmstub.Fault{Status: 503})})
-	url := stub.Start(t)
-	b := setupWith(t, local.Options{Workers: 1, LLM: llm.Options{Patience: 50 * time.Millisecond,
-		Backoff: time.Millisecond, MaxBackoff: 5 * time.Millisecond}})
-	sink := sinks.NewMemory()
-	t.Cleanup(sink.Release)
-	res, err := b.ctrl.Run(context.Background(), llmConfig(t, url), lifecycle.Options{NumRecords: 20, BufferSize: 10}, sink)
-	var ge *lifecycle.DatasetGenerationError
-	require.ErrorAs(t, err, &ge)
-	require.Contains(t, err.Error(), `model "writer"`)
-	require.Contains(t, err.Error(), "patience")
-	require.Equal(t, wire.RunFailed, res.Status)
-	require.Nil(t, sink.Meta())
 }

@@ -93,5 +93,5 @@ func (e *NotResumableError) Error() string {
 // ErrUnknownRun is a resume of a run the deployment has no record of.
 var ErrUnknownRun = errors.New("no such run (controller status lists the runs)")
 
-// errStop is a test's stand-in for kill -9 of the controller (see Controller.groupEnding).
+// errStop is a test's stand-in for kill -9 of the controller (see Controller.settleStep).
 var errStop = errors.New("controller stopped on the spot")

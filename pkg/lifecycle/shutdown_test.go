@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/broker"
+	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/internal/natstest"
 	"github.com/rowforge/rowforge/internal/servicetest"
 	"github.com/rowforge/rowforge/pkg/frame"
@@ -141,42 +142,47 @@ func drainSetup(t *testing.T, seed uint64) (*blocker, *lifecycle.Controller, *br
 	return b, lifecycle.New(nc, js, layout, res, log), res, abort
 }
 
-// Early shutdown is terminal: the run returns only after every in-flight generator call has
-// observed its cancellation and returned, and fails.
-func TestEarlyShutdownDrainsInFlightWork(t *testing.T) {
+// A run that stops — early shutdown or abort — ends only once no worker holds a group of it.
+func TestDrain(t *testing.T) {
 	t.Parallel()
-	b, ctrl, res, _ := drainSetup(t, 21)
-	err, sink := runHeld(t, b, ctrl, func(sink lifecycle.Sink) error {
-		_, err := ctrl.Run(context.Background(), parse(t, drainConfig), lifecycle.Options{
-			NumRecords: 40, BufferSize: 10, Seed: 21, MaxConcurrentRowGroups: 2}, sink)
-		return err
-	})
-	var es *lifecycle.EarlyShutdownError
-	require.ErrorAs(t, err, &es)
-	require.Positive(t, b.started.Load())
-	require.Nil(t, sink.Meta())
-	requireNoWorkInFlight(t, res)
-}
 
-// An operator's abort drains the same way.
-func TestAbortDrainsInFlightWork(t *testing.T) {
-	t.Parallel()
-	b, ctrl, res, abort := drainSetup(t, 22)
-	b.group0 = nil // no group fails: every cell blocks until the abort
-	run := lifecycle.NewRunID()
-	go func() {
-		<-b.blocking
-		abort(run)
-	}()
-	err, sink := runHeld(t, b, ctrl, func(sink lifecycle.Sink) error {
-		_, err := ctrl.Run(context.Background(), parse(t, drainConfig), lifecycle.Options{
-			RunID: run, NumRecords: 40, BufferSize: 10, Seed: 22, MaxConcurrentRowGroups: 2}, sink)
-		return err
+	// Early shutdown is terminal: the run returns only after every in-flight generator call has
+	// observed its cancellation and returned, and fails.
+	t.Run("EarlyShutdownDrainsInFlightWork", func(t *testing.T) {
+		t.Parallel()
+		b, ctrl, res, _ := drainSetup(t, 21)
+		err, sink := runHeld(t, b, ctrl, func(sink lifecycle.Sink) error {
+			_, err := ctrl.Run(context.Background(), parse(t, drainConfig), lifecycle.Options{
+				NumRecords: 40, BufferSize: 10, Seed: 21, MaxConcurrentRowGroups: 2}, sink)
+			return err
+		})
+		var es *lifecycle.EarlyShutdownError
+		require.ErrorAs(t, err, &es)
+		require.Positive(t, b.started.Load())
+		require.Nil(t, sink.Meta())
+		requireNoWorkInFlight(t, res)
 	})
-	require.ErrorIs(t, err, lifecycle.ErrAborted)
-	require.Positive(t, b.started.Load())
-	require.Nil(t, sink.Meta())
-	requireNoWorkInFlight(t, res)
+
+	// An operator's abort drains the same way.
+	t.Run("AbortDrainsInFlightWork", func(t *testing.T) {
+		t.Parallel()
+		b, ctrl, res, abort := drainSetup(t, 22)
+		b.group0 = nil // no group fails: every cell blocks until the abort
+		run := lifecycle.NewRunID()
+		go func() {
+			<-b.blocking
+			abort(run)
+		}()
+		err, sink := runHeld(t, b, ctrl, func(sink lifecycle.Sink) error {
+			_, err := ctrl.Run(context.Background(), parse(t, drainConfig), lifecycle.Options{
+				RunID: run, NumRecords: 40, BufferSize: 10, Seed: 22, MaxConcurrentRowGroups: 2}, sink)
+			return err
+		})
+		require.ErrorIs(t, err, lifecycle.ErrAborted)
+		require.Positive(t, b.started.Load())
+		require.Nil(t, sink.Meta())
+		requireNoWorkInFlight(t, res)
+	})
 }
 
 func requireNoWorkInFlight(t *testing.T, res *broker.Resources) {
@@ -190,4 +196,75 @@ func requireNoWorkInFlight(t *testing.T, res *broker.Resources) {
 		require.NoError(t, err)
 		require.Empty(t, w.InFlight, "worker %s", w.ID)
 	}
+}
+
+// An abort — an operator's on the control subject, the caller's context cancelled — ends the run
+// aborted, cancelling what is in flight.
+func TestAbort(t *testing.T) {
+	t.Parallel()
+
+	// An operator's abort on the control subject ends the run as aborted.
+	t.Run("OnControlSubject", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 1)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 10_000_000, BufferSize: 1000}
+		aborted := false
+		b.ctrl.OnProgress(func(lifecycle.Progress) {
+			if !aborted { // the run is under way: abort it the way an operator would
+				aborted = true
+				body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "wrong config"})
+				require.NoError(t, b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body))
+			}
+		})
+		res, err := b.ctrl.Run(context.Background(), parse(t, testConfig), opts, sink)
+		require.ErrorIs(t, err, lifecycle.ErrAborted)
+		require.Contains(t, err.Error(), "wrong config")
+		require.Equal(t, wire.RunAborted, res.Status)
+		require.Nil(t, sink.Meta())
+		require.Equal(t, wire.RunAborted, runState(t, b, opts.RunID))
+		// Queued groups of the run were purged.
+		stream, err := b.js.Stream(context.Background(), wire.DefaultLayout().GroupsStream())
+		require.NoError(t, err)
+		info, err := stream.Info(context.Background(), jetstream.WithSubjectFilter(wire.DefaultLayout().GroupsOfRun(opts.RunID)))
+		require.NoError(t, err)
+		require.Zero(t, len(info.State.Subjects))
+	})
+
+	t.Run("ContextCancel", func(t *testing.T) {
+		t.Parallel()
+		b := setup(t, 1)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		ctx, cancel := context.WithCancelCause(context.Background())
+		b.ctrl.OnProgress(func(lifecycle.Progress) { cancel(errors.New("interrupt")) })
+		_, err := b.ctrl.Run(ctx, parse(t, testConfig), lifecycle.Options{NumRecords: 10_000_000, BufferSize: 1000}, sink)
+		require.ErrorIs(t, err, lifecycle.ErrAborted)
+		require.Contains(t, err.Error(), "interrupt")
+		require.Nil(t, sink.Meta())
+	})
+
+	// An abort reaches the endpoint: the requests in flight are cancelled (it sees the clients
+	// go), and the run ends aborted only after that.
+	t.Run("CancelsModelRequests", func(t *testing.T) {
+		t.Parallel()
+		gate := make(chan struct{}) // never opened: every request stays in flight
+		stub := llmstub.New(llmstub.Options{Gate: gate})
+		url := stub.Start(t)
+		b := setup(t, 1)
+		sink := sinks.NewMemory()
+		t.Cleanup(sink.Release)
+		opts := lifecycle.Options{RunID: lifecycle.NewRunID(), NumRecords: 100, BufferSize: 50}
+		go func() {
+			if stub.WaitInFlight(context.Background(), 4) == nil { // the model's cap is busy: abort
+				body, _ := json.Marshal(wire.Control{Op: wire.OpAbort, Reason: "stop spending"})
+				_ = b.nc.Publish(wire.DefaultLayout().ControlSubject(opts.RunID), body)
+			}
+		}()
+		_, err := b.ctrl.Run(context.Background(), llmConfig(t, url), opts, sink)
+		require.ErrorIs(t, err, lifecycle.ErrAborted)
+		require.NoError(t, stub.WaitCancelled(context.Background(), 4), "the endpoint saw the four requests go")
+		require.LessOrEqual(t, stub.Stats().PeakInFlight, int64(4))
+	})
 }
