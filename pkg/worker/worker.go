@@ -15,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -23,6 +22,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/lifestate"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
@@ -75,7 +75,7 @@ type Worker struct {
 	prog   *progress.Reporter // cells and model requests of each run, for the controller's display
 	opts   Options
 	log    *slog.Logger
-	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
+	life   *lifestate.State // running while Run pulls groups: for Ready
 
 	mu       sync.Mutex
 	runs     map[string]*runEntry                       // compiled runs, by id
@@ -126,6 +126,7 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 		log = slog.Default()
 	}
 	return &Worker{nc: nc, js: js, layout: layout, res: res, store: runstore.New(res.Runs), opts: opts,
+		life: lifestate.New("worker"),
 		pub:  wire.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		prog: progress.NewReporter(nc, layout, opts.ID, progress.ReporterOptions{Logger: log.With("worker", opts.ID)}),
 		log:  log.With("worker", opts.ID), runs: map[string]*runEntry{},
@@ -136,25 +137,10 @@ func New(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *wire.Re
 // ID is the worker's identity, as it appears in outcomes.
 func (w *Worker) ID() string { return w.opts.ID }
 
-const (
-	notStarted int32 = iota
-	running
-	stopped
-)
-
 // Ready is nil while Run pulls groups, for a health check: an error before the consumer is
 // open and once the worker has stopped. It does not follow the NATS connection, which
 // reconnects on its own; restarting a worker would not bring the server back sooner.
-func (w *Worker) Ready() error {
-	switch w.state.Load() {
-	case running:
-		return nil
-	case stopped:
-		return errors.New("worker: stopped")
-	default:
-		return errors.New("worker: not started")
-	}
-}
+func (w *Worker) Ready() error { return w.life.Ready() }
 
 // Run pulls and runs groups until ctx ends, then hands back the groups in hand and returns once
 // every goroutine it started has stopped.
@@ -187,9 +173,9 @@ func (w *Worker) Run(ctx context.Context) error {
 	balancing := w.balance(beat)
 	w.prog.Start(ctx)
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency, "max_concurrency", w.opts.MaxConcurrency)
-	w.state.Store(running)
+	w.life.Start()
 	jsx.PullGated(ctx, cons, w.opts.MaxConcurrency, w.ready, w.log, w.handle)
-	w.state.Store(stopped)
+	w.life.Stop()
 	stopBeat()
 	<-beating
 	<-balancing
