@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -18,135 +19,136 @@ import (
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// handle runs one prepared group and settles its message: ack once the outcome is stored, term
-// for a message that cannot be a group, nak (hand back) when the worker is stopping.
+// handle is the executor: it runs one prepared group and settles its message. It reads as
+// parse → look up the run → run the group → decide → carry out; every message leaves through
+// settle, which also counts it.
 func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
-	status := "" // for the metrics: the group's final status, or none for a terminated message
 	w.opts.Metrics.GroupStarted()
-	defer func() { w.opts.Metrics.GroupDone(status) }()
+	gm := groupMsg{m: m, log: w.log}
 	if ctx.Err() != nil { // a fetch that ran on after the stop: another worker takes it
-		status = metrics.StatusHandedBack
-		_ = m.NakWithDelay(jsx.FetchWait)
+		w.settle(ctx, gm, handBackAfter(jsx.FetchWait, slog.LevelDebug, "handing back a group fetched after the stop", nil))
 		return
 	}
 	subj, err := w.layout.ParseSubject("groups", m.Subject())
-	var g int
 	if err == nil {
-		g, err = wire.GroupIndex(subj.ID)
+		gm.index, err = wire.GroupIndex(subj.ID)
 	}
 	if err != nil {
-		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
-		w.term(m, err.Error())
+		a := terminateFor(err.Error())
+		a.fault = metrics.ErrMalformedMessage
+		w.settle(ctx, gm, a)
 		return
 	}
-	log := w.log.With("run", subj.Run, "group", g)
-	reconnects := w.nc.Stats().Reconnects // see the hand-back of a failed group below
-	// The group is listed in rf_workers before the run's state is read, and an abort recorded
-	// after that read reaches it by the broadcast: so a controller that aborts either sees the
-	// group in flight here and waits for it, or this worker sees the abort and does not start.
+	gm.run, gm.log = subj.Run, w.log.With("run", subj.Run, "group", gm.index)
+	reconnects := w.nc.Stats().Reconnects // see decide: a failed group is handed back if this changes
+	w.hold(ctx, gm, func(gctx context.Context) action {
+		entry, a, ok := w.lookup(ctx, gm.run)
+		if !ok {
+			return a
+		}
+		return w.execute(ctx, gctx, gm, entry, reconnects)
+	})
+}
+
+// hold lists group gm in flight, runs it under a context an abort broadcast cancels, and settles
+// its message before listing it gone. The group is listed in rf_workers before the run's state
+// is read, and an abort recorded after that read reaches it by the broadcast: so a controller
+// that aborts either sees the group in flight here and waits for it, or this worker sees the
+// abort and does not start.
+func (w *Worker) hold(ctx context.Context, gm groupMsg, run func(gctx context.Context) action) {
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	w.track(subj.Run, g, cancel)
+	w.track(gm.run, gm.index, cancel)
 	w.publishRecord(ctx)
 	w.poke() // room for another group, perhaps: the ramp doubles per round trip, not per tick
 	defer func() {
-		w.untrack(subj.Run, g)
+		w.untrack(gm.run, gm.index)
 		w.publishRecord(context.WithoutCancel(ctx))
 		w.poke() // its seats may go to others, or another group may fit
 	}()
-	entry, err := w.run(ctx, subj.Run)
+	w.settle(ctx, gm, run(gctx))
+}
+
+// lookup returns the compiled run, or, when its groups cannot be worked on, how to settle the
+// message: terminated for a run that is unknown or no longer running, handed back when its
+// record cannot be read.
+func (w *Worker) lookup(ctx context.Context, run string) (*runEntry, action, bool) {
+	entry, err := w.run(ctx, run)
 	switch {
 	case errors.Is(err, runstore.ErrNotFound):
-		w.term(m, fmt.Sprintf("unknown run %s", subj.Run))
-		return
+		return nil, terminateFor(fmt.Sprintf("unknown run %s", run)), false
 	case err != nil:
-		log.Warn("cannot read the run record; handing the group back", "err", err)
-		w.opts.Metrics.Error(metrics.ErrRunRecord)
-		status = metrics.StatusHandedBack
-		_ = m.NakWithDelay(time.Second)
-		return
+		a := handBackAfter(time.Second, slog.LevelWarn, "cannot read the run record; handing the group back", err)
+		a.fault = metrics.ErrRunRecord
+		return nil, a, false
 	case !entry.rec.Active():
-		w.term(m, fmt.Sprintf("run %s is %s", subj.Run, entry.rec.State))
-		return
+		return nil, terminateFor(fmt.Sprintf("run %s is %s", run, entry.rec.State)), false
 	}
+	return entry, action{}, true
+}
 
-	stopBeat := w.heartbeat(gctx, m)
+// execute runs the group on the run's scheduler, decides, and publishes the outcome when that
+// is the decision; it returns how to settle the message. ctx is the worker's, gctx the group's.
+func (w *Worker) execute(ctx, gctx context.Context, gm groupMsg, entry *runEntry, reconnects uint64) (a action) {
+	stopBeat := w.heartbeat(gctx, gm.m)
 	defer stopBeat()
-	for _, s := range entry.seats {
-		if s.count() == 0 { // the run's first group here: claim seats now, not at the next tick
-			w.adjustSeats(ctx, subj.Run)
-			break
-		}
-	}
-
+	w.claimSeats(ctx, gm.run, entry)
 	// The group's cells count in the run's progress as they are made; a group handed back
 	// takes them off again (another worker makes them).
-	tally := w.prog.Counter(subj.Run).Group()
-	defer func() {
-		flush := tally.End() // already ended when the outcome was published
-		if status == metrics.StatusHandedBack {
-			tally.Discard()
-			flush = true
-		}
-		if flush {
-			w.prog.Flush(subj.Run)
-		}
-	}()
+	tally := w.prog.Counter(gm.run).Group()
+	defer func() { w.endTally(gm.run, tally, a.verb == handBack) }()
 	usage := &llm.Usage{}
 	// The older group's requests take the seats first: groups finish, and commit, in turn,
 	// while the younger ones use what the older cannot.
-	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), g), entry, m, subj.Run, g, tally)
+	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), gm.index), entry, gm.m, gm.run, gm.index, tally)
 	if err != nil { // the message itself is bad: no worker will do better
-		w.opts.Metrics.Error(metrics.ErrMalformedMessage)
-		w.term(m, err.Error())
-		return
+		a = terminateFor(err.Error())
+		a.fault = metrics.ErrMalformedMessage
+		return a
 	}
-	if ctx.Err() != nil && out.Status == scheduler.Aborted { // the worker is stopping: another takes it
-		log.Info("handing the group back", "cause", context.Cause(gctx))
-		status = metrics.StatusHandedBack
-		// Delayed past this worker's last fetches, which run to their expiry after the stop.
-		_ = m.NakWithDelay(jsx.FetchWait)
-		return
-	}
-	// A group that failed while this worker was cut off from the broker may have failed because
-	// it was cut off (its model calls too), and may have been redelivered meanwhile: the server
-	// takes an ack or an outcome of a stale delivery as any other. A failed outcome fails the
-	// run, so such a worker hands the group back and lets a connected one decide.
-	if out.Status == scheduler.Failed && w.nc.Stats().Reconnects != reconnects {
-		log.Warn("the group failed while this worker lost its connection; handing it back", "err", out.Err)
-		status = metrics.StatusHandedBack
-		_ = m.NakWithDelay(jsx.FetchWait)
-		return
+	a = decide(out, ctx.Err() != nil, w.nc.Stats().Reconnects != reconnects)
+	if a.verb == handBack {
+		if a.err == nil { // the worker is stopping: say what cancelled the group
+			a.err = context.Cause(gctx)
+		}
+		return a
 	}
 	// The run's counts on this worker are final until its next group: they go before the
 	// outcome, so that the controller has them when the run ends.
 	countUnreached(tally, out)
 	if tally.End() {
-		w.prog.Flush(subj.Run)
+		w.prog.Flush(gm.run)
 	}
-	if err := w.publishOutcome(ctx, m, subj.Run, g, out, usage.Snapshot()); err != nil {
-		log.Warn("could not publish the outcome; handing the group back", "err", err)
-		w.opts.Metrics.Error(metrics.ErrPublish)
-		status = metrics.StatusHandedBack
-		_ = m.NakWithDelay(time.Second)
-		return
+	if err := w.publishOutcome(ctx, gm.m, gm.run, gm.index, out, usage.Snapshot()); err != nil {
+		a = handBackAfter(time.Second, slog.LevelWarn, "could not publish the outcome; handing the group back", err)
+		a.fault = metrics.ErrPublish
 	}
-	status = string(out.Status)
-	for column, st := range out.Columns {
-		w.opts.Metrics.ColumnCells(column, st.Generated, st.Failed)
+	return a
+}
+
+// endTally ends the group's progress tally, if the outcome did not already, and takes its cells
+// off again when it is handed back; the run's counts are flushed when this was the run's last
+// group here, or when they went down.
+func (w *Worker) endTally(run string, tally *progress.Group, handedBack bool) {
+	flush := tally.End()
+	if handedBack {
+		tally.Discard()
+		flush = true
 	}
-	if _, ok := errors.AsType[*llm.UnavailableError](out.Err); ok {
-		w.opts.Metrics.Error(metrics.ErrModelUnavailable)
+	if flush {
+		w.prog.Flush(run)
 	}
-	if err := m.DoubleAck(ctx); err != nil {
-		log.Debug("ack failed after the outcome was stored; a redelivery will be deduplicated", "err", err)
-	} else {
-		wire.DeleteOffloaded(ctx, w.res.Payloads, m)
-		if err := w.layout.PurgeCells(ctx, w.js, subj.Run, g); err != nil {
-			log.Debug("could not purge the group's kept cells", "err", err)
+}
+
+// claimSeats claims the run's seats now when this is its first group here, rather than at the
+// balancing loop's next tick.
+func (w *Worker) claimSeats(ctx context.Context, run string, entry *runEntry) {
+	for _, s := range entry.seats {
+		if s.count() == 0 {
+			w.adjustSeats(ctx, run)
+			return
 		}
 	}
-	log.Debug("group done", "status", out.Status, "rows", out.Rows)
 }
 
 // generate decodes the prepared group and runs the scheduler on it. An error means the message
@@ -193,5 +195,3 @@ func countUnreached(tally *progress.Group, out scheduler.Outcome) {
 		}
 	}
 }
-
-func (w *Worker) term(m jetstream.Msg, reason string) { jsx.Term(w.log, m, reason) }
