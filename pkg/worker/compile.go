@@ -12,6 +12,27 @@ import (
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
+// compileEntry compiles run id, of record rec, for the cache, with this worker's seats of each
+// capped endpoint. A run that does not compile is still an entry: its groups fail with the error.
+func (w *Worker) compileEntry(id string, rec *wire.RunRecord) *runEntry {
+	e := &runEntry{rec: rec}
+	var caps []capped
+	if w.opts.Scheduler != nil {
+		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
+	} else {
+		e.sched, e.pool, e.tools, caps, e.err = w.compileRun(rec)
+	}
+	if e.pool != nil {
+		for _, m := range e.pool.Models() {
+			caps = append(caps, capped{name: m.Alias(), capacity: m.Capacity(), limiter: m.Limiter()})
+		}
+	}
+	for _, c := range caps {
+		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter, w.board))
+	}
+	return e
+}
+
 // compileRun builds the scheduler of a run from the config in its record, the run's models on
 // their providers (the config's own, then the record's — the controller's --providers file —,
 // then the built-in ones; keys read from this worker's environment), and the registry of its
@@ -80,45 +101,12 @@ func compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcur
 	var gens []*scheduler.Generator
 	var caps []capped
 	for _, c := range cfg.GeneratedColumns() {
-		var g *scheduler.Generator
-		var err error
-		if config.IsLLM(c.Type) {
-			var m *llm.Model
-			if pool != nil {
-				m = pool.Model(c.LLM.ModelAlias)
-			}
-			if m == nil {
-				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
-			}
-			var toolbox generators.Toolbox
-			if tc := cfg.Tool(c.LLM.ToolAlias); tc != nil {
-				if reg == nil {
-					return nil, nil, fmt.Errorf("column %q: no MCP providers for tool_alias %q", c.Name, tc.Alias)
-				}
-				toolbox = reg.Toolset(tc)
-			}
-			g, err = generators.LLM(c, m, toolbox)
-		} else if c.Type == config.TypeEmbedding {
-			var m *llm.Model
-			if pool != nil {
-				m = pool.Model(c.LLM.ModelAlias)
-			}
-			if m == nil {
-				return nil, nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
-			}
-			g, err = generators.Embedding(c, m)
-		} else if c.Type == config.TypeValidation {
-			var opts generators.ValidationOptions
-			if seated && c.Validation.Type == config.ValidatorRemote {
-				opts.Limiter = llm.NewLimiter(0) // no request before this worker holds seats
-				caps = append(caps, capped{name: "validator:" + c.Name, capacity: c.Validation.MaxParallelRequests, limiter: opts.Limiter})
-			}
-			g, err = generators.Validation(c, opts)
-		} else {
-			g, err = generators.Expression(c)
-		}
+		g, cp, err := generator(cfg, c, pool, reg, seated)
 		if err != nil {
 			return nil, nil, err
+		}
+		if cp != nil {
+			caps = append(caps, *cp)
 		}
 		gens = append(gens, g)
 	}
@@ -127,4 +115,56 @@ func compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcur
 		return nil, nil, err
 	}
 	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency}), caps, nil
+}
+
+// generator builds column c's generator, and, for a seated remote validator, the endpoint its
+// seats cap.
+func generator(cfg *config.Config, c *config.Column, pool *llm.Pool, reg *tools.Registry, seated bool) (*scheduler.Generator, *capped, error) {
+	switch {
+	case config.IsLLM(c.Type):
+		m, err := model(c, pool)
+		if err != nil {
+			return nil, nil, err
+		}
+		var toolbox generators.Toolbox
+		if tc := cfg.Tool(c.LLM.ToolAlias); tc != nil {
+			if reg == nil {
+				return nil, nil, fmt.Errorf("column %q: no MCP providers for tool_alias %q", c.Name, tc.Alias)
+			}
+			toolbox = reg.Toolset(tc)
+		}
+		g, err := generators.LLM(c, m, toolbox)
+		return g, nil, err
+	case c.Type == config.TypeEmbedding:
+		m, err := model(c, pool)
+		if err != nil {
+			return nil, nil, err
+		}
+		g, err := generators.Embedding(c, m)
+		return g, nil, err
+	case c.Type == config.TypeValidation:
+		var opts generators.ValidationOptions
+		var cp *capped
+		if seated && c.Validation.Type == config.ValidatorRemote {
+			opts.Limiter = llm.NewLimiter(0) // no request before this worker holds seats
+			cp = &capped{name: "validator:" + c.Name, capacity: c.Validation.MaxParallelRequests, limiter: opts.Limiter}
+		}
+		g, err := generators.Validation(c, opts)
+		return g, cp, err
+	default:
+		g, err := generators.Expression(c)
+		return g, nil, err
+	}
+}
+
+// model is the model of pool an LLM or embedding column calls.
+func model(c *config.Column, pool *llm.Pool) (*llm.Model, error) {
+	var m *llm.Model
+	if pool != nil {
+		m = pool.Model(c.LLM.ModelAlias)
+	}
+	if m == nil {
+		return nil, fmt.Errorf("column %q: no model %q", c.Name, c.LLM.ModelAlias)
+	}
+	return m, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
+// runEntry is a compiled run: what every group of the run shares on this worker.
 type runEntry struct {
 	rec   *wire.RunRecord
 	sched *scheduler.Scheduler
@@ -37,32 +38,30 @@ func (w *Worker) run(ctx context.Context, id string) (*runEntry, error) {
 	if e, ok := w.runs[id]; ok { // the compiled run is shared; the record is this call's own
 		return &runEntry{rec: rec, sched: e.sched, pool: e.pool, tools: e.tools, seats: e.seats, err: e.err}, nil
 	}
-	e := &runEntry{rec: rec}
-	var caps []capped
-	if w.opts.Scheduler != nil {
-		e.sched, e.err = w.opts.Scheduler(rec, w.opts.TaskConcurrency)
-	} else {
-		e.sched, e.pool, e.tools, caps, e.err = w.compileRun(rec)
-	}
-	if e.pool != nil {
-		for _, m := range e.pool.Models() {
-			caps = append(caps, capped{name: m.Alias(), capacity: m.Capacity(), limiter: m.Limiter()})
-		}
-	}
-	for _, c := range caps {
-		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter, w.board))
-	}
-	if len(w.runs) > 64 { // a long-lived worker sees many runs; keep the cache small
-		for rid, old := range w.runs {
-			if len(w.inflight[rid]) == 0 { // its tools are not in use
-				delete(w.runs, rid)
-				w.board.forget(rid)
-				evicted = append(evicted, old)
-			}
-		}
+	e := w.compileEntry(id, rec)
+	if len(w.runs) > maxRuns {
+		evicted = w.evictIdle()
 	}
 	w.runs[id] = e
 	return e, nil
+}
+
+// maxRuns is how many compiled runs the cache holds before it drops the idle ones: a
+// long-lived worker sees many runs.
+const maxRuns = 64
+
+// evictIdle drops from the cache the runs with no group in flight here (their tools are not in
+// use) and returns them for closeRuns. w.mu is held.
+func (w *Worker) evictIdle() []*runEntry {
+	var evicted []*runEntry
+	for rid, old := range w.runs {
+		if len(w.inflight[rid]) == 0 {
+			delete(w.runs, rid)
+			w.board.forget(rid)
+			evicted = append(evicted, old)
+		}
+	}
+	return evicted
 }
 
 // closeRuns ends the MCP sessions of runs dropped from the cache, or of all at the stop, and
