@@ -65,6 +65,9 @@ var outcomeStatus = map[scheduler.Status]wire.OutcomeStatus{
 	scheduler.Failed: wire.OutcomeFailed, scheduler.Aborted: wire.OutcomeAborted,
 }
 
+// publishOutcome stores group g's outcome, with its rows when it completed. Its message id
+// derives from m's (wire.ReplyID), so that the outcome of a redelivered group is dropped as a
+// duplicate rather than counted twice.
 func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string, g int, out scheduler.Outcome, usage map[string]llm.ModelUsage) error {
 	o := wire.Outcome{Run: run, Group: g, Status: outcomeStatus[out.Status], Worker: w.opts.ID,
 		Stats: &wire.GroupStats{Rows: out.Rows, Dropped: out.Dropped, Columns: map[string]wire.ColumnStats{}}}
@@ -93,11 +96,15 @@ func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string
 		body, err = wire.EncodeRecord(rec)
 		rec.Release()
 		if err != nil {
-			return err
+			return fmt.Errorf("encode the rows of group %d: %w", g, err)
 		}
 	}
-	return w.pub.Publish(ctx, w.layout.OutcomeSubject(run, wire.KindGroup, strconv.Itoa(g)),
+	err = w.pub.Publish(ctx, w.layout.OutcomeSubject(run, wire.KindGroup, strconv.Itoa(g)),
 		wire.ReplyID(m, "outcome", fmt.Sprintf("%s/%d/outcome", run, g)), hdr, body)
+	if err != nil {
+		return fmt.Errorf("publish the outcome of group %d: %w", g, err)
+	}
+	return nil
 }
 
 // heartbeat tells the server the group is still being worked on, so a long group is not
