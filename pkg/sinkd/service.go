@@ -17,7 +17,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/lifestate"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/pkg/lifecycle"
 	"github.com/rowforge/rowforge/pkg/metrics"
@@ -53,7 +53,7 @@ type Service struct {
 	pub    *broker.Publisher
 	opts   Options
 	log    *slog.Logger
-	state  atomic.Int32 // notStarted, then running, then stopped: for Ready
+	life   *lifestate.State // running while Run consumes: for Ready
 
 	mu    sync.Mutex
 	sinks map[string]*runSink
@@ -82,29 +82,14 @@ func NewService(nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Service{js: js, layout: layout, res: res, runs: runstore.New(res.Runs), opts: opts, log: log.With("component", "sinkd"),
+	return &Service{js: js, layout: layout, res: res, runs: runstore.New(res.Runs), opts: opts, life: lifestate.New("sinkd"), log: log.With("component", "sinkd"),
 		pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload()), sinks: map[string]*runSink{}}
 }
-
-const (
-	notStarted int32 = iota
-	running
-	stopped
-)
 
 // Ready is nil while Run consumes sink messages, for a health check: an error before the
 // consumer is open and once the service has stopped. It does not follow the NATS connection,
 // which reconnects on its own.
-func (s *Service) Ready() error {
-	switch s.state.Load() {
-	case running:
-		return nil
-	case stopped:
-		return errors.New("sinkd: stopped")
-	default:
-		return errors.New("sinkd: not started")
-	}
-}
+func (s *Service) Ready() error { return s.life.Ready() }
 
 // Run consumes sink messages until ctx ends and returns once the writes in hand are done.
 func (s *Service) Run(ctx context.Context) error {
@@ -113,12 +98,12 @@ func (s *Service) Run(ctx context.Context) error {
 		return fmt.Errorf("sinkd: open consumer %s: %w", wire.SinkdConsumer, err)
 	}
 	s.log.Info("sinkd started", "out", s.opts.Out)
-	s.state.Store(running)
+	s.life.Start()
 	// Writes in hand finish even when ctx ends: a half-handled message would only be redone.
 	jsx.PullEach(ctx, cons, s.opts.Concurrency, s.log, func(_ context.Context, m jetstream.Msg) {
 		s.handle(context.WithoutCancel(ctx), m)
 	})
-	s.state.Store(stopped)
+	s.life.Stop()
 	s.log.Info("sinkd stopped")
 	return nil
 }
