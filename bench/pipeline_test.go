@@ -19,13 +19,13 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/deploy"
+	"github.com/rowforge/rowforge/internal/generators"
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/scheduler"
+	"github.com/rowforge/rowforge/internal/sinks"
 	"github.com/rowforge/rowforge/internal/testbin"
+	"github.com/rowforge/rowforge/internal/worker"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/generators"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/scheduler"
-	"github.com/rowforge/rowforge/pkg/sinks"
-	"github.com/rowforge/rowforge/pkg/worker"
 )
 
 const (

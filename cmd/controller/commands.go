@@ -9,9 +9,9 @@ import (
 
 	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/internal/deploy"
+	"github.com/rowforge/rowforge/internal/profile"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/profile"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

@@ -14,11 +14,11 @@ import (
 
 	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/internal/deploy"
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/profile"
+	"github.com/rowforge/rowforge/internal/progress"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/llm"
-	"github.com/rowforge/rowforge/pkg/profile"
-	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

@@ -10,8 +10,8 @@ import (
 
 	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/internal/deploy"
-	"github.com/rowforge/rowforge/pkg/metrics"
-	"github.com/rowforge/rowforge/pkg/sinkd"
+	"github.com/rowforge/rowforge/internal/metrics"
+	"github.com/rowforge/rowforge/internal/sinkd"
 )
 
 func main() {

@@ -13,9 +13,9 @@ import (
 
 	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/internal/deploy"
-	"github.com/rowforge/rowforge/pkg/llm"
-	"github.com/rowforge/rowforge/pkg/metrics"
-	"github.com/rowforge/rowforge/pkg/worker"
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/metrics"
+	"github.com/rowforge/rowforge/internal/worker"
 )
 
 // gcPercent is the worker's GOGC unless the environment sets one. A worker's live heap is small

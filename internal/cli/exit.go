@@ -4,8 +4,8 @@ import (
 	"errors"
 
 	"github.com/rowforge/rowforge/internal/deploy"
+	"github.com/rowforge/rowforge/internal/lifecycle"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
 )
 
 // Exit codes of rowforge's commands.

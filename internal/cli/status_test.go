@@ -8,7 +8,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/cli"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/internal/lifecycle"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

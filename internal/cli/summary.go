@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/rowforge/rowforge/pkg/lifecycle"
+	"github.com/rowforge/rowforge/internal/lifecycle"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

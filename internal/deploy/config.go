@@ -1,9 +1,9 @@
 package deploy
 
 import (
+	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/seeddata"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

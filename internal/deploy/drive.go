@@ -10,10 +10,10 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/broker"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/local"
-	"github.com/rowforge/rowforge/pkg/sinkd"
-	"github.com/rowforge/rowforge/pkg/sinks"
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/local"
+	"github.com/rowforge/rowforge/internal/sinkd"
+	"github.com/rowforge/rowforge/internal/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

@@ -10,10 +10,10 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

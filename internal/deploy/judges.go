@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/profile"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/llm"
-	"github.com/rowforge/rowforge/pkg/profile"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

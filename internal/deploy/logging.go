@@ -7,7 +7,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/rowforge/rowforge/pkg/progress"
+	"github.com/rowforge/rowforge/internal/progress"
 )
 
 // Logger returns the command's logger on stderr, at the level and in the format of the flags.

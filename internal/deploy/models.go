@@ -9,8 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

@@ -8,7 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 
-	"github.com/rowforge/rowforge/pkg/metrics"
+	"github.com/rowforge/rowforge/internal/metrics"
 )
 
 // Observe serves reg's metrics and ready as /healthz on addr until the returned stop is called

@@ -6,8 +6,8 @@ import (
 
 	"github.com/nats-io/nats.go"
 
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/progress"
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

@@ -12,9 +12,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/deploy"
+	"github.com/rowforge/rowforge/internal/lifecycle"
 	"github.com/rowforge/rowforge/internal/llmstub"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/progress"
+	"github.com/rowforge/rowforge/internal/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

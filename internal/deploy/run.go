@@ -8,10 +8,10 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 
+	"github.com/rowforge/rowforge/internal/lifecycle"
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/progress"
 	"github.com/rowforge/rowforge/pkg/config"
-	"github.com/rowforge/rowforge/pkg/lifecycle"
-	"github.com/rowforge/rowforge/pkg/llm"
-	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 

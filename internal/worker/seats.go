@@ -1,0 +1,219 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/rowforge/rowforge/internal/jsx"
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// seats holds this worker's seats of one model of one run in rf_seats. A model has as many
+// seats as its max_parallel_requests, a seat is a key only one worker can create, and the
+// model's limiter admits no more requests than the seats held — so the endpoint never sees more
+// than the cap, across workers, while they join, leave or crash (a dead worker's seats expire).
+//
+// A worker asks for its share of the seats (see shares: by demand, at least one while it holds
+// groups of the run, none otherwise). It claims only seats the board shows free and gives back
+// the ones over its want only once they are not in use: shares move between workers without
+// the sum ever passing the cap.
+type seats struct {
+	kv         jetstream.KeyValue
+	owner      string
+	run, model string
+	capacity   int
+	limiter    *llm.Limiter
+	board      *board // nil: try every seat
+
+	mu      sync.Mutex
+	held    map[int]uint64 // seat → revision of this worker's entry
+	renewed time.Time
+}
+
+func newSeats(kv jetstream.KeyValue, owner, run, model string, capacity int, limiter *llm.Limiter, b *board) *seats {
+	return &seats{kv: kv, owner: owner, run: run, model: model, capacity: capacity, limiter: limiter, board: b, held: map[int]uint64{}}
+}
+
+// demand is the requests this worker has for the model: in flight and waiting for a seat.
+func (s *seats) demand() int {
+	st := s.limiter.State()
+	return st.InFlight + st.Waiting
+}
+
+// adjust renews the seats held, gives back those over want that are idle, claims free ones up
+// to want, and sets the limiter's ceiling to what is held (never above want). Its KV requests
+// go out kvParallel at a time: at a run's start, or when a worker's groups end, a hundred seats
+// move at once, and one round trip after another would leave them idle meanwhile.
+func (s *seats) adjust(ctx context.Context, want int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// Renewing is also when seats the board shows taken are tried: one whose worker died
+	// expires without a word to the watch.
+	sweep := time.Since(s.renewed) >= wire.SeatTTL/3
+	if sweep {
+		s.renew(ctx)
+	}
+	s.limiter.SetCeiling(min(want, len(s.held)))
+	if keep := max(want, s.limiter.State().InFlight); len(s.held) > keep {
+		var give []int
+		for _, i := range slices.Backward(s.sortedHeld()) {
+			if len(give) == len(s.held)-keep {
+				break
+			}
+			give = append(give, i)
+		}
+		s.each(give, func(i int, rev uint64) (bool, uint64) {
+			err := s.kv.Delete(ctx, s.key(i), jetstream.LastRevision(rev))
+			if err == nil || errors.Is(err, jetstream.ErrKeyNotFound) {
+				return false, 0
+			}
+			// The delete may have been applied and its reply lost: the seat is still this
+			// worker's only if it still holds the revision written.
+			e, gerr := s.kv.Get(ctx, s.key(i))
+			return gerr == nil && e.Revision() == rev, rev
+		})
+	}
+	next := 0 // the first seat not tried yet
+	for len(s.held) < want && next < s.capacity {
+		var try []int
+		for ; next < s.capacity && len(try) < want-len(s.held); next++ {
+			if _, ok := s.held[next]; !ok && (sweep || !s.board.taken(s.key(next))) {
+				try = append(try, next)
+			}
+		}
+		s.each(try, func(i int, _ uint64) (bool, uint64) {
+			rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
+			return err == nil, rev // taken: the watch tells the board
+		})
+	}
+	s.limiter.SetCeiling(min(want, len(s.held)))
+}
+
+// kvParallel is how many KV requests for seats one adjust or renew has in flight.
+const kvParallel = 32
+
+// each runs fn on seats, kvParallel at a time (with the revision held, 0 for a seat not held),
+// and records the outcome: fn reports whether the seat is held afterwards, and at which
+// revision. s.mu is held.
+func (s *seats) each(seats []int, fn func(i int, rev uint64) (held bool, next uint64)) {
+	type result struct {
+		i    int
+		held bool
+		rev  uint64
+	}
+	results := make([]result, len(seats))
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, kvParallel)
+	for k, i := range seats {
+		sem <- struct{}{}
+		rev := s.held[i]
+		wg.Go(func() {
+			defer func() { <-sem }()
+			held, next := fn(i, rev)
+			results[k] = result{i, held, next}
+		})
+	}
+	wg.Wait()
+	for _, r := range results {
+		if r.held {
+			s.held[r.i] = r.rev
+		} else {
+			delete(s.held, r.i)
+		}
+	}
+}
+
+// renew rewrites each seat held, so that it does not expire while this worker lives.
+func (s *seats) renew(ctx context.Context) {
+	s.renewed = time.Now()
+	s.each(s.sortedHeld(), func(i int, rev uint64) (bool, uint64) {
+		next, err := s.kv.Update(ctx, s.key(i), []byte(s.owner), rev)
+		switch {
+		case err == nil:
+			return true, next
+		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound):
+			return false, 0 // expired (and perhaps taken) or purged with the run: not ours
+		}
+		return true, rev // another error: keep it and try again next time
+	})
+}
+
+func (s *seats) key(i int) string { return wire.SeatKey(s.run, s.model, i) }
+
+func (s *seats) sortedHeld() []int {
+	out := make([]int, 0, len(s.held))
+	for i := range s.held {
+		out = append(out, i)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// count is the number of seats held.
+func (s *seats) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.held)
+}
+
+// board is what this worker knows of rf_seats from a watch: which seats are taken, so that
+// claiming a seat costs a round trip only when it is likely free.
+type board struct {
+	mu   sync.Mutex
+	held map[string]bool
+}
+
+func newBoard() *board { return &board{held: map[string]bool{}} }
+
+// watch keeps the board current until ctx ends or stop is called, calling freed when a seat is
+// given back.
+func (b *board) watch(ctx context.Context, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
+	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+		taken := e.Operation() == jetstream.KeyValuePut
+		b.set(e.Key(), taken)
+		if !taken {
+			freed()
+		}
+	})
+}
+
+func (b *board) taken(key string) bool {
+	if b == nil {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.held[key]
+}
+
+// forget drops what the board knows of a run's seats, once the run left this worker's cache:
+// a run's seats are purged at its end without a word to the watch.
+func (b *board) forget(run string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for key := range b.held {
+		if strings.HasPrefix(key, run+".") {
+			delete(b.held, key)
+		}
+	}
+}
+
+func (b *board) set(key string, taken bool) {
+	if b == nil {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if taken {
+		b.held[key] = true
+	} else {
+		delete(b.held, key)
+	}
+}

@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/metrics"
+)
+
+// settledMsg records how a message was settled; the methods settle does not use panic.
+type settledMsg struct {
+	jetstream.Msg
+	nakDelay time.Duration
+	naks     int
+	termed   string
+}
+
+func (m *settledMsg) Subject() string { return "rf.groups.r.0" }
+
+func (m *settledMsg) NakWithDelay(d time.Duration) error {
+	m.naks++
+	m.nakDelay = d
+	return nil
+}
+
+func (m *settledMsg) TermWithReason(reason string) error {
+	m.termed = reason
+	return nil
+}
+
+// TestSettleCounts: a message settled by hand-back or term is counted once, by the status and
+// the fault its action carries, and the in-flight gauge comes back down.
+func TestSettleCounts(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mt := metrics.NewWorker(prometheus.NewRegistry())
+	w := &Worker{opts: Options{Metrics: mt}, log: log}
+
+	back := &settledMsg{}
+	mt.GroupStarted()
+	a := handBackAfter(time.Second, slog.LevelWarn, "cannot read the run record", nil)
+	a.fault = metrics.ErrRunRecord
+	w.settle(context.Background(), groupMsg{m: back, log: log}, a)
+	require.Equal(t, 1, back.naks)
+	require.Equal(t, time.Second, back.nakDelay)
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Groups.WithLabelValues(metrics.StatusHandedBack)))
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Errors.WithLabelValues(metrics.ErrRunRecord)))
+
+	bad := &settledMsg{}
+	mt.GroupStarted()
+	a = terminateFor("not a group")
+	a.fault = metrics.ErrMalformedMessage
+	w.settle(context.Background(), groupMsg{m: bad, log: log}, a)
+	require.Equal(t, "not a group", bad.termed)
+	require.Zero(t, bad.naks)
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Errors.WithLabelValues(metrics.ErrMalformedMessage)))
+
+	require.Zero(t, testutil.ToFloat64(mt.GroupsInFlight))
+	for _, s := range []string{metrics.StatusCompleted, metrics.StatusDropped, metrics.StatusFailed, metrics.StatusAborted} {
+		require.Zero(t, testutil.ToFloat64(mt.Groups.WithLabelValues(s)), "a terminated message is no group")
+	}
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Groups.WithLabelValues(metrics.StatusHandedBack)))
+}
