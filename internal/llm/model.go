@@ -359,12 +359,8 @@ func (m *Model) embedOnce(ctx context.Context, text string) ([]float32, ModelUsa
 	if m.params.EncodingFormat != "" {
 		params.EncodingFormat = openai.EmbeddingNewParamsEncodingFormat(m.params.EncodingFormat)
 	}
-	actx := ctx
-	if m.params.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
-		defer cancel()
-	}
+	actx, cancel := m.withTimeout(ctx)
+	defer cancel()
 	var body []byte
 	var hres *http.Response
 	if _, err := m.client.Embeddings.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
@@ -452,15 +448,19 @@ func (m *Model) backoff(attempt int, retryAfter time.Duration) time.Duration {
 	return max(time.Duration(rand.Int64N(int64(ceil))+1), retryAfter)
 }
 
+// withTimeout bounds one request by the model's timeout, when it has one.
+func (m *Model) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	if m.params.Timeout > 0 {
+		return context.WithTimeout(ctx, m.params.Timeout)
+	}
+	return ctx, func() {}
+}
+
 // attempt sends one request.
 func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
 	params, user := m.chatParams(req)
-	actx := ctx
-	if m.params.Timeout > 0 {
-		var cancel context.CancelFunc
-		actx, cancel = context.WithTimeout(ctx, m.params.Timeout)
-		defer cancel()
-	}
+	actx, cancel := m.withTimeout(ctx)
+	defer cancel()
 	var body []byte
 	var hres *http.Response
 	if _, err := m.client.Chat.Completions.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {

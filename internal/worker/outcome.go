@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/broker"
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/metrics"
 	"github.com/rowforge/rowforge/internal/scheduler"
@@ -111,24 +111,11 @@ func (w *Worker) publishOutcome(ctx context.Context, m jetstream.Msg, run string
 // heartbeat tells the server the group is still being worked on, so a long group is not
 // redelivered to another worker while this one is healthy.
 func (w *Worker) heartbeat(ctx context.Context, m jetstream.Msg) (stop func()) {
+	ackWait := w.layout.AckWait
+	if ackWait <= 0 { // a zero Layout field means its default
+		ackWait = wire.DefaultLayout().AckWait
+	}
 	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		ackWait := w.layout.AckWait
-		if ackWait <= 0 { // a zero Layout field means its default
-			ackWait = wire.DefaultLayout().AckWait
-		}
-		t := time.NewTicker(ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-t.C:
-				_ = m.InProgress()
-			}
-		}
-	}()
+	done := jsx.Every(ctx, ackWait/3, func(context.Context) { _ = m.InProgress() })
 	return func() { cancel(); <-done }
 }
