@@ -14,6 +14,7 @@ import (
 	"github.com/rowforge/rowforge/internal/runner"
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/metrics"
+	"github.com/rowforge/rowforge/pkg/secrets"
 	"github.com/rowforge/rowforge/pkg/worker"
 )
 
@@ -29,7 +30,7 @@ func main() {
 		debug.SetGCPercent(gcPercent)
 	}
 	var client runner.Client
-	var id, metricsAddr string
+	var id, metricsAddr, secretsFile string
 	var concurrency, maxConcurrency, tasks int
 	var patience time.Duration
 	cmd := &cobra.Command{
@@ -40,11 +41,16 @@ their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops 
 back the groups in hand (another worker takes them) and exits 0.`,
 		Args: runner.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			keys, err := runner.LoadSecrets(secretsFile)
+			if err != nil {
+				return err
+			}
 			return runner.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d runner.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
-					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg)})
+					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg),
+					Secrets: keys})
 				stop, err := runner.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
 				if err != nil {
 					return err
@@ -60,6 +66,8 @@ back the groups in hand (another worker takes them) and exits 0.`,
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")
+	cmd.Flags().StringVar(&secretsFile, "secrets", "", "file of the API keys a config gave literally (they reach workers as redacted:<name> markers); "+
+		secrets.FileFormat+". Without it, or for a name it lacks, the worker reads RF_SECRET_<NAME> (the name in capitals, other characters as _)")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
 	runner.Main(cmd)
 }

@@ -21,6 +21,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/llm"
 	"github.com/rowforge/rowforge/pkg/local"
 	"github.com/rowforge/rowforge/pkg/progress"
+	"github.com/rowforge/rowforge/pkg/secrets"
 	"github.com/rowforge/rowforge/pkg/sinkd"
 	"github.com/rowforge/rowforge/pkg/sinks"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -42,6 +43,8 @@ type Params struct {
 	// model, from the workers' reports, with the groups and rows the controller has seen end —
 	// until the run ends, before Run returns. Mode "" or off shows nothing.
 	Progress progress.RenderOptions
+
+	secrets secrets.Store // the literal keys Run redacted, for local mode's workers
 }
 
 // Summary is what a finished run leaves for the command to print.
@@ -68,6 +71,7 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 	if err := checkModelsBeforeRun(ctx, p.Config, opts.Providers, p.LLM, p.Client.URL != "", log); err != nil {
 		return nil, err
 	}
+	p.secrets, opts.Providers = redactRun(p.Config, opts.Providers)
 	return drive(ctx, p, opts.RunID, func(ctrl *lifecycle.Controller, sink lifecycle.Sink) (*lifecycle.Result, error) {
 		return ctrl.Run(ctx, p.Config, opts, sink)
 	})
@@ -107,7 +111,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 	var err error
 	url := p.Client.URL
 	if url == "" {
-		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout})
+		cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout, Secrets: p.secrets})
 		if err != nil {
 			return nil, fmt.Errorf("local mode: %w", err)
 		}

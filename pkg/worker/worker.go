@@ -32,6 +32,7 @@ import (
 	"github.com/rowforge/rowforge/pkg/metrics"
 	"github.com/rowforge/rowforge/pkg/progress"
 	"github.com/rowforge/rowforge/pkg/scheduler"
+	"github.com/rowforge/rowforge/pkg/secrets"
 	"github.com/rowforge/rowforge/pkg/tools"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -62,6 +63,9 @@ type Options struct {
 	// Metrics, when set, records groups, cells, model requests and errors; it is the model
 	// calls' observer unless LLM has one.
 	Metrics *metrics.Worker
+	// Secrets resolves the markers of keys redacted from the run record (see package secrets);
+	// nil reads them from the environment only.
+	Secrets *secrets.Resolver
 }
 
 // Worker pulls and runs groups until its context ends.
@@ -764,9 +768,12 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
+	providers := llm.Resolve(cfg.Providers, wire.ConfigProviders(rec.Providers))
+	if err := w.opts.Secrets.Fill(cfg, providers); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
-		fromRecord := wire.ConfigProviders(rec.Providers)
 
 		opts := w.opts.LLM
 		if opts.Logger == nil {
@@ -778,7 +785,7 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		opts.Observer = llm.Observers(opts.Observer, w.prog.Counter(rec.ID))
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
-		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
+		if pool, err = llm.NewPool(cfg, providers, noSeats, opts); err != nil {
 			return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 		}
 	}
