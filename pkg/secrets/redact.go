@@ -2,6 +2,8 @@ package secrets
 
 import (
 	"bytes"
+	"cmp"
+	"slices"
 	"strings"
 
 	"github.com/rowforge/rowforge/pkg/config"
@@ -38,8 +40,8 @@ func Redact(cfg *config.Config) Store {
 	cfg.Raw = replaceTree(cfg.Raw, literals).(map[string]any)
 	if cfg.Source != nil {
 		cfg.Source = replaceJSON(cfg.Source, literals)
-		for lit := range literals {
-			if bytes.Contains(cfg.Source, []byte(lit)) {
+		for _, l := range literals {
+			if bytes.Contains(cfg.Source, []byte(l.value)) {
 				// An escape this replacement did not foresee: hand out Raw's JSON instead,
 				// which loses only the document's key order.
 				cfg.Source = nil
@@ -81,26 +83,40 @@ func Merge(stores ...Store) Store {
 	return out
 }
 
-// byLiteral inverts a store: each literal to one of its names (the smallest, so that the
-// result does not depend on map order).
-func byLiteral(s Store) map[string]string {
-	out := map[string]string{}
+// literal is a key to replace and the name of its marker.
+type literal struct{ value, name string }
+
+// byLiteral inverts a store: each literal with one of its names (the smallest, so that the
+// result does not depend on map order), longest first, so that a key that contains another
+// (sk-a and sk-a-mcp) is replaced whole before the shorter one is looked for.
+func byLiteral(s Store) []literal {
+	names := map[string]string{}
 	for name, lit := range s {
-		if cur, ok := out[lit]; !ok || name < cur {
-			out[lit] = name
+		if cur, ok := names[lit]; !ok || name < cur {
+			names[lit] = name
 		}
 	}
+	out := make([]literal, 0, len(names))
+	for lit, name := range names {
+		out = append(out, literal{lit, name})
+	}
+	slices.SortFunc(out, func(a, b literal) int {
+		if c := cmp.Compare(len(b.value), len(a.value)); c != 0 {
+			return c
+		}
+		return strings.Compare(a.value, b.value)
+	})
 	return out
 }
 
 // replaceTree returns v with every literal in its strings replaced by its marker. Maps and
 // slices are rebuilt, not changed in place: Raw may share them with nothing else, but a copy
 // costs little and keeps Redact free of aliasing surprises.
-func replaceTree(v any, literals map[string]string) any {
+func replaceTree(v any, literals []literal) any {
 	switch x := v.(type) {
 	case string:
-		for lit, name := range literals {
-			x = strings.ReplaceAll(x, lit, Marker(name))
+		for _, l := range literals {
+			x = strings.ReplaceAll(x, l.value, Marker(l.name))
 		}
 		return x
 	case map[string]any:

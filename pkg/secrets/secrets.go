@@ -87,9 +87,9 @@ func EnvName(name string) string {
 // replaceJSON replaces every occurrence of a literal in the JSON text src with the marker of its
 // name, inside longer strings too. Source writes strings with encoding/json, so the literal as
 // encoding/json escapes it (without the quotes) is the byte sequence to look for.
-func replaceJSON(src []byte, literals map[string]string) []byte {
-	for lit, name := range literals {
-		src = bytes.ReplaceAll(src, jsonInner(lit), jsonInner(Marker(name)))
+func replaceJSON(src []byte, literals []literal) []byte {
+	for _, l := range literals {
+		src = bytes.ReplaceAll(src, jsonInner(l.value), jsonInner(Marker(l.name)))
 	}
 	return src
 }
