@@ -761,8 +761,9 @@ func (w *Worker) closeRuns(entries []*runEntry) {
 
 // compileRun builds the scheduler of a run from the config in its record, the run's models on
 // their providers (the config's own, then the record's — the controller's --providers file —,
-// then the built-in ones; keys read from this worker's environment), and the registry of its
-// MCP providers, which connects when a column first needs its tools.
+// then the built-in ones; keys read from this worker's environment, a redacted literal key from
+// Options.Secrets), and the registry of its MCP providers, which connects when a column first
+// needs its tools.
 func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, *tools.Registry, []capped, error) {
 	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
@@ -774,7 +775,6 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
-
 		opts := w.opts.LLM
 		if opts.Logger == nil {
 			opts.Logger = w.log.With("run", rec.ID)
