@@ -26,11 +26,11 @@ func Redact(cfg *config.Config) Store {
 		}
 	}
 	for _, p := range cfg.MCPProviders {
-		if IsLiteral(p.APIKey) {
+		if isLiteralToken(p.APIKey) {
 			found[mcpProvider+p.Name] = p.APIKey
 		}
 	}
-	if cfg.Seed != nil && IsLiteral(cfg.Seed.Source.Token) {
+	if cfg.Seed != nil && isLiteralToken(cfg.Seed.Source.Token) {
 		found[seedToken] = cfg.Seed.Source.Token
 	}
 	if len(found) == 0 {

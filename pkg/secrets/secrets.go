@@ -58,6 +58,22 @@ func IsLiteral(s string) bool {
 	return !marker
 }
 
+// upperEnvName is the stricter test for values whose users do not follow llm.APIKey's rule:
+// an MCP provider's api_key (read as a variable only when the worker has it set) and a seed's
+// hf token, whose literal form (hf_ and letters) also matches envName. Only a name in capitals
+// is taken for a variable there; anything else is redacted, since a leaked key costs more than
+// a lowercase variable name that a worker must then be given as a secret.
+var upperEnvName = regexp.MustCompile(`^[A-Z_][A-Z0-9_]*$`)
+
+// isLiteralToken is IsLiteral for MCP api_key and seed token values (see upperEnvName).
+func isLiteralToken(s string) bool {
+	if s == "" || upperEnvName.MatchString(s) {
+		return false
+	}
+	_, marker := MarkerName(s)
+	return !marker
+}
+
 // Display is an api_key value as logs may show it: the variable name or the marker as is, a
 // literal key as its marker-like placeholder. Logs never print a key.
 func Display(s string) string {

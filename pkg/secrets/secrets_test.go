@@ -68,12 +68,13 @@ func TestRedactConfig(t *testing.T) {
 
 func TestRedactSeedToken(t *testing.T) {
 	cfg := &config.Config{
-		Raw:    map[string]any{"seed_config": map[string]any{"source": map[string]any{"seed_type": "hf", "token": "hf_tok-9.x"}}},
-		Source: []byte(`{"seed_config":{"source":{"seed_type":"hf","token":"hf_tok-9.x"}}}`),
-		Seed:   &config.SeedConfig{Source: config.SeedSource{Type: config.SeedHF, Token: "hf_tok-9.x"}},
+		Raw:    map[string]any{"seed_config": map[string]any{"source": map[string]any{"seed_type": "hf", "token": "hf_AbCdEf123"}}},
+		Source: []byte(`{"seed_config":{"source":{"seed_type":"hf","token":"hf_AbCdEf123"}}}`),
+		Seed:   &config.SeedConfig{Source: config.SeedSource{Type: config.SeedHF, Token: "hf_AbCdEf123"}},
 	}
-	require.Equal(t, secrets.Store{"seed_config.token": "hf_tok-9.x"}, secrets.Redact(cfg))
-	require.NotContains(t, string(cfg.JSON()), "hf_tok-9.x")
+	// An hf token has the shape of a variable name; only one in capitals is taken for one.
+	require.Equal(t, secrets.Store{"seed_config.token": "hf_AbCdEf123"}, secrets.Redact(cfg))
+	require.NotContains(t, string(cfg.JSON()), "hf_AbCdEf123")
 	require.Contains(t, string(cfg.Source), `"token":"redacted:seed_config.token"`)
 }
 
@@ -194,4 +195,16 @@ func TestDisplayAndEnvName(t *testing.T) {
 	require.Equal(t, "redacted:model_providers.x", secrets.Display("redacted:model_providers.x"))
 	require.False(t, strings.Contains(secrets.Display("sk-live-123"), "sk-live"))
 	require.Equal(t, "RF_SECRET_MODEL_PROVIDERS_MY_LOCAL_V2", secrets.EnvName("model_providers.my-local.v2"))
+}
+
+// A seed token or MCP api_key in capitals is a variable name and stays; any other value is
+// taken for the key.
+func TestTokenNamesInCapitals(t *testing.T) {
+	cfg := &config.Config{
+		Raw:          map[string]any{"seed_config": map[string]any{"source": map[string]any{"token": "HF_TOKEN"}}},
+		Seed:         &config.SeedConfig{Source: config.SeedSource{Type: config.SeedHF, Token: "HF_TOKEN"}},
+		MCPProviders: []*config.MCPProvider{{Name: "docs", APIKey: "docs_key"}, {Name: "calc", APIKey: "CALC_KEY"}},
+	}
+	require.Equal(t, secrets.Store{"mcp_providers.docs": "docs_key"}, secrets.Redact(cfg))
+	require.Contains(t, string(cfg.JSON()), "HF_TOKEN")
 }
