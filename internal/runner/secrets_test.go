@@ -3,6 +3,7 @@ package runner_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -166,4 +167,40 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// config_hash in metadata.json is computed on the redacted config: two runs of one config
+// with different literal keys have the same hash.
+func TestConfigHashIgnoresKey(t *testing.T) {
+	t.Parallel()
+	keys := []string{"sk-hash-one-1111", "sk-hash-two-2222"}
+	stub := keyedStub(keys...)
+	endpoint := stub.Start(t)
+	var hashes []string
+	for _, key := range keys {
+		cfg := load(t, fmt.Sprintf(`
+model_providers:
+  - {name: lit, endpoint: "%s", api_key: "%s"}
+model_configs:
+  - {alias: a, model: m, provider: lit}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "hi"}
+`, endpoint, key))
+		out := t.TempDir()
+		_, err := runner.Run(context.Background(), runner.Params{
+			Config: cfg, Workers: 1, Out: out, Logger: slog.New(slog.DiscardHandler),
+			Run: lifecycle.Options{Mode: wire.ModeBuild, NumRecords: 2, BufferSize: 2, DatasetName: "h"},
+		})
+		require.NoError(t, err)
+		data, err := os.ReadFile(filepath.Join(out, "h", "metadata.json"))
+		require.NoError(t, err)
+		var meta struct {
+			ConfigHash string `json:"config_hash"`
+		}
+		require.NoError(t, json.Unmarshal(data, &meta))
+		require.NotEmpty(t, meta.ConfigHash)
+		hashes = append(hashes, meta.ConfigHash)
+	}
+	require.Equal(t, hashes[0], hashes[1])
+	require.Zero(t, stub.Stats().Failed)
 }
