@@ -205,3 +205,25 @@ func TestKeyLeakLocalBinary(t *testing.T) {
 		require.NotContains(t, build.Stdout+build.Stderr+preview.Stdout+preview.Stderr, key)
 	}
 }
+
+// Without a secrets file, a worker reads a redacted key from RF_SECRET_<NAME>.
+func TestRedactedKeyFromWorkerEnvironment(t *testing.T) {
+	t.Parallel()
+	stub := keyedStub(leakKey, leakFileKey)
+	cfg, providers, _ := keyedInputs(t, stub.Start(t))
+	srv := testbin.StartNATSServer(t)
+	out := t.TempDir()
+	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), []string{"--nats-url", srv.URL},
+		[]string{"RF_SECRET_MODEL_PROVIDERS_LIT=" + leakKey, "RF_SECRET_PROVIDERS_FROMFILE=" + leakFileKey})
+	sinkd := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", srv.URL, "--out", out}, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
+	defer cancel()
+	require.NoError(t, w.Output.WaitFor(ctx, "worker started"))
+	require.NoError(t, sinkd.Output.WaitFor(ctx, "sinkd started"))
+
+	res := controller(t, "", "run", "-f", cfg, "--providers", providers, "-n", "3", "--name", "env", "--nats-url", srv.URL)
+	requireCode(t, 0, res, "run")
+	require.Equal(t, 3, readDataset(t, filepath.Join(out, "env")).rows())
+	require.Zero(t, stub.Stats().Failed)
+	stopGracefully(t, w, sinkd)
+}
