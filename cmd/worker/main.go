@@ -15,6 +15,7 @@ import (
 	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/metrics"
+	"github.com/rowforge/rowforge/internal/secrets"
 	"github.com/rowforge/rowforge/internal/worker"
 )
 
@@ -30,7 +31,7 @@ func main() {
 		debug.SetGCPercent(gcPercent)
 	}
 	var client deploy.Client
-	var id, metricsAddr string
+	var id, metricsAddr, secretsFile string
 	var concurrency, maxConcurrency, tasks int
 	var patience time.Duration
 	cmd := &cobra.Command{
@@ -41,11 +42,16 @@ their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops 
 back the groups in hand (another worker takes them) and exits 0.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			keys, err := deploy.LoadSecrets(secretsFile)
+			if err != nil {
+				return err
+			}
 			return deploy.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
-					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg)})
+					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg),
+					Secrets: keys})
 				stop, err := deploy.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
 				if err != nil {
 					return err
@@ -61,6 +67,8 @@ back the groups in hand (another worker takes them) and exits 0.`,
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
 	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")
+	cmd.Flags().StringVar(&secretsFile, "secrets", "", "file of the API keys a config gave literally (they reach workers as redacted:<name> markers); "+
+		secrets.FileFormat+". Without it, or for a name it lacks, the worker reads RF_SECRET_<NAME> (the name in capitals, other characters as _)")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")
 	cli.Main(cmd)
 }

@@ -37,7 +37,7 @@ func open(ctx context.Context, p Params, log *slog.Logger) (*session, error) {
 		}
 		return &session{nc: nc, js: js, layout: layout, url: p.Client.URL, close: nc.Close}, nil
 	}
-	cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout})
+	cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout, Secrets: p.secrets})
 	if err != nil {
 		return nil, fmt.Errorf("local mode: %w", err)
 	}

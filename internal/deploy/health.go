@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/secrets"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -76,7 +77,7 @@ func checkModelsBeforeRun(ctx context.Context, cfg *config.Config, fromFile []wi
 				errs[i] = context.Cause(ctx)
 			case distributed && p.APIKey != "" && llm.APIKey(p) == "" && errors.As(err, &refused) && (refused.Status == 401 || refused.Status == 403):
 				log.Warn("health check inconclusive: the endpoint wants a key this machine does not have (the workers read their own)",
-					"model", mc.Alias, "endpoint", p.Endpoint, "api_key", p.APIKey, "err", err)
+					"model", mc.Alias, "endpoint", p.Endpoint, "api_key", secrets.Display(p.APIKey), "err", err)
 			default:
 				errs[i] = namedModelError(m, err)
 			}

@@ -11,6 +11,7 @@ import (
 	"github.com/rowforge/rowforge/internal/lifecycle"
 	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/progress"
+	"github.com/rowforge/rowforge/internal/secrets"
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -31,6 +32,8 @@ type Params struct {
 	// model, from the workers' reports, with the groups and rows the controller has seen end —
 	// until the run ends, before Run returns. Mode "" or off shows nothing.
 	Progress progress.RenderOptions
+
+	secrets secrets.Store // the literal keys Run redacted, for local mode's workers
 }
 
 // logger is the run's logger: a caller that gives none still gets the run's warnings.
@@ -61,6 +64,7 @@ func Run(ctx context.Context, p Params) (*Summary, error) {
 	if err := checkModelsBeforeRun(ctx, p.Config, opts.Providers, p.LLM, p.Client.URL != "", p.logger()); err != nil {
 		return nil, err
 	}
+	p.secrets, opts.Providers = redactRun(p.Config, opts.Providers)
 	return drive(ctx, p, opts.RunID, func(ctrl *lifecycle.Controller, sink lifecycle.Sink) (*lifecycle.Result, error) {
 		return ctrl.Run(ctx, p.Config, opts, sink)
 	})

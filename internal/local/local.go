@@ -20,6 +20,7 @@ import (
 	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/secrets"
 	"github.com/rowforge/rowforge/internal/sinkd"
 	"github.com/rowforge/rowforge/internal/worker"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -37,6 +38,9 @@ type Options struct {
 	Layout            wire.Layout
 	Logger            *slog.Logger
 	LLM               llm.Options // the workers' model calls
+	// Secrets are the run's literal keys, redacted from what is published (secrets.Redact):
+	// the in-process workers get them here, in memory.
+	Secrets secrets.Store
 }
 
 // Cluster is a running local deployment. Stop ends it.
@@ -103,7 +107,8 @@ func Start(ctx context.Context, opts Options) (c *Cluster, err error) {
 			return nil, err
 		}
 		w := worker.New(nc, js, opts.Layout, res, worker.Options{
-			ID: fmt.Sprintf("local-%d", i), Concurrency: opts.WorkerConcurrency, Logger: opts.Logger, LLM: opts.LLM})
+			ID: fmt.Sprintf("local-%d", i), Concurrency: opts.WorkerConcurrency, Logger: opts.Logger, LLM: opts.LLM,
+			Secrets: &secrets.Resolver{Memory: opts.Secrets}})
 		c.goRun(func() error { return w.Run(wctx) })
 	}
 	snc, sjs, err := c.Connect("rowforge-sinkd")

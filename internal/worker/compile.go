@@ -35,17 +35,20 @@ func (w *Worker) compileEntry(id string, rec *wire.RunRecord) *runEntry {
 
 // compileRun builds the scheduler of a run from the config in its record, the run's models on
 // their providers (the config's own, then the record's — the controller's --providers file —,
-// then the built-in ones; keys read from this worker's environment), and the registry of its
-// MCP providers, which connects when a column first needs its tools.
+// then the built-in ones; keys read from this worker's environment, a redacted literal key from
+// Options.Secrets), and the registry of its MCP providers, which connects when a column first
+// needs its tools.
 func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Pool, *tools.Registry, []capped, error) {
 	cfg, err := config.Parse(rec.Config, seeddata.Recorded(rec.SeedData))
 	if err != nil {
 		return nil, nil, nil, nil, fmt.Errorf("run %s: config: %w", rec.ID, err)
 	}
+	providers := llm.Resolve(cfg.Providers, wire.ConfigProviders(rec.Providers))
+	if err := w.opts.Secrets.Fill(cfg, providers); err != nil {
+		return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
+	}
 	var pool *llm.Pool
 	if len(cfg.Models) > 0 {
-		fromRecord := wire.ConfigProviders(rec.Providers)
-
 		opts := w.opts.LLM
 		if opts.Logger == nil {
 			opts.Logger = w.log.With("run", rec.ID)
@@ -56,7 +59,7 @@ func (w *Worker) compileRun(rec *wire.RunRecord) (*scheduler.Scheduler, *llm.Poo
 		opts.Observer = llm.Observers(opts.Observer, w.prog.Counter(rec.ID))
 		// No request before this worker holds seats: they set each model's ceiling.
 		noSeats := func(int) int { return 0 }
-		if pool, err = llm.NewPool(cfg, llm.Resolve(cfg.Providers, fromRecord), noSeats, opts); err != nil {
+		if pool, err = llm.NewPool(cfg, providers, noSeats, opts); err != nil {
 			return nil, nil, nil, nil, fmt.Errorf("run %s: %w", rec.ID, err)
 		}
 	}

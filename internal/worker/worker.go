@@ -26,6 +26,7 @@ import (
 	"github.com/rowforge/rowforge/internal/progress"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/internal/scheduler"
+	"github.com/rowforge/rowforge/internal/secrets"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -55,6 +56,9 @@ type Options struct {
 	// Metrics, when set, records groups, cells, model requests and errors; it is the model
 	// calls' observer unless LLM has one.
 	Metrics *metrics.Worker
+	// Secrets resolves the markers of keys redacted from the run record (see package secrets);
+	// nil reads them from the environment only.
+	Secrets *secrets.Resolver
 }
 
 // Worker pulls and runs groups until its context ends.

@@ -130,7 +130,8 @@ type Provider struct {
 	Name         string
 	Endpoint     string // base URL of an OpenAI-compatible API, e.g. https://api.openai.com/v1
 	ProviderType string // "openai"
-	// APIKey is the name of an environment variable holding the key, or the key itself.
+	// APIKey is the name of an environment variable holding the key, or the key itself; in a
+	// config read back from a run record, a literal key is a marker (see package secrets).
 	APIKey string
 	// ExtraHeaders are sent with every request; ExtraBody's fields are added to every request
 	// body (a model's own extra_body wins over its provider's).

@@ -1,0 +1,210 @@
+package secrets_test
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/llm"
+	"github.com/rowforge/rowforge/internal/secrets"
+	"github.com/rowforge/rowforge/pkg/config"
+	"github.com/rowforge/rowforge/pkg/wire"
+)
+
+// keyedConfig carries a literal key of every kind a config can hold, and an environment
+// variable name, which is not a secret.
+func keyedConfig(key string) string {
+	return `
+model_providers:
+  - {name: lit, endpoint: "http://127.0.0.1:1/v1", api_key: "` + key + `"}
+  - {name: byname, endpoint: "http://127.0.0.1:1/v1", api_key: STUB_API_KEY}
+model_configs:
+  - {alias: a, model: m, provider: lit}
+  - {alias: b, model: m, provider: byname}
+mcp_providers:
+  - {name: search, provider_type: sse, endpoint: "http://127.0.0.1:1/sse", api_key: "` + key + `-mcp"}
+tool_configs:
+  - {tool_alias: t, providers: [search]}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "hi", tool_alias: t}
+  - {name: r, column_type: llm-text, model_alias: b, prompt: "{{ q }}"}
+`
+}
+
+func parse(t *testing.T, text string) *config.Config {
+	t.Helper()
+	cfg, err := config.Parse([]byte(text))
+	require.NoError(t, err)
+	return cfg
+}
+
+// Every literal key leaves what is hashed, written and published; a variable name stays; the
+// typed fields keep the literal for the controller's own calls.
+func TestRedactConfig(t *testing.T) {
+	const key = "sk-unit-5d1e-aaaa"
+	cfg := parse(t, keyedConfig(key))
+	found := secrets.Redact(cfg)
+
+	require.Equal(t, secrets.Store{"model_providers.lit": key, "mcp_providers.search": key + "-mcp"}, found)
+	src, err := cfg.SourceJSON()
+	require.NoError(t, err)
+	for name, doc := range map[string]string{"source": string(src), "builder_config": string(cfg.JSON())} {
+		require.NotContains(t, doc, key, name)
+		require.Contains(t, doc, `"redacted:model_providers.lit"`, name)
+		require.Contains(t, doc, `"redacted:mcp_providers.search"`, name)
+		require.Contains(t, doc, `"STUB_API_KEY"`, name)
+	}
+	require.Equal(t, key, cfg.Providers[0].APIKey)
+
+	// What a worker parses again is the redacted config, with its order.
+	again := parse(t, string(src))
+	require.Equal(t, "redacted:model_providers.lit", again.Providers[0].APIKey)
+	require.Equal(t, cfg.Hash(), again.Hash())
+}
+
+func TestRedactSeedToken(t *testing.T) {
+	cfg := &config.Config{
+		Raw:    map[string]any{"seed_config": map[string]any{"source": map[string]any{"seed_type": "hf", "token": "hf_AbCdEf123"}}},
+		Source: []byte(`{"seed_config":{"source":{"seed_type":"hf","token":"hf_AbCdEf123"}}}`),
+		Seed:   &config.SeedConfig{Source: config.SeedSource{Type: config.SeedHF, Token: "hf_AbCdEf123"}},
+	}
+	// An hf token has the shape of a variable name; only one in capitals is taken for one.
+	require.Equal(t, secrets.Store{"seed_config.token": "hf_AbCdEf123"}, secrets.Redact(cfg))
+	require.NotContains(t, string(cfg.JSON()), "hf_AbCdEf123")
+	require.Contains(t, string(cfg.Source), `"token":"redacted:seed_config.token"`)
+}
+
+// config_hash does not depend on the key: two configs that differ only by their literal key
+// have one hash (and it differs from the unredacted one's).
+func TestHashIgnoresKeyValue(t *testing.T) {
+	a, b := parse(t, keyedConfig("sk-one-1111")), parse(t, keyedConfig("sk-two-2222"))
+	unredacted := a.Hash()
+	secrets.Redact(a)
+	secrets.Redact(b)
+	require.Equal(t, a.Hash(), b.Hash())
+	require.NotEqual(t, unredacted, a.Hash())
+}
+
+// A key that encoding/json escapes (HTML characters, non-ASCII) is redacted in Source too.
+func TestRedactEscapedKey(t *testing.T) {
+	const key = "sk-<&>-é-\u2028"
+	cfg := parse(t, `
+model_providers:
+  - {name: lit, endpoint: "http://127.0.0.1:1/v1", api_key: "sk-<&>-é-\u2028"}
+model_configs:
+  - {alias: a, model: m, provider: lit}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "hi"}
+`)
+	secrets.Redact(cfg)
+	src, err := cfg.SourceJSON()
+	require.NoError(t, err)
+	require.NotContains(t, string(src), key)
+	require.NotContains(t, string(src), `sk-\u003c`)
+	require.NotContains(t, string(cfg.JSON()), key)
+}
+
+func TestRedactProviders(t *testing.T) {
+	ps := []wire.Provider{{Name: "vllm", APIKey: "sk-file-77"}, {Name: "env", APIKey: "VLLM_KEY"}, {Name: "none"}}
+	out, found := secrets.RedactProviders(ps)
+	require.Equal(t, "redacted:providers.vllm", out[0].APIKey)
+	require.Equal(t, "VLLM_KEY", out[1].APIKey)
+	require.Empty(t, out[2].APIKey)
+	require.Equal(t, "sk-file-77", ps[0].APIKey, "the caller's copy keeps the key")
+	require.Equal(t, secrets.Store{"providers.vllm": "sk-file-77"}, found)
+}
+
+// A worker fills the markers its models and tools use, from memory, its file or its
+// environment, in that order; one it cannot resolve is a *MissingError naming the model and
+// the ways to give the key.
+func TestFill(t *testing.T) {
+	redactedConfig := func() *config.Config {
+		cfg := parse(t, keyedConfig("sk-fill-1"))
+		secrets.Redact(cfg)
+		src, err := cfg.SourceJSON()
+		require.NoError(t, err)
+		return parse(t, string(src))
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+
+	cfg := redactedConfig()
+	providers := llm.Resolve(cfg.Providers, nil)
+	r := &secrets.Resolver{Memory: secrets.Store{"model_providers.lit": "from-memory"},
+		File: secrets.Store{"model_providers.lit": "from-file", "mcp_providers.search": "mcp-from-file"}, Getenv: noEnv}
+	require.NoError(t, r.Fill(cfg, providers))
+	require.Equal(t, "from-memory", providers["lit"].APIKey)
+	require.Equal(t, "mcp-from-file", cfg.MCPProviders[0].APIKey)
+	require.Equal(t, "STUB_API_KEY", providers["byname"].APIKey)
+
+	cfg = redactedConfig()
+	providers = llm.Resolve(cfg.Providers, nil)
+	env := map[string]string{"RF_SECRET_MODEL_PROVIDERS_LIT": "from-env", "RF_SECRET_MCP_PROVIDERS_SEARCH": "m"}
+	r = &secrets.Resolver{Getenv: func(k string) (string, bool) { v, ok := env[k]; return v, ok }}
+	require.NoError(t, r.Fill(cfg, providers))
+	require.Equal(t, "from-env", providers["lit"].APIKey)
+
+	cfg = redactedConfig()
+	providers = llm.Resolve(cfg.Providers, nil)
+	err := (&secrets.Resolver{Getenv: noEnv}).Fill(cfg, providers)
+	var missing *secrets.MissingError
+	require.ErrorAs(t, err, &missing)
+	msg := err.Error()
+	for _, want := range []string{`model "a" (provider "lit")`, "--secrets", "model_providers.lit=<key>", "RF_SECRET_MODEL_PROVIDERS_LIT", `MCP provider "search"`} {
+		require.Contains(t, msg, want)
+	}
+	require.NotContains(t, msg, "sk-fill-1")
+}
+
+// An unused provider's marker is no error: a providers file may list many.
+func TestFillIgnoresUnusedProviders(t *testing.T) {
+	cfg := parse(t, `
+model_configs:
+  - {alias: a, model: m, provider: used}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "hi"}
+`)
+	providers := llm.Resolve(nil, wire.ConfigProviders([]wire.Provider{
+		{Name: "used", Endpoint: "http://127.0.0.1:1/v1", APIKey: "USED_KEY"},
+		{Name: "other", Endpoint: "http://127.0.0.1:1/v1", APIKey: "redacted:providers.other"}}))
+	require.NoError(t, (&secrets.Resolver{Getenv: func(string) (string, bool) { return "", false }}).Fill(cfg, providers))
+}
+
+func TestLoadFile(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secrets")
+	require.NoError(t, os.WriteFile(path, []byte("# keys\n\nmodel_providers.lit = sk-a=b\nproviders.vllm=x\n"), 0o600))
+	s, err := secrets.LoadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, secrets.Store{"model_providers.lit": "sk-a=b", "providers.vllm": "x"}, s)
+
+	require.NoError(t, os.WriteFile(path, []byte("sk-just-a-key-42\n"), 0o600))
+	_, err = secrets.LoadFile(path)
+	require.ErrorContains(t, err, "line 1")
+	require.NotContains(t, err.Error(), "sk-just-a-key-42", "the error must not print the line")
+
+	_, err = secrets.LoadFile(filepath.Join(dir, "absent"))
+	require.True(t, errors.Is(err, os.ErrNotExist))
+}
+
+func TestDisplayAndEnvName(t *testing.T) {
+	require.Equal(t, "OPENAI_API_KEY", secrets.Display("OPENAI_API_KEY"))
+	require.Equal(t, "redacted:model_providers.x", secrets.Display("redacted:model_providers.x"))
+	require.False(t, strings.Contains(secrets.Display("sk-live-123"), "sk-live"))
+	require.Equal(t, "RF_SECRET_MODEL_PROVIDERS_MY_LOCAL_V2", secrets.EnvName("model_providers.my-local.v2"))
+}
+
+// A seed token or MCP api_key in capitals is a variable name and stays; any other value is
+// taken for the key.
+func TestTokenNamesInCapitals(t *testing.T) {
+	cfg := &config.Config{
+		Raw:          map[string]any{"seed_config": map[string]any{"source": map[string]any{"token": "HF_TOKEN"}}},
+		Seed:         &config.SeedConfig{Source: config.SeedSource{Type: config.SeedHF, Token: "HF_TOKEN"}},
+		MCPProviders: []*config.MCPProvider{{Name: "docs", APIKey: "docs_key"}, {Name: "calc", APIKey: "CALC_KEY"}},
+	}
+	require.Equal(t, secrets.Store{"mcp_providers.docs": "docs_key"}, secrets.Redact(cfg))
+	require.Contains(t, string(cfg.JSON()), "HF_TOKEN")
+}
