@@ -41,7 +41,7 @@ their columns and publishes each group's outcome. On SIGTERM or Ctrl-C it stops 
 back the groups in hand (another worker takes them) and exits 0.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d deploy.Deployment) error {
+			return deploy.Serve(cmd.Context(), &client, deploy.RoleWorker, func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
