@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -310,7 +311,12 @@ func (ds dataset) rows() int {
 // connect opens a NATS connection for the test (closed at its end) and a JetStream handle.
 func connect(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("e2e-test"))
+	opts := []nats.Option{nats.Name("e2e-test")}
+	// A user of deploy/nats/accounts.conf may subscribe to its role's replies only.
+	if u, err := neturl.Parse(url); err == nil && u.User != nil && slices.Contains(natsconfRoles, u.User.Username()) {
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+u.User.Username()))
+	}
+	nc, err := nats.Connect(url, opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
