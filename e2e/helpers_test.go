@@ -366,12 +366,22 @@ func waitForStreams(t *testing.T, js jetstream.JetStream, names ...string) {
 	}
 }
 
-// startServices starts n workers and one sinkd writing under out, as separate processes, all
-// with the extra client flags in workerArgs (--replicas and --prefix must agree in a deployment),
-// and waits until they consume: the streams exist and each has logged its start line (which
-// it logs once its consumer and, for a worker, its control subscription are in place).
+// setupDeployment runs controller setup on url with the extra client flags (--replicas,
+// --prefix ...): workers and sinkd only look the deployment up and wait until it exists.
+func setupDeployment(t *testing.T, url string, clientArgs ...string) {
+	t.Helper()
+	res := controller(t, "", append([]string{"setup", "--nats-url", url}, clientArgs...)...)
+	requireCode(t, 0, res, "controller setup")
+}
+
+// startServices sets the deployment up and starts n workers and one sinkd writing under out,
+// as separate processes, all with the extra client flags in workerArgs (--replicas and --prefix
+// must agree in a deployment), and waits until they consume: the streams exist and each has
+// logged its start line (which it logs once its consumer and, for a worker, its control
+// subscription are in place).
 func startServices(t *testing.T, url, out string, workers int, workerArgs ...string) (ws []*testbin.Process, sinkd *testbin.Process) {
 	t.Helper()
+	setupDeployment(t, url, workerArgs...)
 	workerBin := testbin.Binary(t, "worker")
 	for range workers {
 		ws = append(ws, testbin.StartProcess(t, workerBin, append([]string{"--nats-url", url}, workerArgs...), nil))
