@@ -798,6 +798,7 @@ func TestNatsConfTLSOnly(t *testing.T) {
 	// rowforge end to end over TLS: worker, sinkd and controller with --tls-ca.
 	out := t.TempDir()
 	tlsFlags := []string{"--nats-url", srv.URL, "--tls-ca", ca}
+	setupDeployment(t, srv.URL, "--tls-ca", ca)
 	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), tlsFlags, nil)
 	sk := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), append(tlsFlags, "--out", out), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)

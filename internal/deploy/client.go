@@ -3,6 +3,7 @@ package deploy
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 
@@ -36,7 +37,7 @@ func (c *Client) Bind(fs *pflag.FlagSet, logLevel string) {
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client certificate's private key (PEM)")
 	fs.StringVar(&c.Prefix, "prefix", "rf", "prefix of rowforge's subjects, streams and buckets, to share a cluster between deployments (all processes of one deployment must agree)")
 	fs.StringVar(&c.InboxPrefix, "inbox-prefix", "", "subject prefix of this process's replies (default _INBOX_<role>: _INBOX_controller, _INBOX_worker, _INBOX_sinkd, _INBOX_operator); the server lets each user subscribe to its own prefix only, so give the one your deployment's accounts grant")
-	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of rowforge's streams and buckets: 1 on a single server, 3 on a cluster (every process of a deployment must give the same: each one's start applies it)")
+	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of rowforge's streams and buckets: 1 on a single server, 3 on a cluster; applied by controller setup, run, preview and resume (give them all the same; worker and sinkd create nothing and ignore it)")
 	fs.StringVar(&c.LogLevel, "log-level", logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
 }
@@ -108,7 +109,7 @@ func (c *Client) Inbox(role Role) string {
 // by rowforge's publisher.
 func (c *Client) Options(role Role, name string, service bool) []nats.Option {
 	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1), nats.RetryOnFailedConnect(service),
-		nats.CustomInboxPrefix(c.Inbox(role))}
+		nats.CustomInboxPrefix(c.Inbox(role)), nats.ErrorHandler(c.asyncErrors(role))}
 	switch {
 	case c.Creds != "":
 		opts = append(opts, nats.UserCredentials(c.Creds))
@@ -132,6 +133,29 @@ func (c *Client) Options(role Role, name string, service bool) []nats.Option {
 		opts = append(opts, nats.ClientCert(c.TLSCert, c.TLSKey))
 	}
 	return opts
+}
+
+// asyncErrors logs the errors the server reports apart from any call (a denied subscription
+// or publish, a slow consumer): without it nats.go drops them, and a request whose reply the
+// user may not receive would only time out. A denied reply subscription gets a hint, as it
+// means the accounts grant another inbox prefix than the process uses.
+func (c *Client) asyncErrors(role Role) nats.ErrHandler {
+	log, err := c.Logger()
+	if err != nil {
+		log = slog.Default()
+	}
+	inbox := c.Inbox(role)
+	return func(_ *nats.Conn, sub *nats.Subscription, err error) {
+		args := []any{"err", err}
+		if sub != nil {
+			args = append(args, "subject", sub.Subject)
+		}
+		if errors.Is(err, nats.ErrPermissionViolation) && strings.Contains(err.Error(), `Subscription to "`+inbox+".") {
+			log.Error(fmt.Sprintf("NATS: this user may not subscribe to its replies (%s.>): grant it that, or give --inbox-prefix the prefix its account grants", inbox), args...)
+			return
+		}
+		log.Error("NATS: asynchronous error", args...)
+	}
 }
 
 // validSubject checks a literal subject of dot-separated tokens: no wildcards, spaces or empty
