@@ -471,6 +471,12 @@ func TestNatsConfAccountsDenyAndAllow(t *testing.T) {
 	// A worker cannot listen to the finalized groups either.
 	srv.requireSubDenied(t, wc, werrs, "worker", "rf.sink.>")
 
+	// rowforge's own commands say so when the accounts refuse their reply inbox (here the
+	// operator's status, told to use the plain _INBOX).
+	wrong := controller(t, "", "status", "--nats-url", srv.UserURL("operator"), "--inbox-prefix", "_INBOX")
+	require.NotZero(t, wrong.Code, "status without the operator's inbox:\n%s", wrong.Stderr)
+	require.Contains(t, wrong.Stderr, "this user may not subscribe to its replies (_INBOX.>)")
+
 	// The operator aborts a run with the nats CLI, as the README shows; a worker's
 	// subscription (rf.control.*, as workers subscribe) receives it.
 	ctl, err := wc.SubscribeSync("rf.control.*")
@@ -502,6 +508,7 @@ func TestNatsConfAccountsDenyAndAllow(t *testing.T) {
 	for _, l := range got {
 		ok := strings.Contains(l, `Subscription Violation - Subject "rf.sink.>"`) ||
 			strings.HasPrefix(l, `"ROWFORGE/user:worker" - Subscription Violation - Subject "_INBOX.`) || // the CLI's default inbox
+			strings.HasPrefix(l, `"ROWFORGE/user:operator" - Subscription Violation - Subject "_INBOX.`) || // status --inbox-prefix _INBOX
 			slices.ContainsFunc(want, func(w string) bool { return strings.HasPrefix(l, w) })
 		require.Truef(t, ok, "unexpected violation %q", l)
 	}
@@ -594,6 +601,14 @@ func TestNatsConfRolesRunRowforge(t *testing.T) {
 
 	stopGracefully(t, services...)
 	require.Empty(t, srv.violations(), "the processes did nothing their users may not")
+	// Nor did the clients hear of any (rowforge logs the server's asynchronous errors).
+	for _, p := range append(services, long, resumed) {
+		require.NotContains(t, p.Output.String(), "Permissions Violation", p.Cmd.Path)
+		require.NotContains(t, p.Output.String(), "NATS: ", p.Cmd.Path)
+	}
+	for _, r := range []result{setup, run, llm, preview, status, abort} {
+		require.NotContains(t, r.Stderr, "Permissions Violation")
+	}
 }
 
 // natsconfGroupsDone returns the groups a run has committed, from its record in rf_runs.
