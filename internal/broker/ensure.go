@@ -137,8 +137,8 @@ func action[C any](beforeErr error, before, after *C, afterErr error) string {
 	}
 }
 
-// settle runs one create-or-update of Ensure, again a few times when it fails: processes that
-// start together on a fresh cluster race to create the same stream ("stream name already in
+// settle runs one create-or-update of Ensure, again a few times when it fails: controllers (or
+// a setup and a controller) that start together on a fresh cluster race to create the same stream ("stream name already in
 // use" for all but one), and a cluster that has just elected its leaders times some requests
 // out. Each attempt has its own deadline, so one lost request does not eat the caller's.
 func settle[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
