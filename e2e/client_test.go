@@ -19,6 +19,7 @@ func TestPrefixAndJSONLogs(t *testing.T) {
 	srv := testbin.StartNATSServer(t)
 	out := t.TempDir()
 	flags := []string{"--nats-url", srv.URL, "--prefix", "team2", "--log-format", "json"}
+	setupDeployment(t, srv.URL, "--prefix", "team2")
 	ws := []*testbin.Process{testbin.StartProcess(t, testbin.Binary(t, "worker"), flags, nil)}
 	sinkd := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), append(flags, "--out", out), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)

@@ -62,7 +62,8 @@ func composeExec(t *testing.T, timeout time.Duration, dir string, env []string, 
 }
 
 // TestComposeUp builds the images (make images) and runs deploy/docker-compose.yml as `make
-// compose-up` does — nats, sinkd, two workers, the controller's one-shot quickstart run — under
+// compose-up` does — nats, a one-shot controller setup, sinkd, two workers, the controller's
+// one-shot quickstart run — under
 // its own project name, with the artifacts in a temp folder, then checks the dataset against a
 // local-mode run with the same seed.
 func TestComposeUp(t *testing.T) {
@@ -118,6 +119,13 @@ func TestComposeUp(t *testing.T) {
 		all, _ := run(false, "logs", "--no-color")
 		t.Fatalf("the controller exited with %s; the project's logs:\n%s", strings.TrimSpace(code), all)
 	}
+	// The one-shot setup created the deployment before the services started, so none of them
+	// had to wait for it.
+	setupLog, _ := run(true, "logs", "--no-color", "setup")
+	require.Regexp(t, `stream\s+RF_GROUPS\s+created`, setupLog)
+	require.Regexp(t, `object store\s+rf_payloads\s+created`, setupLog)
+	services, _ := run(true, "logs", "--no-color", "worker", "sinkd")
+	require.NotContains(t, services, "waiting for the deployment", "the services start after setup")
 	last := lastLine(logs)
 	require.Regexp(t, `^run [0-9a-z]+ completed: 1000 of 1000 records in 1 groups \(0 groups dropped\)`, last)
 	require.True(t, strings.HasSuffix(last, "dataset /artifacts/quickstart"), "last line %q names the dataset folder in sinkd's container", last)

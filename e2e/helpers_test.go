@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -310,7 +311,12 @@ func (ds dataset) rows() int {
 // connect opens a NATS connection for the test (closed at its end) and a JetStream handle.
 func connect(t *testing.T, url string) jetstream.JetStream {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("e2e-test"))
+	opts := []nats.Option{nats.Name("e2e-test")}
+	// A user of deploy/nats/accounts.conf may subscribe to its role's replies only.
+	if u, err := neturl.Parse(url); err == nil && u.User != nil && slices.Contains(natsconfRoles, u.User.Username()) {
+		opts = append(opts, nats.CustomInboxPrefix("_INBOX_"+u.User.Username()))
+	}
+	nc, err := nats.Connect(url, opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc)
@@ -360,12 +366,22 @@ func waitForStreams(t *testing.T, js jetstream.JetStream, names ...string) {
 	}
 }
 
-// startServices starts n workers and one sinkd writing under out, as separate processes, all
-// with the extra client flags in workerArgs (--replicas and --prefix must agree in a deployment),
-// and waits until they consume: the streams exist and each has logged its start line (which
-// it logs once its consumer and, for a worker, its control subscription are in place).
+// setupDeployment runs controller setup on url with the extra client flags (--replicas,
+// --prefix ...): workers and sinkd only look the deployment up and wait until it exists.
+func setupDeployment(t *testing.T, url string, clientArgs ...string) {
+	t.Helper()
+	res := controller(t, "", append([]string{"setup", "--nats-url", url}, clientArgs...)...)
+	requireCode(t, 0, res, "controller setup")
+}
+
+// startServices sets the deployment up and starts n workers and one sinkd writing under out,
+// as separate processes, all with the extra client flags in workerArgs (--replicas and --prefix
+// must agree in a deployment), and waits until they consume: the streams exist and each has
+// logged its start line (which it logs once its consumer and, for a worker, its control
+// subscription are in place).
 func startServices(t *testing.T, url, out string, workers int, workerArgs ...string) (ws []*testbin.Process, sinkd *testbin.Process) {
 	t.Helper()
+	setupDeployment(t, url, workerArgs...)
 	workerBin := testbin.Binary(t, "worker")
 	for range workers {
 		ws = append(ws, testbin.StartProcess(t, workerBin, append([]string{"--nats-url", url}, workerArgs...), nil))

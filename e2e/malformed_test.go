@@ -17,7 +17,7 @@ func TestMalformedMessagesAreTerminated(t *testing.T) {
 	out := t.TempDir()
 	workers, sinkd := startServices(t, ns.URL, out, 1)
 	worker := workers[0]
-	// The services created the layout; this also shows that streamNames, which
+	// controller setup created the layout; this also shows that streamNames, which
 	// TestInvalidConfigs relies on to see an empty server, does list streams.
 	require.Subset(t, streamNames(t, connect(t, ns.URL)), []string{"RF_GROUPS", "RF_OUTCOMES", "RF_SINK", "KV_rf_runs", "OBJ_rf_payloads"})
 

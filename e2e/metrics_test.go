@@ -39,6 +39,7 @@ func TestMetricsMoveDuringARun(t *testing.T) {
 	srv := testbin.StartNATSServer(t)
 	out := t.TempDir()
 	wport, sport := testbin.FreePort(t), testbin.FreePort(t)
+	setupDeployment(t, srv.URL)
 	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), []string{"--nats-url", srv.URL,
 		"--metrics-addr", fmt.Sprintf("127.0.0.1:%d", wport)}, nil)
 	s := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", srv.URL, "--out", out,

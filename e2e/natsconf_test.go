@@ -224,10 +224,18 @@ func natsconfCLIEnv(t *testing.T) []string {
 	return append(env, "XDG_CONFIG_HOME="+t.TempDir())
 }
 
-// cli runs the nats CLI as role against the server.
+// cli runs the nats CLI as role against the server, with the role's inbox prefix (each user
+// may subscribe to its own replies only).
 func (s *natsconfSecure) cli(t *testing.T, role string, args ...string) result {
 	t.Helper()
-	full := append([]string{"--server", s.URL, "--user", role, "--password", s.Passwords[role], "--timeout", "3s"}, args...)
+	return s.cliInbox(t, role, "_INBOX_"+role, args...)
+}
+
+// cliInbox runs the nats CLI as role, its replies on inbox.
+func (s *natsconfSecure) cliInbox(t *testing.T, role, inbox string, args ...string) result {
+	t.Helper()
+	full := append([]string{"--server", s.URL, "--user", role, "--password", s.Passwords[role], "--timeout", "3s",
+		"--inbox-prefix", inbox}, args...)
 	return runCommandEnv(t, "", natsconfCLIEnv(t), testbin.NATSCLI(t), full...)
 }
 
@@ -254,6 +262,28 @@ func (s *natsconfSecure) requireDenied(t *testing.T, role, subject string, args 
 // natsconfViolation is the server's log line of a denied publish by a user of ROWFORGE.
 func natsconfViolation(role, subject string) string {
 	return fmt.Sprintf(`"ROWFORGE/user:%s" - Publish Violation - Subject %q`, role, subject)
+}
+
+// natsconfSubViolation is the server's log line of a denied subscription by a user of ROWFORGE.
+func natsconfSubViolation(role, subject string) string {
+	return fmt.Sprintf(`"ROWFORGE/user:%s" - Subscription Violation - Subject %q`, role, subject)
+}
+
+// requireSubDenied subscribes to subject with nc (a client of role) and requires the server
+// to refuse it: reported to the client (errs) and logged for the user.
+func (s *natsconfSecure) requireSubDenied(t *testing.T, nc *nats.Conn, errs <-chan error, role, subject string) {
+	t.Helper()
+	sub, err := nc.SubscribeSync(subject)
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	require.NoError(t, nc.Flush())
+	select {
+	case err := <-errs:
+		require.ErrorContains(t, err, fmt.Sprintf("Permissions Violation for Subscription to %q", subject))
+	case <-time.After(waitTimeout):
+		t.Fatalf("no permission violation for %s's subscription to %s", role, subject)
+	}
+	s.requireLogged(t, natsconfSubViolation(role, subject))
 }
 
 // requireLogged waits until the server has logged line.
@@ -306,12 +336,13 @@ func (s *natsconfSecure) requireNotStored(t *testing.T, role, stream, subject st
 	require.Equal(t, before+1, ack.Seq, "the controller's message directly follows the last one before %s's attempt", role)
 }
 
-// client connects with nats.go as role; asynchronous errors (permission violations)
-// go to errs.
+// client connects with nats.go as role, with the role's inbox prefix; asynchronous errors
+// (permission violations) go to errs.
 func (s *natsconfSecure) client(t *testing.T, role string) (*nats.Conn, <-chan error) {
 	t.Helper()
 	errs := make(chan error, 16)
 	nc, err := nats.Connect(s.URL, nats.UserInfo(role, s.Passwords[role]), nats.Name("natsconf-"+role),
+		nats.CustomInboxPrefix("_INBOX_"+role),
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			select {
 			case errs <- err:
@@ -376,20 +407,75 @@ func TestNatsConfAccountsDenyAndAllow(t *testing.T) {
 	srv.requireDenied(t, "worker", "$KV.rf_runs.run1", "kv", "put", "rf_runs", "run1", `{"state":"completed"}`)
 	require.Equal(t, `{"state":"running"}`, strings.TrimSpace(srv.requireCLI(t, "worker", "kv", "get", "rf_runs", "run1", "--raw")))
 	require.Equal(t, `{"state":"running"}`, strings.TrimSpace(srv.requireCLI(t, "operator", "kv", "get", "rf_runs", "run1", "--raw")))
-	// Nor can it create streams other than rowforge's (Ensure's rights are for those only).
+	// Nor can it create any stream (controller setup does that). The CLI first asks for the
+	// account's JetStream info, which a worker may not either.
 	srv.requireDenied(t, "worker", "$JS.API.STREAM.CREATE.EVIL", "stream", "add", "EVIL", "--subjects", "evil.>", "--defaults")
+	srv.requireLogged(t, natsconfViolation("worker", "$JS.API.INFO"))
+
+	// Workers and sinkd cannot create, update or delete a stream or a consumer of the
+	// deployment: they only look them up.
+	srv.requireCLI(t, "controller", "consumer", "add", "RF_GROUPS", "workers", "--pull", "--ack", "explicit", "--defaults")
+	var denied []string
+	for _, role := range []string{"worker", "sinkd"} {
+		for _, req := range []struct{ subject, body string }{
+			{"$JS.API.STREAM.CREATE.RF_OUTCOMES", `{"name":"RF_OUTCOMES","subjects":["rf.outcomes.>"]}`},
+			{"$JS.API.STREAM.UPDATE.RF_GROUPS", `{"name":"RF_GROUPS","subjects":["rf.groups.>"],"max_msgs":1}`},
+			{"$JS.API.STREAM.UPDATE.RF_SINK", `{"name":"RF_SINK","subjects":["rf.sink.>"],"republish":{"src":">","dest":"_INBOX_worker.x"}}`},
+			{"$JS.API.STREAM.UPDATE.KV_rf_runs", `{"name":"KV_rf_runs","subjects":["$KV.rf_runs.>"],"max_msgs":1}`},
+			{"$JS.API.STREAM.DELETE.RF_SINK", ``},
+			{"$JS.API.CONSUMER.CREATE.RF_SINK.sinkd", `{"stream_name":"RF_SINK","config":{"durable_name":"sinkd","ack_policy":"none"}}`},
+			{"$JS.API.CONSUMER.CREATE.RF_GROUPS.workers", `{"stream_name":"RF_GROUPS","config":{"durable_name":"workers","ack_policy":"none"}}`},
+			{"$JS.API.CONSUMER.DURABLE.CREATE.RF_GROUPS.evil", `{"stream_name":"RF_GROUPS","config":{"durable_name":"evil"}}`},
+			{"$JS.API.CONSUMER.DELETE.RF_GROUPS.workers", ``},
+		} {
+			// A request to the API is a publish to its subject: the CLI's pub shows the refusal.
+			srv.requireDenied(t, role, req.subject, "pub", req.subject, req.body)
+			denied = append(denied, natsconfViolation(role, req.subject))
+		}
+	}
+	// Both are still there, as the controller made them.
+	srv.requireCLI(t, "controller", "stream", "info", "RF_SINK")
+	srv.requireCLI(t, "controller", "consumer", "info", "RF_GROUPS", "workers")
+
+	// Replies are private to a role: a worker cannot subscribe to sinkd's inbox, the
+	// controller's or the plain _INBOX.>, nor sinkd to the worker's; each gets its own.
+	wc, werrs := srv.client(t, "worker")
+	sc, serrs := srv.client(t, "sinkd")
+	oc, oerrs := srv.client(t, "operator")
+	subDenied := []string{}
+	for _, d := range []struct {
+		nc      *nats.Conn
+		errs    <-chan error
+		role    string
+		subject string
+	}{
+		{wc, werrs, "worker", "_INBOX_sinkd.>"},
+		{wc, werrs, "worker", "_INBOX_controller.>"},
+		{wc, werrs, "worker", "_INBOX.>"},
+		{wc, werrs, "worker", ">"},
+		{sc, serrs, "sinkd", "_INBOX_worker.>"},
+		{sc, serrs, "sinkd", "_INBOX.>"},
+		{oc, oerrs, "operator", "_INBOX_controller.>"},
+	} {
+		srv.requireSubDenied(t, d.nc, d.errs, d.role, d.subject)
+		subDenied = append(subDenied, natsconfSubViolation(d.role, d.subject))
+	}
+	// Its own inbox works (nats.go requests on _INBOX_worker), and the CLI with the default
+	// _INBOX prefix is refused the subscription of its replies.
+	_, err = wc.Request("$JS.API.STREAM.INFO.KV_rf_runs", nil, waitTimeout)
+	require.NoError(t, err, "a worker's request with its own inbox prefix")
+	plain := srv.cliInbox(t, "worker", "_INBOX", "kv", "get", "rf_runs", "run1", "--raw")
+	require.NotZero(t, plain.Code, "the CLI without the worker's inbox prefix gets no reply:\n%s%s", plain.Stdout, plain.Stderr)
+	srv.requireLogged(t, `"ROWFORGE/user:worker" - Subscription Violation - Subject "_INBOX.`)
 
 	// A worker cannot listen to the finalized groups either.
-	wc, werrs := srv.client(t, "worker")
-	_, err = wc.SubscribeSync("rf.sink.>")
-	require.NoError(t, err)
-	require.NoError(t, wc.Flush())
-	select {
-	case err := <-werrs:
-		require.ErrorContains(t, err, `Permissions Violation for Subscription to "rf.sink.>"`)
-	case <-time.After(waitTimeout):
-		t.Fatal("no permission violation for the worker's subscription to rf.sink.>")
-	}
+	srv.requireSubDenied(t, wc, werrs, "worker", "rf.sink.>")
+
+	// rowforge's own commands say so when the accounts refuse their reply inbox (here the
+	// operator's status, told to use the plain _INBOX).
+	wrong := controller(t, "", "status", "--nats-url", srv.UserURL("operator"), "--inbox-prefix", "_INBOX")
+	require.NotZero(t, wrong.Code, "status without the operator's inbox:\n%s", wrong.Stderr)
+	require.Contains(t, wrong.Stderr, "this user may not subscribe to its replies (_INBOX.>)")
 
 	// The operator aborts a run with the nats CLI, as the README shows; a worker's
 	// subscription (rf.control.*, as workers subscribe) receives it.
@@ -411,7 +497,9 @@ func TestNatsConfAccountsDenyAndAllow(t *testing.T) {
 		natsconfViolation("operator", "rf.groups.run1.1"),
 		natsconfViolation("worker", "$KV.rf_runs.run1"),
 		natsconfViolation("worker", "$JS.API.STREAM.CREATE.EVIL"),
+		natsconfViolation("worker", "$JS.API.INFO"),
 	}
+	want = append(append(want, denied...), subDenied...)
 	got := srv.violations()
 	for _, w := range want {
 		require.Truef(t, slices.ContainsFunc(got, func(l string) bool { return strings.HasPrefix(l, w) }),
@@ -419,6 +507,8 @@ func TestNatsConfAccountsDenyAndAllow(t *testing.T) {
 	}
 	for _, l := range got {
 		ok := strings.Contains(l, `Subscription Violation - Subject "rf.sink.>"`) ||
+			strings.HasPrefix(l, `"ROWFORGE/user:worker" - Subscription Violation - Subject "_INBOX.`) || // the CLI's default inbox
+			strings.HasPrefix(l, `"ROWFORGE/user:operator" - Subscription Violation - Subject "_INBOX.`) || // status --inbox-prefix _INBOX
 			slices.ContainsFunc(want, func(w string) bool { return strings.HasPrefix(l, w) })
 		require.Truef(t, ok, "unexpected violation %q", l)
 	}
@@ -442,16 +532,33 @@ func TestNatsConfRolesRunRowforge(t *testing.T) {
 		[]string{"--nats-url", srv.UserURL("sinkd"), "--out", out}, nil))
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)
 	defer cancel()
+	// Nothing is set up yet: the services wait, and say what for, until the controller user
+	// runs controller setup (their users could not create anything).
+	for _, p := range services {
+		require.NoError(t, p.Output.WaitFor(ctx, `waiting for the deployment: `), p.Output.String())
+		require.NoError(t, p.Output.WaitFor(ctx, `missing; run \"controller setup\"`), p.Output.String())
+	}
+	ctrlURL := srv.UserURL("controller")
+	setup := controller(t, "", "setup", "--nats-url", ctrlURL)
+	requireCode(t, 0, setup, "setup as the controller user")
+	require.Regexp(t, `(?m)^stream\s+RF_GROUPS\s+created$`, setup.Stdout)
+	require.Regexp(t, `(?m)^consumer\s+RF_SINK/sinkd\s+created$`, setup.Stdout)
+	require.Regexp(t, `(?m)^object store\s+rf_payloads\s+created$`, setup.Stdout)
+	again := controller(t, "", "setup", "--nats-url", ctrlURL)
+	requireCode(t, 0, again, "setup again")
+	require.Len(t, strings.Fields(again.Stdout), 12*3+1, again.Stdout) // 12 resources ("object store" is two words)
+	require.Equal(t, 12, strings.Count(again.Stdout, " unchanged\n"), "setup is idempotent:\n%s", again.Stdout)
 	for _, p := range services {
 		require.NoError(t, p.Output.WaitFor(ctx, " started"))
 	}
-	ctrlURL := srv.UserURL("controller")
 
 	run := controller(t, "", "run", "-f", quickstartPath(t), "-n", "10000", "--buffer-size", "5000",
 		"--seed", "3", "--name", "secure", "--nats-url", ctrlURL)
 	requireCode(t, 0, run, "run as the controller user")
 	require.Equal(t, 10000, readDataset(t, filepath.Join(out, "secure")).rows())
-	js := connect(t, ctrlURL)
+	cnc, _ := srv.client(t, "controller") // on _INBOX_controller, as the controller's user must
+	js, err := jetstream.New(cnc)
+	require.NoError(t, err)
 	objs, err := js.Stream(t.Context(), "OBJ_rf_payloads")
 	require.NoError(t, err)
 	require.NotZero(t, objs.CachedInfo().State.LastSeq, "bodies went through the object store")
@@ -494,6 +601,14 @@ func TestNatsConfRolesRunRowforge(t *testing.T) {
 
 	stopGracefully(t, services...)
 	require.Empty(t, srv.violations(), "the processes did nothing their users may not")
+	// Nor did the clients hear of any (rowforge logs the server's asynchronous errors).
+	for _, p := range append(services, long, resumed) {
+		require.NotContains(t, p.Output.String(), "Permissions Violation", p.Cmd.Path)
+		require.NotContains(t, p.Output.String(), "NATS: ", p.Cmd.Path)
+	}
+	for _, r := range []result{setup, run, llm, preview, status, abort} {
+		require.NotContains(t, r.Stderr, "Permissions Violation")
+	}
 }
 
 // natsconfGroupsDone returns the groups a run has committed, from its record in rf_runs.
@@ -698,6 +813,7 @@ func TestNatsConfTLSOnly(t *testing.T) {
 	// rowforge end to end over TLS: worker, sinkd and controller with --tls-ca.
 	out := t.TempDir()
 	tlsFlags := []string{"--nats-url", srv.URL, "--tls-ca", ca}
+	setupDeployment(t, srv.URL, "--tls-ca", ca)
 	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), tlsFlags, nil)
 	sk := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), append(tlsFlags, "--out", out), nil)
 	ctx, cancel := context.WithTimeout(t.Context(), waitTimeout)

@@ -52,6 +52,7 @@ func TestWorkerCutOffMidGroup(t *testing.T) {
 	}
 	out := t.TempDir()
 	sinkd := testbin.StartProcess(t, testbin.Binary(t, "sinkd"), []string{"--nats-url", url, "--out", out}, nil)
+	setupDeployment(t, url) // the services wait for it
 	js := connect(t, url)
 	waitForStreams(t, js, "RF_GROUPS", "RF_OUTCOMES", "RF_SINK")
 	// The redelivery waits out the group's AckWait (30 s) after w1 is cut off.

@@ -24,9 +24,10 @@ Jinja expressions, LLM calls on OpenAI-compatible endpoints); controller plans r
 them to workers over NATS JetStream and has sinkd write the result as Parquet.
 
 Without --nats-url (or NATS_URL) everything runs in this process: an embedded nats-server,
-workers and a sink. Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
+workers and a sink. A deployment of its own is prepared once with controller setup.
+Exit codes: 0 completed, 1 run failed, 2 invalid config or usage, 3 aborted.`,
 	}
-	root.AddCommand(runCmd(), previewCmd(), validateCmd(), checkModelsCmd(), abortCmd(), statusCmd(), resumeCmd(), reportCmd())
+	root.AddCommand(runCmd(), previewCmd(), validateCmd(), checkModelsCmd(), abortCmd(), statusCmd(), resumeCmd(), reportCmd(), setupCmd())
 	return root
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/cli"
 	"github.com/rowforge/rowforge/internal/deploy"
 )
@@ -104,5 +105,36 @@ in fact still alive, it stops at its next group and leaves the run to this one.`
 	}
 	client.Bind(cmd.Flags(), "warn")
 	cmd.Flags().StringVar(&progressMode, "progress", "auto", progressUsage)
+	return cmd
+}
+
+func setupCmd() *cobra.Command {
+	var client deploy.Client
+	cmd := &cobra.Command{
+		Use:   "setup --nats-url URL",
+		Short: "Create or update rowforge's streams, consumers and buckets on a server",
+		Long: `setup prepares a deployment: it creates (or updates to this version's layout) the streams
+RF_GROUPS, RF_OUTCOMES and RF_SINK, the shared consumers "workers" and "sinkd", the buckets
+rf_runs, rf_workers, rf_preview, rf_commits, rf_seats, rf_cells and the object store
+rf_payloads, and prints one line per resource: created, updated or unchanged. Running it again
+is harmless.
+
+Run it once per deployment (and after an upgrade), as the controller user: it is the only step
+that needs JetStream administration rights. Workers and sinkd only look these resources up;
+until they exist they wait and log "waiting for the deployment: ... run \"controller setup\"".
+controller run, preview and resume also create what is missing, so a first run sets a server
+up too; local mode (no --nats-url) sets itself up. Use the same --prefix and --replicas as the
+rest of the deployment.`,
+		Example: `  controller setup --nats-url nats://controller:$PASSWORD@nats:4222
+  controller setup --nats-url nats://n1:4222,nats://n2:4222,nats://n3:4222 --replicas 3`,
+		Args: cli.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			out := cmd.OutOrStdout()
+			return deploy.Setup(cmd.Context(), &client, func(c broker.Change) {
+				fmt.Fprintf(out, "%-12s %-24s %s\n", c.Kind, c.Name, c.Action)
+			})
+		},
+	}
+	client.Bind(cmd.Flags(), "warn")
 	return cmd
 }

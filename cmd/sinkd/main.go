@@ -27,7 +27,7 @@ metadata.json — each through a temp file, fsync and rename, so a file is whole
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy.Serve(cmd.Context(), &client, "rowforge-sinkd", func(ctx context.Context, d deploy.Deployment) error {
+			return deploy.Serve(cmd.Context(), &client, deploy.RoleSinkd, func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				svc := sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
 					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log, Metrics: metrics.NewSinkd(reg)})

@@ -46,7 +46,7 @@ back the groups in hand (another worker takes them) and exits 0.`,
 			if err != nil {
 				return err
 			}
-			return deploy.Serve(cmd.Context(), &client, "rowforge-worker", func(ctx context.Context, d deploy.Deployment) error {
+			return deploy.Serve(cmd.Context(), &client, deploy.RoleWorker, func(ctx context.Context, d deploy.Deployment) error {
 				reg := prometheus.NewRegistry()
 				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
 					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,

@@ -31,7 +31,7 @@ type session struct {
 func open(ctx context.Context, p Params, log *slog.Logger) (*session, error) {
 	layout := p.Client.Layout()
 	if p.Client.URL != "" {
-		nc, js, err := dial(p.Client.URL, p.Client.Options("rowforge-controller", false))
+		nc, js, err := dial(p.Client.URL, p.Client.Options(RoleController, "rowforge-controller", false))
 		if err != nil {
 			return nil, err
 		}

@@ -21,9 +21,10 @@ type Deployment struct {
 	Log    *slog.Logger
 }
 
-// Serve connects to the deployment c names, prepares its layout and runs serve until ctx ends;
-// the connection is drained afterwards.
-func Serve(ctx context.Context, c *Client, name string, serve func(context.Context, Deployment) error) error {
+// Serve connects to the deployment c names as a service of role (RoleWorker, RoleSinkd), waits
+// until the deployment is set up (see connectService) and runs serve until ctx ends; the
+// connection is drained afterwards.
+func Serve(ctx context.Context, c *Client, role Role, serve func(context.Context, Deployment) error) error {
 	if err := c.Resolve(); err != nil {
 		return err
 	}
@@ -34,7 +35,7 @@ func Serve(ctx context.Context, c *Client, name string, serve func(context.Conte
 	if c.URL == "" {
 		return &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
 	}
-	nc, js, res, err := connectService(ctx, c, name, log)
+	nc, js, res, err := connectService(ctx, c, role, log)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,113 @@
+package deploy
+
+import (
+	"bytes"
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/rowforge/rowforge/internal/broker"
+	"github.com/rowforge/rowforge/internal/natstest"
+)
+
+// Each role's replies come on its own prefix, unless --inbox-prefix says otherwise; a prefix
+// that is not a literal subject is a flag mistake.
+func TestInboxPrefix(t *testing.T) {
+	t.Parallel()
+	var c Client
+	for _, role := range []Role{RoleController, RoleWorker, RoleSinkd, RoleOperator} {
+		require.Equal(t, "_INBOX_"+string(role), c.Inbox(role))
+	}
+	c.InboxPrefix, c.Replicas = "_R.team2.worker", 1
+	require.NoError(t, c.Resolve())
+	require.Equal(t, "_R.team2.worker", c.Inbox(RoleWorker))
+	for _, bad := range []string{"_INBOX.*", "a..b", "a.>", "a b", "a."} {
+		c := Client{InboxPrefix: bad, Replicas: 1}
+		err := c.Resolve()
+		var fe *FlagError
+		require.ErrorAs(t, err, &fe, bad)
+		require.ErrorContains(t, err, "--inbox-prefix", bad)
+	}
+
+	s := natstest.RunServer(t)
+	c = Client{URL: s.ClientURL()}
+	nc, err := nats.Connect(c.URL, c.Options(RoleSinkd, "test", false)...)
+	require.NoError(t, err)
+	defer nc.Close()
+	require.True(t, strings.HasPrefix(nc.NewInbox(), "_INBOX_sinkd."), nc.NewInbox())
+}
+
+// A service started before controller setup waits, saying what is missing and what to run,
+// and starts once the deployment exists.
+func TestConnectServiceWaitsForSetup(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServer(t)
+	c := &Client{URL: s.ClientURL(), Replicas: 1}
+	var logs syncBuffer
+	log := slog.New(slog.NewTextHandler(&logs, nil))
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	type conn struct {
+		res *broker.Resources
+		err error
+	}
+	done := make(chan conn, 1)
+	go func() {
+		nc, _, res, err := connectService(ctx, c, RoleWorker, log)
+		if err == nil {
+			nc.Close()
+		}
+		done <- conn{res, err}
+	}()
+	require.NoError(t, logs.waitFor(ctx, `waiting for the deployment: stream RF_OUTCOMES missing; run \"controller setup\"`))
+	var report bytes.Buffer
+	require.NoError(t, Setup(ctx, c, func(ch broker.Change) { report.WriteString(ch.Action + "\n") }))
+	require.Equal(t, 12, strings.Count(report.String(), "created\n"), report.String())
+	got := <-done
+	require.NoError(t, got.err)
+	require.NotNil(t, got.res.Seats)
+}
+
+// syncBuffer is a log destination a test can wait on.
+type syncBuffer struct {
+	mu      sync.Mutex
+	buf     bytes.Buffer
+	written chan struct{} // closed and replaced on every write
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.written == nil {
+		b.written = make(chan struct{})
+	}
+	close(b.written)
+	b.written = make(chan struct{})
+	return b.buf.Write(p)
+}
+
+// waitFor returns once s has been written, or ctx's error.
+func (b *syncBuffer) waitFor(ctx context.Context, s string) error {
+	for {
+		b.mu.Lock()
+		if b.written == nil {
+			b.written = make(chan struct{})
+		}
+		found, next := strings.Contains(b.buf.String(), s), b.written
+		b.mu.Unlock()
+		if found {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-next:
+		}
+	}
+}
