@@ -130,6 +130,7 @@ func TestKeyLeakDistributed(t *testing.T) {
 	stub := keyedStub(leakKey, leakFileKey)
 	cfg, providers, secretsFile := keyedInputs(t, stub.Start(t))
 	srv := testbin.StartNATSServer(t)
+	setupDeployment(t, srv.URL) // as an operator would: workers and sinkd only look the deployment up
 	leaks := recordBus(t, srv.URL)
 	out, wd := t.TempDir(), t.TempDir()
 
@@ -212,6 +213,7 @@ func TestRedactedKeyFromWorkerEnvironment(t *testing.T) {
 	stub := keyedStub(leakKey, leakFileKey)
 	cfg, providers, _ := keyedInputs(t, stub.Start(t))
 	srv := testbin.StartNATSServer(t)
+	setupDeployment(t, srv.URL) // as an operator would: workers and sinkd only look the deployment up
 	out := t.TempDir()
 	w := testbin.StartProcess(t, testbin.Binary(t, "worker"), []string{"--nats-url", srv.URL},
 		[]string{"RF_SECRET_MODEL_PROVIDERS_LIT=" + leakKey, "RF_SECRET_PROVIDERS_FROMFILE=" + leakFileKey})
