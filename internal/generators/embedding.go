@@ -35,7 +35,7 @@ func Embedding(col *config.Column, m Embedder) (*scheduler.Generator, error) {
 		vec, err := m.Embed(ctx, text)
 		if err != nil {
 			if modelFailed(err) {
-				return nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: %w", col.Name, err)}
+				return nil, &scheduler.FatalError{Err: &scheduler.ColumnError{Column: col.Name, Err: err}}
 			}
 			return nil, fmt.Errorf("column %q: %w", col.Name, err)
 		}

@@ -63,7 +63,7 @@ func (e *expression) column(ctx context.Context, in *frame.Frame, rows []int) (*
 	for i, name := range e.inputs {
 		if cols[i] = in.Column(name); cols[i] == nil {
 			// Every group would fail the same way: a scheduling bug, not a data problem.
-			return nil, nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: input column %q is missing", e.name, name)}
+			return nil, nil, &scheduler.FatalError{Err: &scheduler.ColumnError{Column: e.name, Err: fmt.Errorf("input column %q is missing", name)}}
 		}
 	}
 	out := frame.NewColumn(e.name, e.dtype, n)
@@ -103,7 +103,7 @@ func (e *expression) column(ctx context.Context, in *frame.Frame, rows []int) (*
 		valid++
 	}
 	if len(rows) > 0 && valid == 0 {
-		return nil, nil, &scheduler.FatalError{Err: fmt.Errorf("column %q: expression failed on all %d rows; first: %w", e.name, len(rows), first)}
+		return nil, nil, &scheduler.FatalError{Err: &scheduler.ColumnError{Column: e.name, Err: fmt.Errorf("expression failed on all %d rows; first: %w", len(rows), first)}}
 	}
 	if valid == n {
 		out.Valid = nil

@@ -176,7 +176,7 @@ func (g *llmColumn) cell(ctx context.Context, row map[string]any) (any, error) {
 // fail wraps an error of the column: fatal (the group fails) when the model stays unavailable,
 // answers what is not a chat completion, or the column's tools cannot work; the row's otherwise.
 func (g *llmColumn) fail(err error) error {
-	err = fmt.Errorf("column %q: %w", g.col.Name, err)
+	err = &scheduler.ColumnError{Column: g.col.Name, Err: err}
 	var broken *tools.ConfigError
 	if modelFailed(err) || errors.As(err, &broken) {
 		return &scheduler.FatalError{Err: err}

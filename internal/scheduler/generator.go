@@ -2,6 +2,7 @@ package scheduler
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -68,3 +69,14 @@ type FatalError struct{ Err error }
 
 func (e *FatalError) Error() string { return e.Err.Error() }
 func (e *FatalError) Unwrap() error { return e.Err }
+
+// ColumnError is an error of one column's generator. The scheduler names the column of every
+// error that fails a group; a generator that already named it (its errors make sense on their
+// own too) is not named twice.
+type ColumnError struct {
+	Column string
+	Err    error
+}
+
+func (e *ColumnError) Error() string { return fmt.Sprintf("column %q: %v", e.Column, e.Err) }
+func (e *ColumnError) Unwrap() error { return e.Err }

@@ -289,7 +289,10 @@ func (s *Scheduler) apply(r result, buf *frame.Frame, tr *Tracker, stats map[str
 
 	var fe *FatalError
 	if errors.As(r.err, &fe) {
-		return nil, fmt.Errorf("column %q: %w", r.task.Column, r.err)
+		if ce, ok := errors.AsType[*ColumnError](r.err); ok && ce.Column == r.task.Column {
+			return nil, r.err // the generator named its column already
+		}
+		return nil, &ColumnError{Column: r.task.Column, Err: r.err}
 	}
 	if r.task.Row >= 0 { // a cell
 		if tr.Dropped(r.task.Row) {

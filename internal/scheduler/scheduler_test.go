@@ -210,6 +210,30 @@ func TestFatalErrorFailsGroupAndDrains(t *testing.T) {
 	require.Equal(t, b.started.Load(), b.cancelled.Load())
 }
 
+// The column is named once in the error that fails a group, whether or not its generator
+// named it already.
+func TestFatalErrorNamesTheColumnOnce(t *testing.T) {
+	t.Parallel()
+	for name, err := range map[string]error{
+		"unnamed": errors.New("boom"),
+		"named":   &scheduler.ColumnError{Column: "f", Err: errors.New("boom")},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			fatal := &scheduler.Generator{Name: "f", Type: frame.Int, Inputs: []string{"a"},
+				Column: func(context.Context, *frame.Frame, []int) (*frame.Column, map[int]error, error) {
+					return nil, nil, &scheduler.FatalError{Err: err}
+				}}
+			out := run(t, 3, scheduler.Options{}, fatal)
+			require.Equal(t, scheduler.Failed, out.Status)
+			require.Equal(t, `column "f": boom`, out.Err.Error())
+			ce, ok := errors.AsType[*scheduler.ColumnError](out.Err)
+			require.True(t, ok)
+			require.Equal(t, "f", ce.Column)
+		})
+	}
+}
+
 func TestPanicFailsGroup(t *testing.T) {
 	t.Parallel()
 	out := run(t, 3, scheduler.Options{},
