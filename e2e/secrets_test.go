@@ -184,7 +184,7 @@ func TestRedactedKeyMissingOnWorker(t *testing.T) {
 // The key-leak test of local mode through the binary, build and preview: the run succeeds
 // with the keys in the controller's memory, and no file it leaves (output, working folder,
 // its temp folder) and none of its output has them. The messages of local mode's embedded
-// server are checked in internal/runner (TestKeyLeakLocal), which can subscribe to it.
+// server are checked in internal/deploy (TestKeyLeakLocal), which can subscribe to it.
 func TestKeyLeakLocalBinary(t *testing.T) {
 	t.Parallel()
 	stub := keyedStub(leakKey, leakFileKey)
