@@ -2,6 +2,8 @@ package worker_test
 
 import (
 	"context"
+	"log/slog"
+	"sync"
 	"testing"
 	"time"
 
@@ -44,7 +46,8 @@ func TestPanicFailsTheGroupAndTheWorkerGoesOn(t *testing.T) {
 		return worker.Compile(cfg, nil, nil, taskConcurrency)
 	}
 	// One slot: the group after the panic runs on the goroutine that recovered it.
-	w := worker.New(nc, js, b.layout, b.res, worker.Options{ID: "w1", Logger: quiet, Metrics: m,
+	errs := &errorLog{}
+	w := worker.New(nc, js, b.layout, b.res, worker.Options{ID: "w1", Logger: slog.New(errs), Metrics: m,
 		Concurrency: 1, MaxConcurrency: 1, Scheduler: compile})
 	servicetest.Start(t, w.Run)
 	for _, run := range []string{poison, live, genPanic} {
@@ -68,6 +71,12 @@ func TestPanicFailsTheGroupAndTheWorkerGoesOn(t *testing.T) {
 	b.groupsSettled(t) // acked with its outcome: not handed back, not terminated
 	settledFailed(1)
 	require.Equal(t, 1.0, testutil.ToFloat64(panics))
+	logged := errs.records()
+	require.Len(t, logged, 1, "the panic is logged once, at ERROR")
+	require.Equal(t, poison, logged[0]["run"])
+	require.Equal(t, "2", logged[0]["group"])
+	require.Contains(t, logged[0]["err"], "poisoned config")
+	require.Contains(t, logged[0]["stack"], "TestPanicFailsTheGroupAndTheWorkerGoesOn", "the stack reaches the code that panicked")
 
 	cons = b.outcomes(t, live)
 	b.publishGroup(t, live, 0, encode(t, seeds(4)))
@@ -88,6 +97,10 @@ func TestPanicFailsTheGroupAndTheWorkerGoesOn(t *testing.T) {
 	b.groupsSettled(t)
 	settledFailed(2)
 	require.Equal(t, 2.0, testutil.ToFloat64(panics), "each panic counted once")
+	logged = errs.records()
+	require.Len(t, logged, 2)
+	require.Equal(t, genPanic, logged[1]["run"])
+	require.Contains(t, logged[1]["stack"], "TestPanicFailsTheGroupAndTheWorkerGoesOn", "the generator's stack, which the scheduler kept")
 
 	ctx := waitCtx(t)
 	workers, err := b.js.Consumer(ctx, b.layout.GroupsStream(), wire.WorkersConsumer)
@@ -96,4 +109,49 @@ func TestPanicFailsTheGroupAndTheWorkerGoesOn(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, info.NumRedelivered, "settled by its first delivery, not handed back")
 	require.Zero(t, testutil.ToFloat64(m.GroupsInFlight))
+}
+
+// errorLog keeps the attributes of every record logged at ERROR, those of With included.
+type errorLog struct {
+	mu    sync.Mutex
+	got   []map[string]string
+	attrs []slog.Attr
+	root  *errorLog // where records go; nil: this one
+}
+
+func (h *errorLog) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+
+func (h *errorLog) Handle(_ context.Context, r slog.Record) error {
+	rec := map[string]string{"msg": r.Message}
+	for _, a := range h.attrs {
+		rec[a.Key] = a.Value.String()
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		rec[a.Key] = a.Value.String()
+		return true
+	})
+	root := h.sink()
+	root.mu.Lock()
+	defer root.mu.Unlock()
+	root.got = append(root.got, rec)
+	return nil
+}
+
+func (h *errorLog) WithAttrs(attrs []slog.Attr) slog.Handler {
+	return &errorLog{attrs: append(append([]slog.Attr{}, h.attrs...), attrs...), root: h.sink()}
+}
+
+func (h *errorLog) WithGroup(string) slog.Handler { return h }
+
+func (h *errorLog) sink() *errorLog {
+	if h.root != nil {
+		return h.root
+	}
+	return h
+}
+
+func (h *errorLog) records() []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]map[string]string{}, h.got...)
 }
