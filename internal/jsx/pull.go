@@ -36,6 +36,10 @@ func PullEach(ctx context.Context, cons jetstream.Consumer, slots int, log *slog
 // PullGated is PullEach where slot i fetches only once ready(ctx, i) returns: a service takes
 // on more work only while it has room for it (nil: always ready). ready returns when ctx ends;
 // the func it returns, if not nil, is called once the fetch has a message or ended without one.
+//
+// PullGated does not recover panics: only handle knows what its message is and how to settle
+// it, so handle recovers its own (the worker's in its executor's hold). A panic that gets here
+// ends the process, and with it every message the other slots hold.
 func PullGated(ctx context.Context, cons jetstream.Consumer, slots int, ready func(ctx context.Context, slot int) (fetched func()),
 	log *slog.Logger, handle func(context.Context, jetstream.Msg)) {
 	var wg sync.WaitGroup

@@ -29,6 +29,10 @@ const (
 	ErrKeptCells        = "kept_cells"        // a group's cells kept in rf_cells could not be read
 	ErrFinalize         = "finalize"          // a dataset's metadata could not be written
 	ErrDiscard          = "discard"           // an aborted run's partial files could not be removed
+	// ErrPanic is a panic recovered while a group was handled: a bug in rowforge or in the
+	// config's code (a generator, a skip expression), never a transient fault. The worker
+	// survives it and the group fails; the log has the stack.
+	ErrPanic = "panic"
 )
 
 // Group statuses of rowforge_worker_groups_total: the scheduler's four, and the hand-back of a
@@ -85,7 +89,7 @@ func NewWorker(reg prometheus.Registerer) *Worker {
 	for _, s := range []string{StatusCompleted, StatusDropped, StatusFailed, StatusAborted, StatusHandedBack} {
 		m.Groups.WithLabelValues(s)
 	}
-	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrHeartbeat, ErrKeptCells} {
+	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrHeartbeat, ErrKeptCells, ErrPanic} {
 		m.Errors.WithLabelValues(k)
 	}
 	return m

@@ -3,6 +3,7 @@ package scheduler
 import (
 	"context"
 	"fmt"
+	"runtime/debug"
 
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -80,3 +81,30 @@ type ColumnError struct {
 
 func (e *ColumnError) Error() string { return fmt.Sprintf("column %q: %v", e.Column, e.Err) }
 func (e *ColumnError) Unwrap() error { return e.Err }
+
+// PanicError is a panic recovered while a group was generated: in a generator call, or in the
+// scheduler's own loop (a skip expression, a Progress callback, folding a result in). It is a
+// bug in rowforge or in the config's code, which another attempt would only repeat, so it fails
+// the group. Its message names the panic; Stack, for the log, says where it happened.
+type PanicError struct {
+	Where string // what panicked: "generator", "scheduler"
+	Value any    // what was passed to panic
+	Stack []byte // the panicking goroutine's stack
+}
+
+// NewPanicError captures a recovered panic p, with the stack of the goroutine that recovers it:
+// call it from the deferred function that called recover.
+func NewPanicError(where string, p any) *PanicError {
+	return &PanicError{Where: where, Value: p, Stack: debug.Stack()}
+}
+
+func (e *PanicError) Error() string {
+	return fmt.Sprintf("%s panicked: %v (a bug in rowforge or in the config's code; the worker's log has the stack)", e.Where, e.Value)
+}
+
+// Unwrap returns the panic's value when it is an error (a runtime error, say), so that
+// errors.Is and errors.As see it.
+func (e *PanicError) Unwrap() error {
+	err, _ := e.Value.(error)
+	return err
+}

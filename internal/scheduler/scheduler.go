@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime/debug"
 
 	"github.com/rowforge/rowforge/pkg/frame"
 )
@@ -112,17 +111,34 @@ func (s *Scheduler) Run(ctx context.Context, buf *frame.Frame) Outcome {
 }
 
 // RunCells is Run resuming from cells.Done and keeping cells through cells.Keep.
-func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells) Outcome {
+//
+// A panic in the group's own goroutine — a skip expression (config code that runs here, not in
+// a generator call), a Progress callback, folding a result in — fails the group with a
+// *PanicError, as one in a generator call does; RunCells still returns only after the calls it
+// started: a caller that recovered the panic itself would go on while they still run, and
+// write kept cells after the group was settled.
+func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells) (out Outcome) {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 
 	stats := map[string]ColumnStats{}
+	var r *groupRun
+	defer func() {
+		if p := recover(); p != nil {
+			err := NewPanicError("scheduler", p)
+			if r != nil {
+				r.cancel(err)
+				r.drain()
+			}
+			out = Outcome{Status: Failed, Err: err, Columns: stats}
+		}
+	}()
 	if err := s.prepare(buf, stats); err != nil {
 		return Outcome{Status: Failed, Err: err, Columns: stats}
 	}
 	n := buf.Len()
 	tr := NewTracker(s.graph, n)
-	r := &groupRun{s: s, ctx: ctx, cancel: cancel, buf: buf, n: n, cells: cells, tr: tr,
+	r = &groupRun{s: s, ctx: ctx, cancel: cancel, buf: buf, n: n, cells: cells, tr: tr,
 		sk: newSkips(s.graph, n), stats: stats, queue: tr.Roots(),
 		results: make(chan result, s.opts.Concurrency)} // never blocks: at most Concurrency in flight
 	r.loop()
@@ -198,12 +214,22 @@ func (r *groupRun) fill() {
 		if task.Row >= 0 && r.tr.Dropped(task.Row) {
 			continue
 		}
-		r.inflight++
+		// Counted once started, so that a start that panics (a skip expression) leaves the
+		// count exact for drain.
 		if task.Row >= 0 {
 			r.startCell(task)
 		} else {
 			r.startColumn(task)
 		}
+		r.inflight++
+	}
+}
+
+// drain waits for the results of every call in flight and discards them: after a panic in the
+// loop, so that RunCells still returns only once its calls have.
+func (r *groupRun) drain() {
+	for ; r.inflight > 0; r.inflight-- {
+		<-r.results
 	}
 }
 
@@ -377,7 +403,7 @@ func (s *Scheduler) runCell(ctx context.Context, gen *Generator, task Task, row 
 	r := result{task: task}
 	defer func() {
 		if p := recover(); p != nil {
-			r.err = &FatalError{Err: fmt.Errorf("generator panicked: %v\n%s", p, debug.Stack())}
+			r.err = &FatalError{Err: NewPanicError("generator", p)}
 		}
 		out <- r
 	}()
@@ -397,7 +423,7 @@ func (s *Scheduler) runColumn(ctx context.Context, gen *Generator, task Task, in
 	r := result{task: task, attempts: 1, skipped: skipped}
 	defer func() {
 		if p := recover(); p != nil {
-			r.err = &FatalError{Err: fmt.Errorf("generator panicked: %v\n%s", p, debug.Stack())}
+			r.err = &FatalError{Err: NewPanicError("generator", p)}
 		}
 		out <- r
 	}()

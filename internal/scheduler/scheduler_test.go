@@ -242,6 +242,46 @@ func TestPanicFailsGroup(t *testing.T) {
 	require.Contains(t, out.Err.Error(), "boom")
 }
 
+func TestGeneratorPanicIsPanicError(t *testing.T) {
+	t.Parallel()
+	out := run(t, 3, scheduler.Options{},
+		intCell("b", "a", func(context.Context, int64) (any, error) { panic("boom") }))
+	var pe *scheduler.PanicError
+	require.ErrorAs(t, out.Err, &pe)
+	require.Equal(t, "generator", pe.Where)
+	require.Contains(t, string(pe.Stack), "TestGeneratorPanicIsPanicError", "the stack is the panicking call's")
+}
+
+// A skip expression runs in the scheduler's own loop, not in a generator call: its panic fails
+// the group, and Run still returns only after the calls it had started.
+func TestSkipPanicFailsGroupAndDrains(t *testing.T) {
+	t.Parallel()
+	const n = 4
+	var started, returned atomic.Int64
+	gen := intCell("b", "a", func(ctx context.Context, _ int64) (any, error) {
+		started.Add(1)
+		defer returned.Add(1)
+		<-ctx.Done() // in flight until the panic cancels the group
+		return nil, ctx.Err()
+	})
+	gen.Skip = &scheduler.Skip{When: func(row map[string]any) bool {
+		if row["a"].(int64) == n-1 { // rows start in order: the others are in flight
+			var m map[string]int
+			m["x"] = 1 // a runtime error, as a buggy expression would make
+		}
+		return false
+	}}
+	out := run(t, n, scheduler.Options{Concurrency: n}, gen)
+	require.Equal(t, scheduler.Failed, out.Status)
+	var pe *scheduler.PanicError
+	require.ErrorAs(t, out.Err, &pe)
+	require.Equal(t, "scheduler", pe.Where)
+	var re runtime.Error
+	require.ErrorAs(t, out.Err, &re, "a runtime error stays reachable")
+	require.Equal(t, int64(n-1), returned.Load(), "every call started returned before Run did")
+	require.Equal(t, started.Load(), returned.Load())
+}
+
 func TestWrongCellTypeDropsRow(t *testing.T) {
 	t.Parallel()
 	out := run(t, 4, scheduler.Options{},

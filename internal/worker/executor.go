@@ -56,6 +56,15 @@ func (w *Worker) handle(ctx context.Context, m jetstream.Msg) {
 // is read, and an abort recorded after that read reaches it by the broadcast: so a controller
 // that aborts either sees the group in flight here and waits for it, or this worker sees the
 // abort and does not start.
+//
+// hold is also where a panic in the group's handling stops: the pull slot's goroutine runs
+// nothing of the group outside it (the subject's parsing before it is fuzzed wire code), and
+// a panic that reached jsx.PullGated would end the process and every other group in it. It
+// recovers here, not deeper, so that one place covers the run's compilation, the prepared
+// group's decoding, the kept cells' read, the outcome's encoding and publication, and the
+// executor's own code (the scheduler recovers what it runs itself: see scheduler.PanicError),
+// and not higher, so that the group is still listed in flight while it is settled. See panicked
+// for how such a group is settled.
 func (w *Worker) hold(ctx context.Context, gm groupMsg, run func(gctx context.Context) action) {
 	gctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -67,7 +76,15 @@ func (w *Worker) hold(ctx context.Context, gm groupMsg, run func(gctx context.Co
 		w.publishRecord(context.WithoutCancel(ctx))
 		w.poke() // its seats may go to others, or another group may fit
 	}()
-	w.settle(ctx, gm, run(gctx))
+	decided := false // run returned: a panic after is settle's own, which may have acked already
+	defer func() {
+		if p := recover(); p != nil {
+			w.panicked(ctx, gm, scheduler.NewPanicError("worker", p), decided)
+		}
+	}()
+	a := run(gctx)
+	decided = true
+	w.settle(ctx, gm, a)
 }
 
 // lookup returns the compiled run, or, when its groups cannot be worked on, how to settle the

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -66,6 +67,51 @@ func decide(out scheduler.Outcome, stopping, reconnected bool) action {
 	}
 }
 
+// panicked settles group gm after a panic in its handling (pe, recovered by hold) and lets the
+// worker go on with its other groups.
+//
+// A panic is a bug in rowforge or in the config's code, not a transient fault: every worker
+// that took the group again would panic the same way. So the group is not handed back, and its
+// message is not terminated either: a terminated group leaves the work queue without an outcome
+// and without the max-deliveries advisory the controller watches for, so the run would wait for
+// it forever. Instead the worker publishes a failed outcome naming the panic (its message; the
+// stack goes to this worker's log), and the controller fails the run at once with a
+// DatasetGenerationError that names the group and the panic. The outcome's message id is the
+// one any outcome of this delivery has (wire.ReplyID): an outcome already stored before the
+// panic wins and the failed one is dropped as a duplicate. Only when that outcome cannot be
+// stored is the group handed back, as any other whose outcome cannot be: another delivery
+// decides it, and MaxDeliver bounds the tries.
+//
+// A panic in settle itself (decided) comes after the message may have been acked: settling it
+// again could double its counts or contradict the first settle, so the message is left as it
+// is; unacked, it is redelivered after its AckWait, and an outcome already stored dedupes.
+//
+// The panic is counted once, as metrics.ErrPanic: by count, as the cause of the settled group,
+// or here for one in settle, whose count has already run.
+func (w *Worker) panicked(ctx context.Context, gm groupMsg, pe *scheduler.PanicError, decided bool) {
+	if decided {
+		gm.log.Error("panic while settling a group; leaving its message to its AckWait", "err", pe, "stack", string(pe.Stack))
+		w.opts.Metrics.Error(metrics.ErrPanic)
+		return
+	}
+	out := scheduler.Outcome{Status: scheduler.Failed, Err: pe}
+	a := action{verb: publishAndAck, out: &out}
+	if err := w.publishOutcome(ctx, gm.m, gm.run, gm.index, out, nil); err != nil {
+		a = handBackAfter(time.Second, slog.LevelWarn, "could not publish the failed outcome of a group that panicked; handing it back",
+			fmt.Errorf("%w; its outcome: %w", pe, err))
+		a.fault = metrics.ErrPublish
+	}
+	w.settle(ctx, gm, a)
+}
+
+// cause is the error a settled group ended with: its outcome's, or the hand-back's.
+func (a action) cause() error {
+	if a.verb == publishAndAck && a.out != nil {
+		return a.out.Err
+	}
+	return a.err
+}
+
 // status is the group's status for the metrics: none for a terminated message, which was not
 // a group this worker ran.
 func (a action) status() string {
@@ -88,8 +134,14 @@ type groupMsg struct {
 }
 
 // settle carries out a: the one place where the executor acks, naks or terms a group's message,
-// and counts it.
+// and counts it. It counts even when settling panics (see panicked), so that the in-flight gauge
+// comes back down. A group that ends with a panic — the scheduler's or the executor's — is
+// logged here at ERROR, with the stack, whatever becomes of its message.
 func (w *Worker) settle(ctx context.Context, gm groupMsg, a action) {
+	defer w.count(a)
+	if pe, ok := errors.AsType[*scheduler.PanicError](a.cause()); ok {
+		gm.log.Error("a panic ended the group", "err", a.cause(), "stack", string(pe.Stack))
+	}
 	switch a.verb {
 	case publishAndAck:
 		w.ack(ctx, gm)
@@ -101,7 +153,6 @@ func (w *Worker) settle(ctx context.Context, gm groupMsg, a action) {
 	case terminate:
 		w.term(gm.m, a.why)
 	}
-	w.count(a)
 }
 
 // ack acks a group whose outcome is stored, then drops what only a redelivery would have read:
@@ -123,6 +174,9 @@ func (w *Worker) count(a action) {
 	mt := w.opts.Metrics
 	if a.fault != "" {
 		mt.Error(a.fault)
+	}
+	if _, ok := errors.AsType[*scheduler.PanicError](a.cause()); ok {
+		mt.Error(metrics.ErrPanic)
 	}
 	if a.verb == publishAndAck {
 		for column, st := range a.out.Columns {

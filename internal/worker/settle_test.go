@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/metrics"
+	"github.com/rowforge/rowforge/internal/scheduler"
 )
 
 // settledMsg records how a message was settled; the methods settle does not use panic.
@@ -68,4 +69,27 @@ func TestSettleCounts(t *testing.T) {
 		require.Zero(t, testutil.ToFloat64(mt.Groups.WithLabelValues(s)), "a terminated message is no group")
 	}
 	require.Equal(t, 1.0, testutil.ToFloat64(mt.Groups.WithLabelValues(metrics.StatusHandedBack)))
+}
+
+// A panic while settling — here in the ack, as settledMsg has no DoubleAck — still counts the
+// group, so that the in-flight gauge comes back down; the panic goes on to hold, which logs and
+// counts it without settling again.
+func TestSettleCountsWhenItPanics(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	mt := metrics.NewWorker(prometheus.NewRegistry())
+	w := &Worker{opts: Options{Metrics: mt}, log: log}
+	msg := &settledMsg{}
+	mt.GroupStarted()
+	out := scheduler.Outcome{Status: scheduler.Completed}
+	require.Panics(t, func() {
+		w.settle(context.Background(), groupMsg{m: msg, log: log}, action{verb: publishAndAck, out: &out})
+	})
+	require.Zero(t, testutil.ToFloat64(mt.GroupsInFlight))
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Groups.WithLabelValues(metrics.StatusCompleted)))
+
+	w.panicked(context.Background(), groupMsg{m: msg, log: log}, scheduler.NewPanicError("worker", "in settle"), true)
+	require.Equal(t, 1.0, testutil.ToFloat64(mt.Errors.WithLabelValues(metrics.ErrPanic)))
+	require.Zero(t, msg.naks, "not settled again")
+	require.Empty(t, msg.termed)
 }
