@@ -25,6 +25,7 @@ const (
 	ErrMalformedMessage = "malformed_message" // a message no instance can use; it is terminated
 	ErrRunRecord        = "run_record"        // rf_runs could not be read
 	ErrModelUnavailable = "model_unavailable" // a model answered only errors past its patience; the run fails
+	ErrModelBadReply    = "model_bad_reply"   // a model's replies were not chat completions (HTML, empty, wrong shape); the run fails
 	ErrHeartbeat        = "heartbeat"         // the worker's rf_workers entry could not be written
 	ErrKeptCells        = "kept_cells"        // a group's cells kept in rf_cells could not be read
 	ErrFinalize         = "finalize"          // a dataset's metadata could not be written
@@ -89,7 +90,7 @@ func NewWorker(reg prometheus.Registerer) *Worker {
 	for _, s := range []string{StatusCompleted, StatusDropped, StatusFailed, StatusAborted, StatusHandedBack} {
 		m.Groups.WithLabelValues(s)
 	}
-	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrHeartbeat, ErrKeptCells, ErrPanic} {
+	for _, k := range []string{ErrPublish, ErrMalformedMessage, ErrRunRecord, ErrModelUnavailable, ErrModelBadReply, ErrHeartbeat, ErrKeptCells, ErrPanic} {
 		m.Errors.WithLabelValues(k)
 	}
 	return m

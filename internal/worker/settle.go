@@ -185,6 +185,9 @@ func (w *Worker) count(a action) {
 		if _, ok := errors.AsType[*llm.UnavailableError](a.out.Err); ok {
 			mt.Error(metrics.ErrModelUnavailable)
 		}
+		if _, ok := errors.AsType[*llm.BadReplyError](a.out.Err); ok {
+			mt.Error(metrics.ErrModelBadReply)
+		}
 	}
 	mt.GroupDone(a.status())
 }

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/stretchr/testify/require"
 
+	"github.com/rowforge/rowforge/internal/llm"
 	"github.com/rowforge/rowforge/internal/metrics"
 	"github.com/rowforge/rowforge/internal/scheduler"
 )
@@ -92,4 +94,34 @@ func TestSettleCountsWhenItPanics(t *testing.T) {
 	require.Equal(t, 1.0, testutil.ToFloat64(mt.Errors.WithLabelValues(metrics.ErrPanic)))
 	require.Zero(t, msg.naks, "not settled again")
 	require.Empty(t, msg.termed)
+}
+
+// A group that failed because its model stayed unavailable, or answered what is not a chat
+// completion, counts under its own kind, whatever wraps the model's error.
+func TestCountModelFailures(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		kind string
+	}{
+		{&llm.UnavailableError{Model: "m", Last: errors.New("HTTP 503")}, metrics.ErrModelUnavailable},
+		{&llm.BadReplyError{Model: "m", Err: errors.New("not a chat completion")}, metrics.ErrModelBadReply},
+	} {
+		t.Run(c.kind, func(t *testing.T) {
+			t.Parallel()
+			mt := metrics.NewWorker(prometheus.NewRegistry())
+			w := &Worker{opts: Options{Metrics: mt}}
+			mt.GroupStarted()
+			out := scheduler.Outcome{Status: scheduler.Failed,
+				Err: &scheduler.ColumnError{Column: "q", Err: &scheduler.FatalError{Err: c.err}}}
+			w.count(decide(out, false, false))
+			require.Equal(t, 1.0, testutil.ToFloat64(mt.Errors.WithLabelValues(c.kind)))
+			for _, other := range []string{metrics.ErrModelUnavailable, metrics.ErrModelBadReply} {
+				if other != c.kind {
+					require.Zero(t, testutil.ToFloat64(mt.Errors.WithLabelValues(other)))
+				}
+			}
+			require.Equal(t, 1.0, testutil.ToFloat64(mt.Groups.WithLabelValues(metrics.StatusFailed)))
+		})
+	}
 }
