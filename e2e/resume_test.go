@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"strconv"
+	"strings"
+	"sync"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -16,26 +18,64 @@ import (
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// generated returns the groups of run that a worker's debug log says it generated.
-func generated(log, run string) map[int]int {
-	re := regexp.MustCompile(`msg="group done" .*run=` + run + ` group=(\d+) `)
+// outcomes counts the group outcomes workers publish, per run and group, as they travel (a core
+// subscription sees every publish, also one the stream drops as a duplicate): how often each
+// group was generated. mark starts a new phase; count(phase) reads one.
+type outcomes struct {
+	mu     sync.Mutex
+	phase  int
+	counts []map[string]int // per phase: "<run>/<group>" -> outcomes
+}
+
+func watchOutcomes(t *testing.T, url string) *outcomes {
+	t.Helper()
+	o := &outcomes{counts: []map[string]int{{}}}
+	nc := connect(t, url).Conn()
+	sub, err := nc.Subscribe("rf.outcomes.*.group.*", func(m *nats.Msg) {
+		tok := strings.Split(m.Subject, ".")
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		o.counts[o.phase][tok[2]+"/"+tok[4]]++
+	})
+	require.NoError(t, err)
+	require.NoError(t, nc.Flush()) // subscribed before anything is generated
+	t.Cleanup(func() { _ = sub.Unsubscribe() })
+	return o
+}
+
+func (o *outcomes) mark() {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.phase++
+	o.counts = append(o.counts, map[string]int{})
+}
+
+// count returns run's outcomes per group in phases from..to (inclusive).
+func (o *outcomes) count(run string, from, to int) map[int]int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
 	out := map[int]int{}
-	for _, m := range re.FindAllStringSubmatch(log, -1) {
-		g, _ := strconv.Atoi(m[1])
-		out[g]++
+	for p := from; p <= to && p < len(o.counts); p++ {
+		for k, c := range o.counts[p] {
+			r, g, _ := strings.Cut(k, "/")
+			if n, err := strconv.Atoi(g); r == run && err == nil {
+				out[n] += c
+			}
+		}
 	}
 	return out
 }
 
 // kill -9 of the controller mid-run, then `controller resume`: the run completes with exactly
 // the rows of the seeded local run, and no group the killed controller had committed (its
-// ledger, read after the kill) is generated again — counted from the workers' logs.
+// ledger, read after the kill) is generated again — counted from the outcomes on the bus.
 func TestKill9ControllerThenResume(t *testing.T) {
 	t.Parallel()
 	const n, buffer, seed = 200000, 4000, 31
 	srv := testbin.StartNATSServer(t)
 	out := t.TempDir()
-	ws, sinkd := startServices(t, srv.URL, out, 2, "--log-level", "debug")
+	ws, sinkd := startServices(t, srv.URL, out, 2)
+	gen := watchOutcomes(t, srv.URL)
 	args := []string{"run", "-f", quickstartPath(t), "-n", fmt.Sprint(n), "--buffer-size", fmt.Sprint(buffer),
 		"--seed", fmt.Sprint(seed), "--name", "resumed"}
 	ctrl, run := startRun(t, srv.URL, append(args, "--nats-url", srv.URL)...)
@@ -62,10 +102,7 @@ func TestKill9ControllerThenResume(t *testing.T) {
 	ctrl.Kill()
 	before, err := broker.ReadLedger(ctx, commits, run)
 	require.NoError(t, err)
-	offsets := make([]int, len(ws))
-	for i, w := range ws {
-		offsets[i] = len(w.Output.String())
-	}
+	gen.mark() // what is generated from here on comes after the ledger was read
 	runs, err := js.KeyValue(ctx, "rf_runs")
 	require.NoError(t, err)
 	e, err := runs.Get(ctx, run)
@@ -79,18 +116,11 @@ func TestKill9ControllerThenResume(t *testing.T) {
 	requireCode(t, 0, res, "resume")
 	require.Contains(t, lastLine(res.Stderr), fmt.Sprintf("%d groups had ended before the resume", len(before)))
 
-	for i, w := range ws {
-		again := generated(w.Output.String()[offsets[i]:], run)
-		for g := range before {
-			require.Zero(t, again[g], "group %d was committed before the kill and generated again by worker %d", g, i)
-		}
+	again := gen.count(run, 1, 1)
+	for g := range before {
+		require.Zero(t, again[g], "group %d was committed before the kill and generated again", g)
 	}
-	total := map[int]int{}
-	for _, w := range ws {
-		for g, c := range generated(w.Output.String(), run) {
-			total[g] += c
-		}
-	}
+	total := gen.count(run, 0, 1)
 	require.Len(t, total, n/buffer, "every group was generated")
 
 	outLocal := t.TempDir()
