@@ -10,77 +10,38 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/rowforge/rowforge/internal/leaktest"
-	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/internal/testbin"
 )
 
-// Distinctive literal secrets: the config's model_providers api_key and credential header,
-// the --providers file's api_key and credential header, and an MCP stdio server's token.
-const (
-	leakKey        = "sk-leak-7f3a9c1e-config"
-	leakHeader     = "hdr-leak-31d0-config-x-api-key"
-	leakFileKey    = "sk-leak-b24d-providers-file"
-	leakFileHeader = "hdr-leak-c85e-providers-file-auth-token"
-	leakEnv        = "ghp_leak9e4bMcpEnvToken"
-)
-
-// leakSecrets are every secret keyedInputs writes, for the scans.
-var leakSecrets = []string{leakKey, leakHeader, leakFileKey, leakFileHeader, leakEnv}
-
-// workerSecretEnv gives a worker every secret keyedInputs writes in RF_SECRET_<NAME>
+// workerSecretEnv gives a worker every secret of leaktest's fixture in RF_SECRET_<NAME>
 // variables, as an alternative to its --secrets file.
 var workerSecretEnv = []string{
-	"RF_SECRET_MODEL_PROVIDERS_LIT=" + leakKey,
-	"RF_SECRET_MODEL_PROVIDERS_LIT_EXTRA_HEADERS_X_API_KEY=" + leakHeader,
-	"RF_SECRET_PROVIDERS_FROMFILE=" + leakFileKey,
-	"RF_SECRET_PROVIDERS_FROMFILE_EXTRA_HEADERS_X_AUTH_TOKEN=" + leakFileHeader,
-	"RF_SECRET_MCP_PROVIDERS_GH_ENV_GITHUB_TOKEN=" + leakEnv,
+	"RF_SECRET_MODEL_PROVIDERS_LIT=" + leaktest.Key,
+	"RF_SECRET_MODEL_PROVIDERS_LIT_EXTRA_HEADERS_X_API_KEY=" + leaktest.Header,
+	"RF_SECRET_PROVIDERS_FROMFILE=" + leaktest.FileKey,
+	"RF_SECRET_PROVIDERS_FROMFILE_EXTRA_HEADERS_X_AUTH_TOKEN=" + leaktest.FileHeader,
+	"RF_SECRET_MCP_PROVIDERS_GH_ENV_GITHUB_TOKEN=" + leaktest.EnvToken,
 }
 
-// keyedStub answers only requests with the keys and credential headers of keyedInputs'
-// providers, and 401 otherwise, as a real endpoint does; its env column's answer is
-// leaktest.EnvOK only when the MCP server had the token. A run that succeeds with EnvOK in
-// every row proved that its workers had every secret.
-func keyedStub() *llmstub.Stub {
-	return llmstub.New(leaktest.CheckEnv(leaktest.Keyed(
-		leaktest.Bearer(leakKey).With("X-Api-Key", leakHeader),
-		leaktest.Bearer(leakFileKey).With("X-Auth-Token", leakFileHeader)), "GITHUB_TOKEN", leakEnv))
-}
-
-// keyedInputs writes, in a folder of their own (the only place the secrets may be), a config
-// with a literal key and credential header, an MCP stdio provider with a token in its env and
-// a model on a providers-file entry with another key and header, the providers file and a
-// worker's secrets file. It returns their paths.
+// keyedInputs writes, in a folder of their own (the only place the secrets may be), the
+// config of leaktest's fixture, its providers file and a worker's secrets file with all of
+// its secrets. It returns their paths.
 func keyedInputs(t *testing.T, endpoint string) (cfg, providers, secretsFile string) {
 	t.Helper()
 	in := t.TempDir()
 	cfg, providers, secretsFile = filepath.Join(in, "config.yaml"), filepath.Join(in, "providers.yaml"), filepath.Join(in, "secrets")
-	require.NoError(t, os.WriteFile(cfg, fmt.Appendf(nil, `
-model_providers:
-  - {name: lit, endpoint: "%s", api_key: "%s", extra_headers: {x-api-key: "%s", X-Title: rowforge}}
-model_configs:
-  - {alias: a, model: m, provider: lit}
-  - {alias: b, model: m, provider: fromfile}
-mcp_providers:
-  - {name: gh, provider_type: stdio, command: %q, env: {GITHUB_TOKEN: "%s"}}
-tool_configs: [{tool_alias: gh-tools, providers: [gh], allow_tools: [getenv]}]
-columns:
-  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, tea]}}
-  - {name: q, column_type: llm-text, model_alias: a, prompt: "Ask about {{ topic }}"}
-  - {name: r, column_type: llm-text, model_alias: b, prompt: "Answer {{ q }}"}
-  - {name: env, column_type: llm-text, model_alias: a, prompt: "Read the token", tool_alias: gh-tools}
-`, endpoint, leakKey, leakHeader, testbin.Program(t, "internal/mcpstub/cmd/mcpstub"), leakEnv), 0o600))
+	require.NoError(t, os.WriteFile(cfg, []byte(leaktest.Config(endpoint, testbin.Program(t, "internal/mcpstub/cmd/mcpstub"))), 0o600))
 	require.NoError(t, os.WriteFile(providers, fmt.Appendf(nil, `
 providers:
-  - {name: fromfile, endpoint: "%s", api_key: "%s", extra_headers: {X-Auth-Token: "%s"}}
-`, endpoint, leakFileKey, leakFileHeader), 0o600))
+  - {name: %s, endpoint: "%s", api_key: "%s", extra_headers: {X-Auth-Token: "%s"}}
+`, leaktest.FileProvider, endpoint, leaktest.FileKey, leaktest.FileHeader), 0o600))
 	require.NoError(t, os.WriteFile(secretsFile, fmt.Appendf(nil, `# the secrets the config and the providers file give literally
 model_providers.lit=%s
 model_providers.lit.extra_headers.x-api-key=%s
 providers.fromfile=%s
 providers.fromfile.extra_headers.X-Auth-Token=%s
 mcp_providers.gh.env.GITHUB_TOKEN=%s
-`, leakKey, leakHeader, leakFileKey, leakFileHeader, leakEnv), 0o600))
+`, leaktest.Key, leaktest.Header, leaktest.FileKey, leaktest.FileHeader, leaktest.EnvToken), 0o600))
 	return cfg, providers, secretsFile
 }
 
@@ -104,7 +65,7 @@ func requireEnvOK(t *testing.T, dir string, rows int) {
 // streams on disk), or in any process's output.
 func TestKeyLeakDistributed(t *testing.T) {
 	t.Parallel()
-	stub := keyedStub()
+	stub := leaktest.Stub()
 	cfg, providers, secretsFile := keyedInputs(t, stub.Start(t))
 	srv := testbin.StartNATSServer(t)
 	setupDeployment(t, srv.URL) // as an operator would: workers and sinkd only look the deployment up
@@ -129,7 +90,7 @@ func TestKeyLeakDistributed(t *testing.T) {
 
 	require.Zero(t, stub.Stats().Failed, "every request carried the right key and header")
 	require.NotZero(t, stub.Stats().Completed)
-	for _, key := range leakSecrets {
+	for _, key := range leaktest.Secrets {
 		require.Empty(t, bus.Leaks(key), "messages with the key")
 		require.Empty(t, leaktest.Files(t, key, out, wd, srv.StoreDir), "files with the key")
 		for name, text := range map[string]string{"run": build.Stdout + build.Stderr, "preview": preview.Stdout + preview.Stderr,
@@ -144,7 +105,7 @@ func TestKeyLeakDistributed(t *testing.T) {
 // the endpoint.
 func TestRedactedKeyMissingOnWorker(t *testing.T) {
 	t.Parallel()
-	stub := keyedStub()
+	stub := leaktest.Stub()
 	cfg, providers, _ := keyedInputs(t, stub.Start(t))
 	srv := testbin.StartNATSServer(t)
 	ws, sinkd := startServices(t, srv.URL, t.TempDir(), 1)
@@ -156,7 +117,7 @@ func TestRedactedKeyMissingOnWorker(t *testing.T) {
 	require.Contains(t, res.Stderr, "RF_SECRET_MODEL_PROVIDERS_LIT")
 	require.Contains(t, res.Stderr, `header "x-api-key"`)
 	require.Contains(t, res.Stderr, "RF_SECRET_MODEL_PROVIDERS_LIT_EXTRA_HEADERS_X_API_KEY")
-	for _, key := range leakSecrets {
+	for _, key := range leaktest.Secrets {
 		require.NotContains(t, res.Stderr, key)
 	}
 	require.Zero(t, stub.Stats().Failed, "the endpoint never saw the marker")
@@ -169,7 +130,7 @@ func TestRedactedKeyMissingOnWorker(t *testing.T) {
 // server are checked in internal/deploy (TestKeyLeakLocal), which can subscribe to it.
 func TestKeyLeakLocalBinary(t *testing.T) {
 	t.Parallel()
-	stub := keyedStub()
+	stub := leaktest.Stub()
 	cfg, providers, _ := keyedInputs(t, stub.Start(t))
 	out, wd, tmp := t.TempDir(), t.TempDir(), t.TempDir()
 	env := append(envWithout("NATS_URL", "TMPDIR"), "TMPDIR="+tmp)
@@ -183,7 +144,7 @@ func TestKeyLeakLocalBinary(t *testing.T) {
 	requireCode(t, 0, preview, "preview")
 
 	require.Zero(t, stub.Stats().Failed, "every request carried the right key and header")
-	for _, key := range leakSecrets {
+	for _, key := range leaktest.Secrets {
 		require.Empty(t, leaktest.Files(t, key, out, wd, tmp), "files with the key")
 		require.NotContains(t, build.Stdout+build.Stderr+preview.Stdout+preview.Stderr, key)
 	}
@@ -193,7 +154,7 @@ func TestKeyLeakLocalBinary(t *testing.T) {
 // RF_SECRET_<NAME>.
 func TestRedactedKeyFromWorkerEnvironment(t *testing.T) {
 	t.Parallel()
-	stub := keyedStub()
+	stub := leaktest.Stub()
 	cfg, providers, _ := keyedInputs(t, stub.Start(t))
 	srv := testbin.StartNATSServer(t)
 	setupDeployment(t, srv.URL) // as an operator would: workers and sinkd only look the deployment up

@@ -16,52 +16,25 @@ import (
 	"github.com/rowforge/rowforge/internal/deploy"
 	"github.com/rowforge/rowforge/internal/leaktest"
 	"github.com/rowforge/rowforge/internal/lifecycle"
-	"github.com/rowforge/rowforge/internal/llmstub"
 	"github.com/rowforge/rowforge/internal/testbin"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// Distinctive literal secrets: the config's model_providers api_key and credential header,
-// the providers file's api_key and credential header, and an MCP stdio server's token.
-const (
-	leakKey        = "sk-leak-7f3a9c1e-config"
-	leakHeader     = "hdr-leak-31d0-config-x-api-key"
-	leakFileKey    = "sk-leak-b24d-providers-file"
-	leakFileHeader = "hdr-leak-c85e-providers-file-auth-token"
-	leakEnv        = "ghp_leak9e4bMcpEnvToken"
-)
-
-// The key-leak test of local mode, build and preview: a config with a literal key and a
-// credential header, a model on a providers-file entry with another key and header, and an
-// MCP stdio server with a token in its env; the endpoint accepts only those keys with their
-// headers, and answers EnvOK only if the MCP server had the token. The run succeeds with EnvOK
+// The key-leak test of local mode, build and preview, on leaktest's fixture: a config with a
+// literal key and a credential header, a model on a providers-file entry with another key and
+// header, and an MCP stdio server with a token in its env; the endpoint accepts only those
+// keys with their headers, and answers EnvOK only if the MCP server had the token. The run succeeds with EnvOK
 // in every row (so the in-process workers had every secret, in memory), and no secret appears
 // in any message the embedded server carried (the run record in rf_runs, rf_commits,
 // rf_preview, the streams), in any file of the output, or in the logs.
 func TestKeyLeakLocal(t *testing.T) {
 	t.Parallel()
-	stub := llmstub.New(leaktest.CheckEnv(leaktest.Keyed(
-		leaktest.Bearer(leakKey).With("X-Api-Key", leakHeader),
-		leaktest.Bearer(leakFileKey).With("X-Auth-Token", leakFileHeader)), "GITHUB_TOKEN", leakEnv))
+	stub := leaktest.Stub()
 	endpoint := stub.Start(t)
-	text := fmt.Sprintf(`
-model_providers:
-  - {name: lit, endpoint: "%s", api_key: "%s", extra_headers: {x-api-key: "%s", X-Title: rowforge}}
-model_configs:
-  - {alias: a, model: m, provider: lit}
-  - {alias: b, model: m, provider: fromfile}
-mcp_providers:
-  - {name: gh, provider_type: stdio, command: %q, env: {GITHUB_TOKEN: "%s"}}
-tool_configs: [{tool_alias: gh-tools, providers: [gh], allow_tools: [getenv]}]
-columns:
-  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, tea]}}
-  - {name: q, column_type: llm-text, model_alias: a, prompt: "Ask about {{ topic }}"}
-  - {name: r, column_type: llm-text, model_alias: b, prompt: "Answer {{ q }}"}
-  - {name: env, column_type: llm-text, model_alias: a, prompt: "Read the token", tool_alias: gh-tools}
-`, endpoint, leakKey, leakHeader, testbin.Program(t, "internal/mcpstub/cmd/mcpstub"), leakEnv)
-	providers := []wire.Provider{{Name: "fromfile", Endpoint: endpoint, ProviderType: "openai", APIKey: leakFileKey,
-		ExtraHeaders: map[string]string{"X-Auth-Token": leakFileHeader}}}
+	text := leaktest.Config(endpoint, testbin.Program(t, "internal/mcpstub/cmd/mcpstub"))
+	providers := []wire.Provider{{Name: leaktest.FileProvider, Endpoint: endpoint, ProviderType: "openai", APIKey: leaktest.FileKey,
+		ExtraHeaders: map[string]string{"X-Auth-Token": leaktest.FileHeader}}}
 
 	for _, mode := range []string{wire.ModeBuild, wire.ModePreview} {
 		t.Run(mode, func(t *testing.T) {
@@ -101,7 +74,7 @@ columns:
 				}
 			}
 			require.Equal(t, 6, n)
-			for _, secret := range []string{leakKey, leakHeader, leakFileKey, leakFileHeader, leakEnv} {
+			for _, secret := range leaktest.Secrets {
 				require.Empty(t, bus.Leaks(secret), "secret on the bus")
 				require.Empty(t, leaktest.Files(t, secret, out), "secret in a file")
 				mu.Lock()

@@ -178,3 +178,53 @@ func offers(req *llmstub.ChatRequest, tool string) bool {
 	}
 	return false
 }
+
+// The fixture both key-leak tests run: distinctive literal secrets of every kind a run must
+// keep to itself, a config that holds those of the config and a providers-file entry that
+// holds the others. A test that finds one of them where it looks has found a leak.
+const (
+	Key        = "sk-leak-7f3a9c1e-config"                 // the config's model_providers api_key
+	Header     = "hdr-leak-31d0-config-x-api-key"          // the config's provider's x-api-key header
+	FileKey    = "sk-leak-b24d-providers-file"             // the providers file's api_key
+	FileHeader = "hdr-leak-c85e-providers-file-auth-token" // the providers file's X-Auth-Token header
+	EnvToken   = "ghp_leak9e4bMcpEnvToken"                 // GITHUB_TOKEN in the MCP stdio provider's env
+)
+
+// Secrets are the fixture's secrets, for the scans.
+var Secrets = []string{Key, Header, FileKey, FileHeader, EnvToken}
+
+// FileProvider is the name of the providers-file entry Config's model b uses; give it
+// endpoint, api_key FileKey and extra_headers {X-Auth-Token: FileHeader}.
+const FileProvider = "fromfile"
+
+// Config is the fixture's config: model a on provider lit (api_key Key, header x-api-key
+// Header, and X-Title, which is no credential), model b on FileProvider, and a column env that
+// calls the getenv tool of an MCP stdio server (mcpCommand: the mcpstub program) started with
+// GITHUB_TOKEN=EnvToken. With Stub, its rows' env is EnvOK.
+func Config(endpoint, mcpCommand string) string {
+	return fmt.Sprintf(`
+model_providers:
+  - {name: lit, endpoint: "%s", api_key: "%s", extra_headers: {x-api-key: "%s", X-Title: rowforge}}
+model_configs:
+  - {alias: a, model: m, provider: lit}
+  - {alias: b, model: m, provider: %s}
+mcp_providers:
+  - {name: gh, provider_type: stdio, command: %q, env: {GITHUB_TOKEN: "%s"}}
+tool_configs: [{tool_alias: gh-tools, providers: [gh], allow_tools: [getenv]}]
+columns:
+  - {name: topic, column_type: sampler, sampler_type: category, params: {values: [soup, tea]}}
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "Ask about {{ topic }}"}
+  - {name: r, column_type: llm-text, model_alias: b, prompt: "Answer {{ q }}"}
+  - {name: env, column_type: llm-text, model_alias: a, prompt: "Read the token", tool_alias: gh-tools}
+`, endpoint, Key, Header, FileProvider, mcpCommand, EnvToken)
+}
+
+// Stub is the fixture's endpoint: it answers only requests with lit's key and header or the
+// providers file's key and header (401 otherwise), and answers the env column with EnvOK only
+// when the MCP server had the token. A run against it that succeeds with no failed request
+// and EnvOK in every row proves that its workers had every secret.
+func Stub() *llmstub.Stub {
+	return llmstub.New(CheckEnv(Keyed(
+		Bearer(Key).With("X-Api-Key", Header),
+		Bearer(FileKey).With("X-Auth-Token", FileHeader)), "GITHUB_TOKEN", EnvToken))
+}
