@@ -72,17 +72,19 @@ func RedactProviders(ps []wire.Provider) ([]wire.Provider, Store) {
 			found[name] = p.APIKey
 			p.APIKey = Marker(name)
 		}
-		headers := Store{}
-		credentials(headers, p.ExtraHeaders, func(h string) string { return headerSecret(fileProvider+p.Name, h) })
-		if len(headers) > 0 {
-			p.ExtraHeaders = maps.Clone(p.ExtraHeaders)
-			for h := range p.ExtraHeaders {
-				name := headerSecret(fileProvider+p.Name, h)
-				if _, ok := headers[name]; ok {
-					p.ExtraHeaders[h] = Marker(name)
+		var headers map[string]string // a copy, made on the first credential
+		for h, v := range p.ExtraHeaders {
+			if CredentialName(h) && isSecretValue(v) {
+				if headers == nil {
+					headers = maps.Clone(p.ExtraHeaders)
 				}
+				name := headerSecret(fileProvider+p.Name, h)
+				found[name] = v
+				headers[h] = Marker(name)
 			}
-			maps.Copy(found, headers)
+		}
+		if headers != nil {
+			p.ExtraHeaders = headers
 		}
 		out[i] = p
 	}
