@@ -3,6 +3,7 @@ package secrets
 import (
 	"bytes"
 	"cmp"
+	"maps"
 	"slices"
 	"strings"
 
@@ -11,7 +12,8 @@ import (
 )
 
 // Redact replaces every literal key of cfg (model_providers and mcp_providers api_key, the
-// seed's token) by its marker in cfg.Raw and cfg.Source, which are what Hash, JSON and
+// seed's token, and the value of each model provider's extra_headers entry and MCP stdio
+// provider's env entry whose name is a CredentialName) by its marker in cfg.Raw and cfg.Source, which are what Hash, JSON and
 // SourceJSON read: what is hashed, written to builder_config.json and published in the run
 // record. The typed fields (cfg.Providers and the like) keep the literal, for the controller's
 // own model calls. It returns the literals by secret name, for in-process workers.
@@ -24,11 +26,13 @@ func Redact(cfg *config.Config) Store {
 		if IsLiteral(p.APIKey) {
 			found[modelProvider+p.Name] = p.APIKey
 		}
+		credentials(found, p.ExtraHeaders, func(h string) string { return headerSecret(modelProvider+p.Name, h) })
 	}
 	for _, p := range cfg.MCPProviders {
 		if isLiteralToken(p.APIKey) {
 			found[mcpProvider+p.Name] = p.APIKey
 		}
+		credentials(found, p.Env, func(v string) string { return envSecret(mcpProvider+p.Name, v) })
 	}
 	if cfg.Seed != nil && isLiteralToken(cfg.Seed.Source.Token) {
 		found[seedToken] = cfg.Seed.Source.Token
@@ -53,8 +57,9 @@ func Redact(cfg *config.Config) Store {
 }
 
 // RedactProviders returns a copy of ps, a providers file's entries for the run record, with
-// each literal api_key replaced by its marker, and the literals by secret name. ps is not
-// changed: the controller's own model calls read it.
+// each literal api_key and each credential header's value (CredentialName) replaced by its
+// marker, and the literals by secret name. ps is not changed, its header maps included: the
+// controller's own model calls read it.
 func RedactProviders(ps []wire.Provider) ([]wire.Provider, Store) {
 	found := Store{}
 	if ps == nil {
@@ -67,9 +72,34 @@ func RedactProviders(ps []wire.Provider) ([]wire.Provider, Store) {
 			found[name] = p.APIKey
 			p.APIKey = Marker(name)
 		}
+		var headers map[string]string // a copy, made on the first credential
+		for h, v := range p.ExtraHeaders {
+			if CredentialName(h) && isSecretValue(v) {
+				if headers == nil {
+					headers = maps.Clone(p.ExtraHeaders)
+				}
+				name := headerSecret(fileProvider+p.Name, h)
+				found[name] = v
+				headers[h] = Marker(name)
+			}
+		}
+		if headers != nil {
+			p.ExtraHeaders = headers
+		}
 		out[i] = p
 	}
 	return out, found
+}
+
+// credentials adds to found the value of each entry of m (a provider's headers or
+// environment) whose name is a CredentialName and whose value is a secret, under the secret
+// name secret gives the entry.
+func credentials(found Store, m map[string]string, secret func(entry string) string) {
+	for k, v := range m {
+		if CredentialName(k) && isSecretValue(v) {
+			found[secret(k)] = v
+		}
+	}
 }
 
 // Merge returns the secrets of all stores in one; a later store wins a name both hold.

@@ -2,12 +2,16 @@
 //
 // A config may give a provider's api_key (or an MCP provider's, or a seed's hf token) as the
 // name of an environment variable or as the key itself. A variable name is not a secret and
-// travels as written. A literal key is replaced, before the config is hashed, written or
-// published, by a marker "redacted:<name>", where name says where the key was (for example
-// "model_providers.local"). The literal stays in the controller's memory: its own model calls
-// use it, and local mode hands it to its in-process workers (Resolver.Memory). A worker of a
-// distributed deployment resolves a marker from its --secrets file or its environment
-// (EnvName); one that cannot fails the group with a *MissingError that says how to give it.
+// travels as written. A model provider's extra_headers and an MCP stdio provider's env are
+// always literal: the value of each entry whose name says it is a credential (CredentialName:
+// Authorization, x-api-key, GITHUB_TOKEN...) is a secret too. A literal key is replaced,
+// before the config is hashed, written or published, by a marker "redacted:<name>", where name
+// says where the key was (for example "model_providers.local" or
+// "model_providers.local.extra_headers.Authorization"). The literal stays in the controller's
+// memory: its own model calls use it, and local mode hands it to its in-process workers
+// (Resolver.Memory). A worker of a distributed deployment resolves a marker from its --secrets
+// file or its environment (EnvName); one that cannot fails the group with a *MissingError that
+// says how to give it.
 //
 // So builder_config.json, the run record in rf_runs and config_hash never depend on a key's
 // value: the hash of a config is the same whatever key it carries.
@@ -29,6 +33,8 @@ const (
 	fileProvider  = "providers."       // + the provider's name: the controller's --providers file
 	mcpProvider   = "mcp_providers."   // + the provider's name: the config's mcp_providers
 	seedToken     = "seed_config.token"
+	// A credential header or variable adds ".extra_headers.<header>" or ".env.<variable>" to
+	// its provider's name (headerSecret, envSecret).
 )
 
 // envName matches what the engine reads as the name of an environment variable rather than

@@ -208,3 +208,155 @@ func TestTokenNamesInCapitals(t *testing.T) {
 	require.Equal(t, secrets.Store{"mcp_providers.docs": "docs_key"}, secrets.Redact(cfg))
 	require.Contains(t, string(cfg.JSON()), "HF_TOKEN")
 }
+
+// The rule that decides which header and variable values are credentials: a name containing
+// auth, key, token, secret, password, passwd, cookie or credential, in any case.
+func TestCredentialName(t *testing.T) {
+	for name, want := range map[string]bool{
+		"Authorization":         true,
+		"authorization":         true,
+		"Proxy-Authorization":   true,
+		"api-key":               true,
+		"x-api-key":             true,
+		"X-Auth-Token":          true,
+		"Cookie":                true,
+		"GITHUB_TOKEN":          true,
+		"AWS_SECRET_ACCESS_KEY": true,
+		"PGPASSWORD":            true,
+		"MYSQL_PASSWD":          true,
+		"GOOGLE_CREDENTIALS":    true,
+		"KEYBOARD_LAYOUT":       true, // errs toward redacting
+		"Content-Type":          false,
+		"X-Request-Id":          false,
+		"OpenAI-Organization":   false,
+		"HTTP_PROXY":            false,
+		"PATH":                  false,
+		"LOG_LEVEL":             false,
+		"":                      false,
+	} {
+		require.Equal(t, want, secrets.CredentialName(name), name)
+	}
+}
+
+// headerConfig has credentials in a model provider's extra_headers and in an MCP stdio
+// provider's env, next to entries that are not credentials and to an empty token.
+func headerConfig(bearer, apiKey, ghToken string) string {
+	return `
+model_providers:
+  - name: hdr
+    endpoint: "http://127.0.0.1:1/v1"
+    api_key: STUB_API_KEY
+    extra_headers: {Authorization: "Bearer ` + bearer + `", x-api-key: "` + apiKey + `", Content-Type: application/json}
+model_configs:
+  - {alias: a, model: m, provider: hdr}
+mcp_providers:
+  - name: gh
+    provider_type: stdio
+    command: /bin/true
+    env: {GITHUB_TOKEN: "` + ghToken + `", LOG_LEVEL: debug, EMPTY_TOKEN: ""}
+tool_configs:
+  - {tool_alias: t, providers: [gh]}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "hi", tool_alias: t}
+`
+}
+
+// Credential headers and variables are redacted like api_key, under markers that name the
+// provider and the entry; other entries, an empty value and the typed fields are left as
+// they are.
+func TestRedactHeadersAndEnv(t *testing.T) {
+	const bearer, apiKey, gh = "sk-hdr-91c2", "azure-key-0f0f", "ghp_unitTokenAbc123"
+	cfg := parse(t, headerConfig(bearer, apiKey, gh))
+	found := secrets.Redact(cfg)
+
+	require.Equal(t, secrets.Store{
+		"model_providers.hdr.extra_headers.Authorization": "Bearer " + bearer,
+		"model_providers.hdr.extra_headers.x-api-key":     apiKey,
+		"mcp_providers.gh.env.GITHUB_TOKEN":               gh,
+	}, found)
+	src, err := cfg.SourceJSON()
+	require.NoError(t, err)
+	for name, doc := range map[string]string{"source": string(src), "builder_config": string(cfg.JSON())} {
+		for _, secret := range []string{bearer, apiKey, gh} {
+			require.NotContains(t, doc, secret, name)
+		}
+		require.Contains(t, doc, `"redacted:model_providers.hdr.extra_headers.Authorization"`, name)
+		require.Contains(t, doc, `"redacted:model_providers.hdr.extra_headers.x-api-key"`, name)
+		require.Contains(t, doc, `"redacted:mcp_providers.gh.env.GITHUB_TOKEN"`, name)
+		require.Contains(t, doc, `"application/json"`, name)
+		require.Contains(t, doc, `"debug"`, name)
+	}
+	require.Equal(t, "Bearer "+bearer, cfg.Providers[0].ExtraHeaders["Authorization"], "the controller's own calls keep the key")
+	require.Equal(t, gh, cfg.MCPProviders[0].Env["GITHUB_TOKEN"])
+
+	// config_hash does not depend on the header's or the variable's value either.
+	other := parse(t, headerConfig("sk-hdr-other", "azure-key-other", "ghp_otherToken"))
+	secrets.Redact(other)
+	require.Equal(t, cfg.Hash(), other.Hash())
+}
+
+// A worker fills header and variable markers like api_key ones, from memory, its file or its
+// environment, without changing a header map it shares with the run record; one it cannot
+// resolve is a *MissingError that names the header or variable.
+func TestFillHeadersAndEnv(t *testing.T) {
+	redacted := func() (*config.Config, map[string]*config.Provider, map[string]string) {
+		cfg := parse(t, headerConfig("sk-fill-h", "k-fill", "ghp_fill"))
+		secrets.Redact(cfg)
+		src, err := cfg.SourceJSON()
+		require.NoError(t, err)
+		cfg = parse(t, string(src))
+		providers := llm.Resolve(cfg.Providers, nil)
+		return cfg, providers, providers["hdr"].ExtraHeaders
+	}
+	noEnv := func(string) (string, bool) { return "", false }
+
+	cfg, providers, shared := redacted()
+	r := &secrets.Resolver{
+		Memory: secrets.Store{"model_providers.hdr.extra_headers.Authorization": "Bearer from-memory"},
+		File:   secrets.Store{"model_providers.hdr.extra_headers.x-api-key": "key-from-file"},
+		Getenv: func(k string) (string, bool) {
+			v, ok := map[string]string{"RF_SECRET_MCP_PROVIDERS_GH_ENV_GITHUB_TOKEN": "ghp_from_env"}[k]
+			return v, ok
+		},
+	}
+	require.NoError(t, r.Fill(cfg, providers))
+	require.Equal(t, map[string]string{"Authorization": "Bearer from-memory", "x-api-key": "key-from-file",
+		"Content-Type": "application/json"}, providers["hdr"].ExtraHeaders)
+	require.Equal(t, map[string]string{"GITHUB_TOKEN": "ghp_from_env", "LOG_LEVEL": "debug", "EMPTY_TOKEN": ""},
+		cfg.MCPProviders[0].Env)
+	require.Equal(t, "redacted:model_providers.hdr.extra_headers.Authorization", shared["Authorization"],
+		"the map the record shares keeps its marker")
+	require.Equal(t, "STUB_API_KEY", providers["hdr"].APIKey)
+
+	cfg, providers, _ = redacted()
+	err := (&secrets.Resolver{Getenv: noEnv}).Fill(cfg, providers)
+	var missing *secrets.MissingError
+	require.ErrorAs(t, err, &missing)
+	msg := err.Error()
+	for _, want := range []string{
+		`model "a" (provider "hdr"): the header "Authorization"`,
+		"model_providers.hdr.extra_headers.Authorization=<value>",
+		"RF_SECRET_MODEL_PROVIDERS_HDR_EXTRA_HEADERS_AUTHORIZATION",
+		`header "x-api-key"`,
+		`MCP provider "gh": the env "GITHUB_TOKEN"`,
+		"RF_SECRET_MCP_PROVIDERS_GH_ENV_GITHUB_TOKEN",
+	} {
+		require.Contains(t, msg, want)
+	}
+	require.NotContains(t, msg, "api_key", "a header cannot name a variable instead")
+	for _, secret := range []string{"sk-fill-h", "k-fill", "ghp_fill"} {
+		require.NotContains(t, msg, secret)
+	}
+}
+
+// A providers file's credential headers are redacted in the copy for the record, never in
+// the caller's map.
+func TestRedactProvidersHeaders(t *testing.T) {
+	headers := map[string]string{"Authorization": "Bearer sk-file-h", "X-Title": "rowforge"}
+	ps := []wire.Provider{{Name: "vllm", APIKey: "VLLM_KEY", ExtraHeaders: headers}}
+	out, found := secrets.RedactProviders(ps)
+	require.Equal(t, map[string]string{"Authorization": "redacted:providers.vllm.extra_headers.Authorization", "X-Title": "rowforge"},
+		out[0].ExtraHeaders)
+	require.Equal(t, "Bearer sk-file-h", headers["Authorization"], "the caller's map keeps the key")
+	require.Equal(t, secrets.Store{"providers.vllm.extra_headers.Authorization": "Bearer sk-file-h"}, found)
+}

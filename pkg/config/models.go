@@ -134,7 +134,8 @@ type Provider struct {
 	// config read back from a run record, a literal key is a marker (see package secrets).
 	APIKey string
 	// ExtraHeaders are sent with every request; ExtraBody's fields are added to every request
-	// body (a model's own extra_body wins over its provider's).
+	// body (a model's own extra_body wins over its provider's). In a config read back from a
+	// run record, a credential header's value (Authorization, x-api-key...) is a marker.
 	ExtraHeaders map[string]string
 	ExtraBody    map[string]any
 }

@@ -39,7 +39,9 @@ type MCPProvider struct {
 	APIKey   string // the name of an environment variable, or the key
 	Command  string
 	Args     []string
-	Env      map[string]string
+	// Env is added to a stdio server's environment as written; in a config read back from a
+	// run record, a credential variable's value (GITHUB_TOKEN...) is a marker.
+	Env map[string]string
 }
 
 // Tool returns the tool config with the alias, or nil.
