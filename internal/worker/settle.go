@@ -145,7 +145,6 @@ func (w *Worker) settle(ctx context.Context, gm groupMsg, a action) {
 	switch a.verb {
 	case publishAndAck:
 		w.ack(ctx, gm)
-		// Tests count each group's generations from this line (e2e's kill -9 and resume).
 		gm.log.Debug("group done", "status", a.out.Status, "rows", a.out.Rows)
 	case handBack:
 		gm.log.Log(ctx, a.level, a.why, "err", a.err)
