@@ -127,6 +127,9 @@ func (d *Denials) Watch(ctx context.Context) (watched context.Context, stop cont
 // call on nc waits for in vain (see Denials). It reports nothing itself; chain it with the
 // handler that logs.
 func (d *Denials) Handle(nc *nats.Conn, _ *nats.Subscription, err error) {
+	if d == nil {
+		return
+	}
 	denied, ok := ParseDenied(err)
 	if !ok || !fatalTo(nc, denied) {
 		return
