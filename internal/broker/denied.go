@@ -22,6 +22,9 @@ type DeniedError struct {
 }
 
 func (e *DeniedError) Error() string {
+	if e.Subject == "" {
+		return fmt.Sprintf("the server refused this user an operation (%v)", e.Err)
+	}
 	return fmt.Sprintf("the server refused %q to this user (permissions violation on %s)", e.Subject, e.Op)
 }
 
@@ -46,8 +49,8 @@ func (e *DeniedError) JetStreamAPI() bool {
 // "<subject>"` (maybe followed by ` using queue "<queue>"` or ` (sid "<sid>")`) and `... for
 // Publish with Reply of "<reply>"`, the subject quoted with Go's %q; nats.go prefixes
 // "nats: permissions violation: ". A violation whose text has another shape still returns
-// ok, with an empty Subject and Op "unknown", so that a newer server's wording degrades the
-// message, not the failure.
+// ok, with Op "unknown" and no Subject: Denials cannot tell what was refused from it, and leave
+// the calls to their retries as before.
 func ParseDenied(err error) (d *DeniedError, ok bool) {
 	if err == nil || !errors.Is(err, nats.ErrPermissionViolation) {
 		return nil, false
