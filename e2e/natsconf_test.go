@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -609,6 +610,53 @@ func TestNatsConfRolesRunRowforge(t *testing.T) {
 	for _, r := range []result{setup, run, llm, preview, status, abort} {
 		require.NotContains(t, r.Stderr, "Permissions Violation")
 	}
+}
+
+// TestNatsConfSetupByAUserWithoutTheRights runs controller setup and run as users to whom
+// accounts.conf gives no JetStream administration rights: the server refuses their API
+// requests without answering them, and the commands fail at once, naming the refused subject
+// and what to do, rather than retrying until their requests time out. (runCommand's deadline
+// only keeps a regression from hanging the test.)
+func TestNatsConfSetupByAUserWithoutTheRights(t *testing.T) {
+	t.Parallel()
+	srv := natsconfStartSecure(t, "")
+	const fix = `: run setup with the controller's or an administrator's credentials`
+	refused := func(res result) string {
+		t.Helper()
+		m := regexp.MustCompile(`the server refused "([^"]+)" to this user \(permissions violation on (\w+)\)`).FindStringSubmatch(res.Stderr)
+		require.NotNil(t, m, "the refusal is named\nstderr:\n%s", res.Stderr)
+		return m[2] + " " + m[1]
+	}
+	for _, role := range []string{"worker", "sinkd", "operator"} {
+		// On the user's own inbox prefix, the first API request that creates is refused.
+		setup := controller(t, "", "setup", "--nats-url", srv.UserURL(role), "--inbox-prefix", "_INBOX_"+role)
+		requireCode(t, 1, setup, "setup as "+role)
+		require.Regexp(t, `^publish \$JS\.API\.STREAM\.(CREATE|UPDATE|INFO)\.RF_GROUPS$`, refused(setup), role)
+		require.Contains(t, setup.Stderr, "error: set up JetStream on "+strings.Replace(srv.UserURL(role), srv.Passwords[role], "xxxxx", 1)+
+			": stream RF_GROUPS: the server refused ", role)
+		require.Contains(t, setup.Stderr, "(permissions violation on publish)"+fix+"\n", role)
+		require.NotContains(t, setup.Stderr, srv.Passwords[role])
+		require.Empty(t, setup.Stdout, "nothing was set up")
+	}
+
+	// On the controller's inbox prefix (the default of setup), the user may not even receive
+	// the replies: that is refused first, and said so.
+	setup := controller(t, "", "setup", "--nats-url", srv.UserURL("worker"))
+	requireCode(t, 1, setup, "setup as the worker on the controller's inbox")
+	require.Regexp(t, `^subscription _INBOX_controller\.`, refused(setup))
+	require.Contains(t, setup.Stderr, "this user may not subscribe to its replies (_INBOX_controller.>): grant it that, or give --inbox-prefix the prefix its account grants\n")
+
+	// controller run ensures the deployment too.
+	run := controller(t, "", "run", "-f", quickstartPath(t), "-n", "10", "--name", "denied",
+		"--nats-url", srv.UserURL("worker"), "--inbox-prefix", "_INBOX_worker")
+	requireCode(t, 1, run, "run as the worker")
+	require.Regexp(t, `^publish \$JS\.API\.STREAM\.(CREATE|UPDATE)\.RF_GROUPS$`, refused(run))
+	require.Contains(t, run.Stderr, ": run the controller with its own user's or an administrator's credentials\n")
+
+	// Nothing was created, and the controller's user still sets the deployment up.
+	ok := controller(t, "", "setup", "--nats-url", srv.UserURL("controller"))
+	requireCode(t, 0, ok, "setup as the controller user")
+	require.Regexp(t, `(?m)^stream\s+RF_GROUPS\s+created$`, ok.Stdout)
 }
 
 // natsconfGroupsDone returns the groups a run has committed, from its record in rf_runs.

@@ -120,7 +120,8 @@ rf_payloads, and prints one line per resource: created, updated or unchanged. Ru
 is harmless.
 
 Run it once per deployment (and after an upgrade), as the controller user: it is the only step
-that needs JetStream administration rights. Workers and sinkd only look these resources up;
+that needs JetStream administration rights (another user's setup fails at once, naming the
+subject the server refused it). Workers and sinkd only look these resources up;
 until they exist they wait and log "waiting for the deployment: ... run \"controller setup\"".
 controller run, preview and resume also create what is missing, so a first run sets a server
 up too; local mode (no --nats-url) sets itself up. Use the same --prefix and --replicas as the

@@ -140,7 +140,10 @@ func action[C any](beforeErr error, before, after *C, afterErr error) string {
 // settle runs one create-or-update of Ensure, again a few times when it fails: controllers (or
 // a setup and a controller) that start together on a fresh cluster race to create the same stream ("stream name already in
 // use" for all but one), and a cluster that has just elected its leaders times some requests
-// out. Each attempt has its own deadline, so one lost request does not eat the caller's.
+// out. Each attempt has its own deadline, so one lost request does not eat the caller's. A
+// refusal is not transient and retrying it only delays the failure: when ctx ends (which a
+// Denials watching it does when the server refuses the user the request) settle stops and
+// returns ctx's *DeniedError cause, if it has one.
 func settle[T any](ctx context.Context, create func(context.Context) (T, error)) (T, error) {
 	var (
 		v   T
@@ -150,14 +153,17 @@ func settle[T any](ctx context.Context, create func(context.Context) (T, error))
 		actx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		v, err = create(actx)
 		cancel()
-		if err == nil || ctx.Err() != nil {
-			return v, err
+		if err == nil {
+			return v, nil
+		}
+		if ctx.Err() != nil {
+			return v, stopped(ctx, err)
 		}
 		t := time.NewTimer(time.Duration(attempt+1) * 100 * time.Millisecond)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return v, err
+			return v, stopped(ctx, err)
 		case <-t.C:
 		}
 	}

@@ -3,12 +3,14 @@ package deploy
 import (
 	"bytes"
 	"context"
+	"errors"
 	"log/slog"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
@@ -109,5 +111,38 @@ func (b *syncBuffer) waitFor(ctx context.Context, s string) error {
 			return ctx.Err()
 		case <-next:
 		}
+	}
+}
+
+// controller setup as a user the server refuses the JetStream API, or the replies of the
+// controller's inbox prefix, fails with the refusal (not after its retries time out) and says
+// what to do about it.
+func TestSetupByAUserWithoutTheRights(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServerWithOptions(t, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "reader", Password: "pw", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.INFO"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_controller.>"}},
+			}},
+			{Username: "deaf", Password: "pw", Permissions: &server.Permissions{
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_deaf.>"}},
+			}},
+		}
+	})
+	// A guard against a hang only: the retries would end long before it.
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	for user, want := range map[string]string{
+		"reader": `: run setup with the controller's or an administrator's credentials`,
+		"deaf":   `: this user may not subscribe to its replies (_INBOX_controller.>): grant it that, or give --inbox-prefix the prefix its account grants`,
+	} {
+		c := &Client{URL: strings.Replace(s.ClientURL(), "nats://", "nats://"+user+":pw@", 1), Replicas: 1}
+		err := Setup(ctx, c, func(broker.Change) { t.Errorf("%s: a change was reported", user) })
+		denied, ok := errors.AsType[*broker.DeniedError](err)
+		require.True(t, ok, "%s: %v", user, err)
+		require.ErrorContains(t, err, `the server refused "`+denied.Subject+`" to this user`, user)
+		require.True(t, strings.HasSuffix(err.Error(), want), "%s: %v", user, err)
+		require.NotContains(t, err.Error(), ":pw@", "the password is redacted")
 	}
 }

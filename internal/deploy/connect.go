@@ -16,18 +16,32 @@ import (
 )
 
 // dial connects to the servers of urls and opens JetStream on the connection, which it closes
-// when JetStream cannot be had: the caller owns a connection only once dial succeeded.
-func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, error) {
+// when JetStream cannot be had: the caller owns a connection only once dial succeeded. The
+// Denials are the connection's: a call that must not wait for a reply the server will never
+// send (its user may not make the request, or not receive the reply) runs in a context of
+// their Watch. They are told of the server's refusals before the handler of opts (which logs).
+func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, *broker.Denials, error) {
+	denials := new(broker.Denials)
+	opts = append(opts[:len(opts):len(opts)], func(o *nats.Options) error {
+		logged := o.AsyncErrorCB
+		o.AsyncErrorCB = func(nc *nats.Conn, sub *nats.Subscription, err error) {
+			denials.Handle(nc, sub, err)
+			if logged != nil {
+				logged(nc, sub, err)
+			}
+		}
+		return nil
+	})
 	nc, err := nats.Connect(urls, opts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("connect to %s: %w", urls, err)
+		return nil, nil, nil, fmt.Errorf("connect to %s: %w", Redact(urls), err)
 	}
 	js, err := jetstream.New(nc)
 	if err != nil {
 		nc.Close()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return nc, js, nil
+	return nc, js, denials, nil
 }
 
 // connectService opens a connection to a deployment for a long-running service and looks up
@@ -36,7 +50,7 @@ func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, err
 // setup`, and its orchestrator should not have to order them. It creates nothing, so its user
 // needs no JetStream administration rights.
 func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
-	nc, js, err := dial(c.URL, c.Options(role, "rowforge-"+string(role), true))
+	nc, js, _, err := dial(c.URL, c.Options(role, "rowforge-"+string(role), true))
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -67,6 +81,24 @@ func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger)
 		}
 		wait = min(2*wait, maxWait)
 	}
+}
+
+// deniedHint is what to tell an operator whose call failed because the server refused its user
+// something (err holds a *broker.DeniedError), after the error: for a JetStream API request,
+// to run it as a user with the rights (fix, such as "run setup with the controller's or an
+// administrator's credentials"); for the reply subscription, to grant the replies or change
+// --inbox-prefix. It is "" for other errors.
+func (c *Client) deniedHint(role Role, err error, fix string) string {
+	denied, ok := errors.AsType[*broker.DeniedError](err)
+	switch {
+	case !ok:
+		return ""
+	case denied.JetStreamAPI():
+		return ": " + fix
+	case denied.Op == "subscription":
+		return fmt.Sprintf(": this user may not subscribe to its replies (%s.>): grant it that, or give --inbox-prefix the prefix its account grants", c.Inbox(role))
+	}
+	return ""
 }
 
 // roleNeeds is what a service of role looks up.

@@ -20,22 +20,23 @@ import (
 // session is the deployment a run is driven on: the servers of p.Client, or an embedded one
 // (local mode) whose layout and URL are its own.
 type session struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	layout wire.Layout
-	url    string
-	close  func()
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	denials *broker.Denials // the connection's (nil in local mode, whose user may do anything)
+	layout  wire.Layout
+	url     string
+	close   func()
 }
 
 // open connects to the deployment of p, starting local mode when p names no server.
 func open(ctx context.Context, p Params, log *slog.Logger) (*session, error) {
 	layout := p.Client.Layout()
 	if p.Client.URL != "" {
-		nc, js, err := dial(p.Client.URL, p.Client.Options(RoleController, "rowforge-controller", false))
+		nc, js, denials, err := dial(p.Client.URL, p.Client.Options(RoleController, "rowforge-controller", false))
 		if err != nil {
 			return nil, err
 		}
-		return &session{nc: nc, js: js, layout: layout, url: p.Client.URL, close: nc.Close}, nil
+		return &session{nc: nc, js: js, denials: denials, layout: layout, url: p.Client.URL, close: nc.Close}, nil
 	}
 	cl, err := local.Start(ctx, local.Options{Workers: p.Workers, Out: p.Out, Logger: log, LLM: p.LLM, Layout: layout, Secrets: p.secrets})
 	if err != nil {
@@ -58,9 +59,14 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		return nil, err
 	}
 	defer s.close()
-	res, err := broker.Ensure(ctx, s.js, s.layout)
+	// A user without the administration rights is refused at once: fail then, not after
+	// Ensure's retries time out.
+	ectx, stop := s.denials.Watch(ctx)
+	res, err := broker.Ensure(ectx, s.js, s.layout)
+	stop()
 	if err != nil {
-		return nil, fmt.Errorf("prepare JetStream on %s: %w", s.url, err)
+		return nil, fmt.Errorf("prepare JetStream on %s: %w%s", Redact(s.url), err,
+			p.Client.deniedHint(RoleController, err, "run the controller with its own user's or an administrator's credentials"))
 	}
 	sink, err := sinkd.NewClient(ctx, s.nc, s.js, s.layout, res, runID, log)
 	if err != nil {

@@ -33,7 +33,7 @@ func Dial(c *Client) (*Operator, error) {
 	if c.URL == "" {
 		return nil, &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required: the server the run lives on")}
 	}
-	nc, js, err := dial(c.URL, append(c.Options(RoleOperator, "rowforge-controller-ops", false), nats.MaxReconnects(0)))
+	nc, js, _, err := dial(c.URL, append(c.Options(RoleOperator, "rowforge-controller-ops", false), nats.MaxReconnects(0)))
 	if err != nil {
 		return nil, err
 	}

@@ -21,13 +21,18 @@ func Setup(ctx context.Context, c *Client, report func(broker.Change)) error {
 	if c.URL == "" {
 		return &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required: the server to set up (local mode sets itself up)")}
 	}
-	nc, js, err := dial(c.URL, append(c.Options(RoleController, "rowforge-controller-setup", false), nats.MaxReconnects(0)))
+	nc, js, denials, err := dial(c.URL, append(c.Options(RoleController, "rowforge-controller-setup", false), nats.MaxReconnects(0)))
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	if _, err := broker.EnsureReport(ctx, js, c.Layout(), report); err != nil {
-		return fmt.Errorf("set up JetStream on %s: %w", Redact(c.URL), err)
+	// A user without the administration rights is refused at once: fail then, not after
+	// EnsureReport's retries time out.
+	ectx, stop := denials.Watch(ctx)
+	defer stop()
+	if _, err := broker.EnsureReport(ectx, js, c.Layout(), report); err != nil {
+		return fmt.Errorf("set up JetStream on %s: %w%s", Redact(c.URL), err,
+			c.deniedHint(RoleController, err, "run setup with the controller's or an administrator's credentials"))
 	}
 	return nil
 }
