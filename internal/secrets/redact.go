@@ -1,11 +1,7 @@
 package secrets
 
 import (
-	"bytes"
-	"cmp"
 	"maps"
-	"slices"
-	"strings"
 
 	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/wire"
@@ -13,13 +9,18 @@ import (
 
 // Redact replaces every literal key of cfg (model_providers and mcp_providers api_key, the
 // seed's token, and the value of each model provider's extra_headers entry and MCP stdio
-// provider's env entry whose name is a CredentialName) by its marker in cfg.Raw and cfg.Source, which are what Hash, JSON and
-// SourceJSON read: what is hashed, written to builder_config.json and published in the run
-// record. The typed fields (cfg.Providers and the like) keep the literal, for the controller's
-// own model calls. It returns the literals by secret name, for in-process workers.
+// provider's env entry whose name is a CredentialName) by its marker in cfg.Raw, which is what
+// Hash and JSON read: what is hashed and written to builder_config.json. Source is dropped, so
+// that SourceJSON (the run record's config) is Raw's JSON, which loses only the document's key
+// order. The typed fields (cfg.Providers and the like) keep the literal, for the controller's own
+// model calls. It returns the literals by secret name, for in-process workers.
 //
-// Call it once, after Parse and before anything is hashed, written or published. A literal
-// that appears elsewhere in the config (in a prompt, say) is replaced there too.
+// Only the credential fields themselves are rewritten: a value is replaced where it is a
+// credential, never as text inside other strings, since a short one ("false" in
+// TOKENIZERS_PARALLELISM) would otherwise rewrite prompts and expressions. A key the config
+// copies into a prompt stays there.
+//
+// Call it once, after Parse and before anything is hashed, written or published.
 func Redact(cfg *config.Config) Store {
 	found := Store{}
 	for _, p := range cfg.Providers {
@@ -40,20 +41,43 @@ func Redact(cfg *config.Config) Store {
 	if len(found) == 0 {
 		return found
 	}
-	literals := byLiteral(found)
-	cfg.Raw = replaceTree(cfg.Raw, literals).(map[string]any)
-	if cfg.Source != nil {
-		cfg.Source = replaceJSON(cfg.Source, literals)
-		for _, l := range literals {
-			if bytes.Contains(cfg.Source, []byte(l.value)) {
-				// An escape this replacement did not foresee: hand out Raw's JSON instead,
-				// which loses only the document's key order.
-				cfg.Source = nil
-				break
+	raw := copyTree(cfg.Raw).(map[string]any)
+	redactProviders(raw["model_providers"], found, modelProvider, "extra_headers", headerSecret)
+	redactProviders(raw["mcp_providers"], found, mcpProvider, "env", envSecret)
+	if seed, ok := raw["seed_config"].(map[string]any); ok {
+		if src, ok := seed["source"].(map[string]any); ok {
+			redactField(src, "token", found, seedToken)
+		}
+	}
+	cfg.Raw, cfg.Source = raw, nil
+	return found
+}
+
+// redactProviders replaces, in a providers list of Raw, each provider's api_key and each entry
+// of its entries mapping (extra_headers, env) that found holds a literal of.
+func redactProviders(list any, found Store, prefix, entries string, entrySecret func(provider, entry string) string) {
+	ps, _ := list.([]any)
+	for _, e := range ps {
+		m, ok := e.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		redactField(m, "api_key", found, prefix+name)
+		if em, ok := m[entries].(map[string]any); ok {
+			for k := range em {
+				redactField(em, k, found, entrySecret(prefix+name, k))
 			}
 		}
 	}
-	return found
+}
+
+// redactField replaces m[key] by the marker of secret when found holds that secret with m[key]'s
+// value: the value the typed config took as a literal key.
+func redactField(m map[string]any, key string, found Store, secret string) {
+	if v, ok := m[key].(string); ok && v != "" && found[secret] == v {
+		m[key] = Marker(secret)
+	}
 }
 
 // RedactProviders returns a copy of ps, a providers file's entries for the run record, with
@@ -113,52 +137,20 @@ func Merge(stores ...Store) Store {
 	return out
 }
 
-// literal is a key to replace and the name of its marker.
-type literal struct{ value, name string }
-
-// byLiteral inverts a store: each literal with one of its names (the smallest, so that the
-// result does not depend on map order), longest first, so that a key that contains another
-// (sk-a and sk-a-mcp) is replaced whole before the shorter one is looked for.
-func byLiteral(s Store) []literal {
-	names := map[string]string{}
-	for name, lit := range s {
-		if cur, ok := names[lit]; !ok || name < cur {
-			names[lit] = name
-		}
-	}
-	out := make([]literal, 0, len(names))
-	for lit, name := range names {
-		out = append(out, literal{lit, name})
-	}
-	slices.SortFunc(out, func(a, b literal) int {
-		if c := cmp.Compare(len(b.value), len(a.value)); c != 0 {
-			return c
-		}
-		return strings.Compare(a.value, b.value)
-	})
-	return out
-}
-
-// replaceTree returns v with every literal in its strings replaced by its marker. Maps and
-// slices are rebuilt, not changed in place: Raw may share them with nothing else, but a copy
-// costs little and keeps Redact free of aliasing surprises.
-func replaceTree(v any, literals []literal) any {
+// copyTree returns a deep copy of a decoded YAML or JSON tree, so that Redact does not change
+// maps the caller may still hold.
+func copyTree(v any) any {
 	switch x := v.(type) {
-	case string:
-		for _, l := range literals {
-			x = strings.ReplaceAll(x, l.value, Marker(l.name))
-		}
-		return x
 	case map[string]any:
 		out := make(map[string]any, len(x))
 		for k, e := range x {
-			out[k] = replaceTree(e, literals)
+			out[k] = copyTree(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(x))
 		for i, e := range x {
-			out[i] = replaceTree(e, literals)
+			out[i] = copyTree(e)
 		}
 		return out
 	}

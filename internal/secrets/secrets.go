@@ -18,8 +18,6 @@
 package secrets
 
 import (
-	"bytes"
-	"encoding/json"
 	"regexp"
 	"strings"
 )
@@ -104,19 +102,4 @@ func EnvName(name string) string {
 		}
 	}
 	return b.String()
-}
-
-// replaceJSON replaces every occurrence of a literal in the JSON text src with the marker of its
-// name, inside longer strings too. Source writes strings with encoding/json, so the literal as
-// encoding/json escapes it (without the quotes) is the byte sequence to look for.
-func replaceJSON(src []byte, literals []literal) []byte {
-	for _, l := range literals {
-		src = bytes.ReplaceAll(src, jsonInner(l.value), jsonInner(Marker(l.name)))
-	}
-	return src
-}
-
-func jsonInner(s string) []byte {
-	q, _ := json.Marshal(s) // a string always encodes
-	return q[1 : len(q)-1]
 }

@@ -60,7 +60,7 @@ func TestRedactConfig(t *testing.T) {
 	}
 	require.Equal(t, key, cfg.Providers[0].APIKey)
 
-	// What a worker parses again is the redacted config, with its order.
+	// What a worker parses again is the redacted config.
 	again := parse(t, string(src))
 	require.Equal(t, "redacted:model_providers.lit", again.Providers[0].APIKey)
 	require.Equal(t, cfg.Hash(), again.Hash())
@@ -75,7 +75,42 @@ func TestRedactSeedToken(t *testing.T) {
 	// An hf token has the shape of a variable name; only one in capitals is taken for one.
 	require.Equal(t, secrets.Store{"seed_config.token": "hf_AbCdEf123"}, secrets.Redact(cfg))
 	require.NotContains(t, string(cfg.JSON()), "hf_AbCdEf123")
-	require.Contains(t, string(cfg.Source), `"token":"redacted:seed_config.token"`)
+	src, err := cfg.SourceJSON()
+	require.NoError(t, err)
+	require.Contains(t, string(src), `"token":"redacted:seed_config.token"`)
+	require.NotContains(t, string(src), "hf_AbCdEf123")
+}
+
+// Only the credential fields are rewritten. A short credential value ("false", "1") also
+// appears as text elsewhere — in a prompt, an expression, an endpoint — and must stay there, or
+// the workers would generate from another config than the user's.
+func TestRedactTouchesOnlyTheCredentialFields(t *testing.T) {
+	cfg := parse(t, `
+model_providers:
+  - name: p
+    endpoint: "http://10.0.0.1:8000/v1"
+    extra_headers: {X-Auth-Version: "1"}
+model_configs:
+  - {alias: a, model: m, provider: p}
+mcp_providers:
+  - {name: gh, provider_type: stdio, command: gh-mcp, env: {TOKENIZERS_PARALLELISM: "false"}}
+tool_configs:
+  - {tool_alias: t, providers: [gh]}
+columns:
+  - {name: q, column_type: llm-text, model_alias: a, prompt: "Answer true or false.", tool_alias: t}
+  - {name: e, column_type: expression, expr: "{{ 'yes' if q == 'true' else 'false' }}"}
+`)
+	found := secrets.Redact(cfg)
+	require.Equal(t, secrets.Store{"model_providers.p.extra_headers.X-Auth-Version": "1",
+		"mcp_providers.gh.env.TOKENIZERS_PARALLELISM": "false"}, found)
+	src, err := cfg.SourceJSON()
+	require.NoError(t, err)
+	again := parse(t, string(src))
+	require.Equal(t, "http://10.0.0.1:8000/v1", again.Providers[0].Endpoint)
+	require.Equal(t, "redacted:model_providers.p.extra_headers.X-Auth-Version", again.Providers[0].ExtraHeaders["X-Auth-Version"])
+	require.Equal(t, "redacted:mcp_providers.gh.env.TOKENIZERS_PARALLELISM", again.MCPProviders[0].Env["TOKENIZERS_PARALLELISM"])
+	require.Equal(t, "Answer true or false.", again.Columns[0].LLM.Prompt)
+	require.Equal(t, "{{ 'yes' if q == 'true' else 'false' }}", again.Columns[1].Expr)
 }
 
 // config_hash does not depend on the key: two configs that differ only by their literal key
