@@ -68,6 +68,7 @@ func drive(ctx context.Context, p Params, runID string, start func(*lifecycle.Co
 		return nil, fmt.Errorf("prepare JetStream on %s: %w%s", Redact(s.url), err,
 			p.Client.deniedHint(RoleController, err, "run the controller with its own user's or an administrator's credentials"))
 	}
+	defer broker.EnsureOnReconnect(ctx, s.nc, s.js, s.layout, log)()
 	sink, err := sinkd.NewClient(ctx, s.nc, s.js, s.layout, res, runID, log)
 	if err != nil {
 		return nil, err

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -141,35 +142,74 @@ func Every(ctx context.Context, d time.Duration, fn func(context.Context)) <-cha
 // Watch calls fn with each entry of kv — the current values, then every change — in a
 // goroutine of its own, until ctx ends or stop is called; stop returns once that goroutine has.
 // The marker that ends the current values is not passed on.
-func Watch(ctx context.Context, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) (stop func(), err error) {
+//
+// After nc reconnects, Watch watches again from the current values: a single server's restart
+// loses its memory buckets, and a watch of one never delivers again, even once the bucket is
+// created anew (nats.go v1.55.0). So fn may see a value again, and must take one it has seen as
+// no change. While the bucket is missing, Watch retries with backoff.
+func Watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, fn func(jetstream.KeyValueEntry)) (stop func(), err error) {
 	ctx, cancel := context.WithCancel(ctx)
 	w, err := kv.WatchAll(ctx)
 	if err != nil {
 		cancel()
 		return nil, err
 	}
+	reconnected := nc.StatusChanged(nats.CONNECTED)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		defer stopWatcher(w)
-		for {
-			select {
-			case <-ctx.Done():
+		defer nc.RemoveStatusListener(reconnected)
+		for w != nil {
+			again := deliver(ctx, w, reconnected, fn)
+			stopWatcher(w)
+			if !again {
 				return
-			case e, ok := <-w.Updates():
-				if !ok {
-					return
-				}
-				if e != nil {
-					fn(e)
-				}
 			}
+			w = rewatch(ctx, kv)
 		}
 	}()
 	return func() {
 		cancel()
 		<-done
 	}, nil
+}
+
+// deliver passes w's entries to fn until nc reconnects (true), or ctx ends or w closes (false).
+func deliver(ctx context.Context, w jetstream.KeyWatcher, reconnected <-chan nats.Status, fn func(jetstream.KeyValueEntry)) bool {
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-reconnected:
+			return true
+		case e, ok := <-w.Updates():
+			if !ok {
+				return false
+			}
+			if e != nil {
+				fn(e)
+			}
+		}
+	}
+}
+
+// rewatch opens a new watch of kv once its bucket is there again (a controller or `controller
+// setup` creates it); nil when ctx ends first.
+func rewatch(ctx context.Context, kv jetstream.KeyValue) jetstream.KeyWatcher {
+	delay := 100 * time.Millisecond
+	for {
+		if w, err := kv.WatchAll(ctx); err == nil {
+			return w
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		delay = min(2*delay, 5*time.Second)
+	}
 }
 
 // stopWatcher unsubscribes w and drains its updates until nats.go closes them: its delivery

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
@@ -30,8 +31,8 @@ func newClaims(run string) *claims {
 }
 
 // watch follows rf_workers until ctx ends or stop is called.
-func (c *claims) watch(ctx context.Context, kv jetstream.KeyValue) (stop func(), err error) {
-	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+func (c *claims) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue) (stop func(), err error) {
+	return jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
 		if e.Operation() != jetstream.KeyValuePut {
 			return
 		}

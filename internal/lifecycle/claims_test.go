@@ -28,7 +28,7 @@ func TestClaimsFollowTheWorkersRecords(t *testing.T) {
 
 	c := newClaims("run1")
 	wctx, stop := context.WithCancel(ctx)
-	stopWatch, err := c.watch(wctx, res.Workers)
+	stopWatch, err := c.watch(wctx, nc, res.Workers)
 	require.NoError(t, err)
 	t.Cleanup(func() { stop(); stopWatch() })
 

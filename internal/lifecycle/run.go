@@ -301,7 +301,7 @@ func (r *run) onControl(ctx context.Context) nats.MsgHandler {
 func (r *run) startAdmission(ctx context.Context, stop context.CancelFunc) {
 	r.stopAdmission = stop
 	claims := newClaims(r.opts.RunID)
-	if stopClaims, err := claims.watch(ctx, r.c.res.Workers); err != nil {
+	if stopClaims, err := claims.watch(ctx, r.c.nc, r.c.res.Workers); err != nil {
 		r.c.log.Warn("cannot follow the workers' groups; admitting the whole window at once", "run", r.opts.RunID, "err", err)
 	} else {
 		r.claims = claims

@@ -8,6 +8,7 @@
 package natstest
 
 import (
+	"net"
 	"testing"
 	"time"
 
@@ -78,4 +79,17 @@ func Connect(t testing.TB, s *server.Server, opts ...nats.Option) *nats.Conn {
 	}
 	t.Cleanup(nc.Close)
 	return nc
+}
+
+// Restart shuts s down and starts a server with opts (the options s was started with, as
+// RunServerWithOptions's configure saw them) on s's port and store, as a restart of the
+// process would: clients reconnect, JetStream's file streams survive and its memory streams do
+// not. The new server is shut down when the test ends.
+func Restart(t testing.TB, s *server.Server, opts *server.Options) *server.Server {
+	t.Helper()
+	again := *opts
+	again.Port = s.Addr().(*net.TCPAddr).Port
+	s.Shutdown()
+	s.WaitForShutdown()
+	return RunServerWithOptions(t, func(o *server.Options) { *o = again })
 }

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
@@ -36,8 +37,8 @@ func newPeers(self string) *peers { return &peers{self: self, recs: map[string]p
 
 // watch keeps the records current until ctx ends or stop is called, calling changed after each
 // update.
-func (p *peers) watch(ctx context.Context, kv jetstream.KeyValue, changed func()) (stop func(), err error) {
-	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+func (p *peers) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, changed func()) (stop func(), err error) {
+	return jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
 		if e.Key() == p.self {
 			return // this worker knows its own state
 		}

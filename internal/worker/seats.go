@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/rowforge/rowforge/internal/jsx"
@@ -174,8 +175,8 @@ func newBoard() *board { return &board{held: map[string]bool{}} }
 
 // watch keeps the board current until ctx ends or stop is called, calling freed when a seat is
 // given back.
-func (b *board) watch(ctx context.Context, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
-	return jsx.Watch(ctx, kv, func(e jetstream.KeyValueEntry) {
+func (b *board) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
+	return jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
 		taken := e.Operation() == jetstream.KeyValuePut
 		b.set(e.Key(), taken)
 		if !taken {

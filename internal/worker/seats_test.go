@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -92,25 +93,25 @@ func TestSeatsPurgedWithTheRunAreDropped(t *testing.T) {
 	require.Zero(t, s.count())
 }
 
-func workersBucket(t *testing.T) (workers, seats jetstream.KeyValue) {
+func workersBucket(t *testing.T) (nc *nats.Conn, workers, seats jetstream.KeyValue) {
 	t.Helper()
-	nc := natstest.Connect(t, natstest.RunServer(t))
+	nc = natstest.Connect(t, natstest.RunServer(t))
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	res, err := broker.Ensure(t.Context(), js, wire.DefaultLayout())
 	require.NoError(t, err)
-	return res.Workers, res.Seats
+	return nc, res.Workers, res.Seats
 }
 
 // A worker's share follows the demand its peers announce in rf_workers: seats go where the
 // requests wait, and come back when the peer's groups end.
 func TestSharesFollowTheAnnouncedDemand(t *testing.T) {
 	t.Parallel()
-	kv, _ := workersBucket(t)
+	nc, kv, _ := workersBucket(t)
 	ctx := t.Context()
 	p := newPeers("a")
 	changed := make(chan struct{}, 16)
-	stop, err := p.watch(ctx, kv, func() { changed <- struct{}{} })
+	stop, err := p.watch(ctx, nc, kv, func() { changed <- struct{}{} })
 	require.NoError(t, err)
 	t.Cleanup(stop)
 
@@ -152,11 +153,11 @@ func TestSharesFollowTheAnnouncedDemand(t *testing.T) {
 // is given back.
 func TestBoardTracksTheSeatsTaken(t *testing.T) {
 	t.Parallel()
-	_, kv := workersBucket(t)
+	nc, _, kv := workersBucket(t)
 	ctx := t.Context()
 	b := newBoard()
 	freed := make(chan struct{}, 16)
-	stop, err := b.watch(ctx, kv, func() { freed <- struct{}{} })
+	stop, err := b.watch(ctx, nc, kv, func() { freed <- struct{}{} })
 	require.NoError(t, err)
 	t.Cleanup(stop)
 

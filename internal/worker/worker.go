@@ -142,12 +142,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: subscribe control: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	stopPeers, err := w.peers.watch(ctx, w.res.Workers, w.poke)
+	stopPeers, err := w.peers.watch(ctx, w.nc, w.res.Workers, w.poke)
 	if err != nil {
 		return fmt.Errorf("worker: watch %s: %w", w.layout.WorkersBucket(), err)
 	}
 	defer stopPeers()
-	stopBoard, err := w.board.watch(ctx, w.res.Seats, w.poke)
+	stopBoard, err := w.board.watch(ctx, w.nc, w.res.Seats, w.poke)
 	if err != nil {
 		return fmt.Errorf("worker: watch %s: %w", w.layout.SeatsBucket(), err)
 	}
