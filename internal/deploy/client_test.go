@@ -146,3 +146,44 @@ func TestSetupByAUserWithoutTheRights(t *testing.T) {
 		require.NotContains(t, err.Error(), ":pw@", "the password is redacted")
 	}
 }
+
+// A worker or sinkd that waits for `controller setup` and is stopped stops cleanly; one whose
+// user the server refuses the lookups fails at once, saying so, rather than wait for ever.
+func TestServeWaitsStopsAndFailsOnARefusal(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServerWithOptions(t, func(o *server.Options) {
+		o.Users = []*server.User{
+			{Username: "worker", Password: "pw", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.STREAM.INFO.>", "$JS.API.CONSUMER.INFO.>"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_worker.>"}},
+			}},
+			{Username: "reader", Password: "pw", Permissions: &server.Permissions{
+				Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.INFO"}},
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_worker.>"}},
+			}},
+			{Username: "deaf", Password: "pw", Permissions: &server.Permissions{
+				Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_deaf.>"}},
+			}},
+		}
+	})
+	url := func(user string) string { return strings.Replace(s.ClientURL(), "nats://", "nats://"+user+":pw@", 1) }
+	serve := func(context.Context, Deployment) error {
+		t.Error("served without a deployment")
+		return nil
+	}
+
+	stopped, cancel := context.WithCancel(t.Context())
+	cancel() // SIGTERM while nothing is set up
+	require.NoError(t, Serve(stopped, &Client{URL: url("worker"), Replicas: 1}, RoleWorker, serve))
+
+	ctx, cancelGuard := context.WithTimeout(t.Context(), time.Minute) // a guard against a hang only
+	defer cancelGuard()
+	for _, user := range []string{"reader", "deaf"} {
+		err := Serve(ctx, &Client{URL: url(user), Replicas: 1}, RoleWorker, serve)
+		denied, ok := errors.AsType[*broker.DeniedError](err)
+		require.True(t, ok, "%s: %v", user, err)
+		require.ErrorContains(t, err, `the server refused "`+denied.Subject+`" to this user`, user)
+		require.NotContains(t, err.Error(), ":pw@", "the password is redacted")
+	}
+	require.NoError(t, ctx.Err(), "they failed before the guard")
+}

@@ -44,16 +44,25 @@ func dial(urls string, opts []nats.Option) (*nats.Conn, jetstream.JetStream, *br
 	return nc, js, denials, nil
 }
 
+// errStoppedWaiting is connectService's error when it was stopped before the deployment was
+// there to look up.
+var errStoppedWaiting = errors.New("stopped while waiting for the deployment")
+
 // connectService opens a connection to a deployment for a long-running service and looks up
 // what the role needs, retrying both while the server is down, its JetStream not ready or the
 // deployment not set up yet: a service may start before its server and before `controller
 // setup`, and its orchestrator should not have to order them. It creates nothing, so its user
 // needs no JetStream administration rights.
+//
+// A user the server refuses a lookup (or its replies) is an error at once: waiting would not
+// change it. A stop (ctx ended) while waiting returns errStoppedWaiting.
 func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
-	nc, js, _, err := dial(c.URL, c.Options(role, "rowforge-"+string(role), true))
+	nc, js, denials, err := dial(c.URL, c.Options(role, "rowforge-"+string(role), true))
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	ctx, stopWatch := denials.Watch(ctx)
+	defer stopWatch()
 	need, err := roleNeeds(role, c.Layout())
 	if err != nil {
 		nc.Close()
@@ -66,9 +75,17 @@ func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger)
 		if err == nil {
 			return nc, js, res, nil
 		}
+		if denied, ok := errors.AsType[*broker.DeniedError](context.Cause(ctx)); ok {
+			err = denied // the lookup only saw its context end
+		}
+		if _, denied := errors.AsType[*broker.DeniedError](err); denied {
+			nc.Close()
+			return nil, nil, nil, fmt.Errorf("look up the deployment on %s: %w%s", Redact(c.URL), err,
+				c.deniedHint(role, err, "give this "+string(role)+" the lookup rights of its role (deploy/nats/accounts.conf)"))
+		}
 		if ctx.Err() != nil {
 			nc.Close()
-			return nil, nil, nil, fmt.Errorf("look up the deployment on %s: %w", Redact(c.URL), err)
+			return nil, nil, nil, fmt.Errorf("%w: %w", errStoppedWaiting, err)
 		}
 		if missing, ok := errors.AsType[*broker.MissingError](err); ok {
 			log.Warn(fmt.Sprintf("waiting for the deployment: %s; run \"controller setup\"", missing), "url", Redact(c.URL))

@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 
@@ -36,6 +37,10 @@ func Serve(ctx context.Context, c *Client, role Role, serve func(context.Context
 		return &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required")}
 	}
 	nc, js, res, err := connectService(ctx, c, role, log)
+	if errors.Is(err, errStoppedWaiting) { // a SIGTERM before the deployment was set up: a clean stop
+		log.Info(string(role)+" stopped while waiting for the deployment", "err", err)
+		return nil
+	}
 	if err != nil {
 		return err
 	}
