@@ -36,7 +36,7 @@ func (c *Client) Bind(fs *pflag.FlagSet, logLevel string) {
 	fs.StringVar(&c.TLSCert, "tls-cert", "", "client certificate (PEM), with --tls-key, for servers that verify clients")
 	fs.StringVar(&c.TLSKey, "tls-key", "", "client certificate's private key (PEM)")
 	fs.StringVar(&c.Prefix, "prefix", "rf", "prefix of rowforge's subjects, streams and buckets, to share a cluster between deployments (all processes of one deployment must agree)")
-	fs.StringVar(&c.InboxPrefix, "inbox-prefix", "", "subject prefix of this process's replies (default _INBOX_<role>: _INBOX_controller, _INBOX_worker, _INBOX_sinkd, _INBOX_operator); the server lets each user subscribe to its own prefix only, so give the one your deployment's accounts grant")
+	fs.StringVar(&c.InboxPrefix, "inbox-prefix", "", "subject prefix of this process's replies (default _INBOX_<role>: _INBOX_controller for run, preview, resume and setup; _INBOX_operator for status and abort; _INBOX_worker; _INBOX_sinkd); the server lets each user subscribe to its own prefix only, so give the one your deployment's accounts grant")
 	fs.IntVar(&c.Replicas, "replicas", 1, "replicas of rowforge's streams and buckets: 1 on a single server, 3 on a cluster; applied by controller setup, run, preview and resume (give them all the same; worker and sinkd create nothing and ignore it)")
 	fs.StringVar(&c.LogLevel, "log-level", logLevel, "log level: debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", "text", "log format: text or json")
