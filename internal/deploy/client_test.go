@@ -187,3 +187,29 @@ func TestServeWaitsStopsAndFailsOnARefusal(t *testing.T) {
 	}
 	require.NoError(t, ctx.Err(), "they failed before the guard")
 }
+
+// status and abort as a user the server refuses the lookup fail at once, naming the refusal,
+// rather than when the request times out.
+func TestOperatorRefusedFailsAtOnce(t *testing.T) {
+	t.Parallel()
+	s := natstest.RunServerWithOptions(t, func(o *server.Options) {
+		o.Users = []*server.User{{Username: "reader", Password: "pw", Permissions: &server.Permissions{
+			Publish:   &server.SubjectPermission{Allow: []string{"$JS.API.INFO"}},
+			Subscribe: &server.SubjectPermission{Allow: []string{"_INBOX_operator.>"}},
+		}}}
+	})
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute) // a guard against a hang only
+	defer cancel()
+	op, err := Dial(&Client{URL: strings.Replace(s.ClientURL(), "nats://", "nats://reader:pw@", 1), Replicas: 1})
+	require.NoError(t, err)
+	defer op.Close()
+	_, _, err = op.Status(ctx, "")
+	denied, ok := errors.AsType[*broker.DeniedError](err)
+	require.True(t, ok, "%v", err)
+	require.ErrorContains(t, err, `the server refused "`+denied.Subject+`" to this user`)
+	require.ErrorContains(t, err, "run status and abort as the operator user")
+	_, err = op.Abort(ctx, "r1", "why", 0)
+	_, ok = errors.AsType[*broker.DeniedError](err)
+	require.True(t, ok, "%v", err)
+	require.NoError(t, ctx.Err(), "they failed before the guard")
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/runstore"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
@@ -19,9 +20,11 @@ import (
 // Operator is an operator command's connection to a deployment. It creates nothing and does
 // not reconnect: an operator asks once, and a server that is down is an answer too.
 type Operator struct {
-	nc     *nats.Conn
-	js     jetstream.JetStream
-	layout wire.Layout
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	layout  wire.Layout
+	client  *Client
+	denials *broker.Denials
 }
 
 // Dial resolves c and connects to the deployment it names; there is no local mode for an
@@ -33,11 +36,11 @@ func Dial(c *Client) (*Operator, error) {
 	if c.URL == "" {
 		return nil, &FlagError{Err: fmt.Errorf("--nats-url (or NATS_URL) is required: the server the run lives on")}
 	}
-	nc, js, _, err := dial(c.URL, append(c.Options(RoleOperator, "rowforge-controller-ops", false), nats.MaxReconnects(0)))
+	nc, js, denials, err := dial(c.URL, append(c.Options(RoleOperator, "rowforge-controller-ops", false), nats.MaxReconnects(0)))
 	if err != nil {
 		return nil, err
 	}
-	return &Operator{nc: nc, js: js, layout: c.Layout()}, nil
+	return &Operator{nc: nc, js: js, layout: c.Layout(), client: c, denials: denials}, nil
 }
 
 // Close closes the connection.
@@ -46,8 +49,17 @@ func (o *Operator) Close() { o.nc.Close() }
 // openBuckets opens the run and worker buckets without creating anything: the operator
 // commands only read a deployment (and abort writes one record). workers is nil when the
 // server holds no worker bucket yet.
+//
+// A user the server refuses the lookup (or its replies) fails at once, saying so, rather than
+// when the request times out.
 func (o *Operator) openBuckets(ctx context.Context) (runs *runstore.Store, workers jetstream.KeyValue, err error) {
+	ctx, stop := o.denials.Watch(ctx)
+	defer stop()
 	runs, ok, err := runstore.Open(ctx, o.js, o.layout)
+	if denied, isDenied := errors.AsType[*broker.DeniedError](context.Cause(ctx)); isDenied {
+		return nil, nil, fmt.Errorf("%w%s", denied, o.client.deniedHint(RoleOperator, denied,
+			"run status and abort as the operator user (or one granted the same lookups)"))
+	}
 	if err != nil {
 		return nil, nil, err
 	}
