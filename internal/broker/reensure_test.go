@@ -6,8 +6,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
@@ -19,9 +17,8 @@ import (
 // controller's connection makes them again once it has reconnected.
 func TestEnsureOnReconnectMakesTheMemoryBucketsAgain(t *testing.T) {
 	t.Parallel()
-	var opts *server.Options
-	s := natstest.RunServerWithOptions(t, func(o *server.Options) { opts = o })
-	nc := natstest.Connect(t, s, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	s, restart := natstest.RunRestartable(t)
+	nc := natstest.Connect(t, s, natstest.ReconnectOptions...)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	l := wire.DefaultLayout()
@@ -32,7 +29,7 @@ func TestEnsureOnReconnectMakesTheMemoryBucketsAgain(t *testing.T) {
 	stop := EnsureOnReconnect(ctx, nc, js, l, slog.New(slog.DiscardHandler))
 	defer stop()
 
-	natstest.Restart(t, s, opts)
+	restart()
 	for _, bucket := range []string{l.WorkersBucket(), l.SeatsBucket(), l.PreviewBucket()} {
 		require.Eventually(t, func() bool {
 			_, err := js.KeyValue(ctx, bucket)

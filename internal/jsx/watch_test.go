@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
@@ -19,9 +18,8 @@ import (
 // bucket still reaches fn.
 func TestWatchSurvivesAServerRestart(t *testing.T) {
 	t.Parallel()
-	var opts *server.Options
-	s := natstest.RunServerWithOptions(t, func(o *server.Options) { opts = o })
-	nc := natstest.Connect(t, s, nats.MaxReconnects(-1), nats.ReconnectWait(20*time.Millisecond))
+	s, restart := natstest.RunRestartable(t)
+	nc := natstest.Connect(t, s, natstest.ReconnectOptions...)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a guard, not a timing assertion
@@ -40,7 +38,7 @@ func TestWatchSurvivesAServerRestart(t *testing.T) {
 
 	reconnected := nc.StatusChanged(nats.CONNECTED)
 	defer nc.RemoveStatusListener(reconnected)
-	natstest.Restart(t, s, opts)
+	restart()
 	select {
 	case <-reconnected:
 	case <-ctx.Done():

@@ -81,15 +81,24 @@ func Connect(t testing.TB, s *server.Server, opts ...nats.Option) *nats.Conn {
 	return nc
 }
 
-// Restart shuts s down and starts a server with opts (the options s was started with, as
-// RunServerWithOptions's configure saw them) on s's port and store, as a restart of the
-// process would: clients reconnect, JetStream's file streams survive and its memory streams do
-// not. The new server is shut down when the test ends.
-func Restart(t testing.TB, s *server.Server, opts *server.Options) *server.Server {
+// RunRestartable is RunServer for a test that restarts the server: restart shuts it down and
+// starts it again on its port and store, as a restart of the process would — clients
+// reconnect, JetStream's file streams survive and its memory streams do not. Connect with
+// ReconnectOptions so that a client waits out the restart.
+func RunRestartable(t testing.TB) (s *server.Server, restart func()) {
 	t.Helper()
-	again := *opts
-	again.Port = s.Addr().(*net.TCPAddr).Port
-	s.Shutdown()
-	s.WaitForShutdown()
-	return RunServerWithOptions(t, func(o *server.Options) { *o = again })
+	var opts *server.Options
+	s = RunServerWithOptions(t, func(o *server.Options) { opts = o })
+	return s, func() {
+		t.Helper()
+		again := *opts
+		again.Port = s.Addr().(*net.TCPAddr).Port
+		s.Shutdown()
+		s.WaitForShutdown()
+		s = RunServerWithOptions(t, func(o *server.Options) { *o = again })
+	}
 }
+
+// ReconnectOptions make a client reconnect at once and for ever, for tests that restart the
+// server.
+var ReconnectOptions = []nats.Option{nats.MaxReconnects(-1), nats.ReconnectWait(20 * time.Millisecond)}
