@@ -25,6 +25,7 @@ import (
 	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/option"
 	"github.com/openai/openai-go/v3/shared"
+	"github.com/tidwall/sjson"
 
 	"github.com/rowforge/rowforge/pkg/config"
 )
@@ -196,6 +197,7 @@ type Model struct {
 	alias, name, endpoint string
 	params                config.InferenceParams
 	client                openai.Client
+	extraBody             map[string]any // extra_body of the provider and the model, set in every request's body
 	limiter               *Limiter
 	capacity              int // max_parallel_requests
 	opts                  Options
@@ -218,16 +220,13 @@ func NewModel(m *config.Model, p *config.Provider, ceiling int, opts Options) *M
 	for _, k := range sortedKeys(p.ExtraHeaders) {
 		copts = append(copts, option.WithHeader(k, p.ExtraHeaders[k]))
 	}
-	body := maps.Clone(p.ExtraBody)
-	if body == nil {
-		body = map[string]any{}
+	extra := maps.Clone(p.ExtraBody)
+	if extra == nil {
+		extra = map[string]any{}
 	}
-	maps.Copy(body, m.Params.ExtraBody) // the model's own fields win
-	for _, k := range sortedKeys(body) {
-		copts = append(copts, option.WithJSONSet(k, body[k]))
-	}
+	maps.Copy(extra, m.Params.ExtraBody) // the model's own fields win
 	return &Model{alias: m.Alias, name: m.Model, endpoint: p.Endpoint, params: m.Params, client: openai.NewClient(copts...),
-		limiter: NewLimiter(ceiling), capacity: max(m.Params.MaxParallelRequests, 1), opts: opts}
+		extraBody: extra, limiter: NewLimiter(ceiling), capacity: max(m.Params.MaxParallelRequests, 1), opts: opts}
 }
 
 // Alias is the model's alias in the config.
@@ -251,11 +250,22 @@ func (m *Model) Limiter() *Limiter { return m.limiter }
 // completion is retried BadReplyAttempts times in all, then is a *BadReplyError. A refusal that
 // no retry can fix is a *RequestError. Attempts and tokens are counted in ctx's Usage.
 func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
+	params, user := m.chatParams(req)
+	body, err := m.requestBody(params)
+	if err != nil {
+		return Reply{}, err
+	}
 	var reply Reply
-	err := m.call(ctx, func(ctx context.Context) (ModelUsage, error) {
-		var err error
-		reply, err = m.attempt(ctx, req)
-		return reply.Usage, err
+	err = m.call(ctx, func(ctx context.Context) (func() (ModelUsage, error), error) {
+		hres, raw, err := m.post(ctx, "chat/completions", body)
+		if err != nil {
+			return nil, err
+		}
+		return func() (ModelUsage, error) {
+			var err error
+			reply, err = m.readChat(hres, raw, req, user)
+			return reply.Usage, err
+		}, nil
 	})
 	if err != nil {
 		return Reply{}, err
@@ -267,22 +277,50 @@ func (m *Model) Complete(ctx context.Context, req Request) (Reply, error) {
 // Embed asks an embedding model for the embedding of text (the OpenAI embeddings API, with
 // the model's encoding_format and dimensions), admitted and retried as Complete is.
 func (m *Model) Embed(ctx context.Context, text string) ([]float32, error) {
+	params := openai.EmbeddingNewParams{
+		Model: openai.EmbeddingModel(m.name),
+		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{text}},
+	}
+	if m.params.Dimensions > 0 {
+		params.Dimensions = openai.Int(int64(m.params.Dimensions))
+	}
+	if m.params.EncodingFormat != "" {
+		params.EncodingFormat = openai.EmbeddingNewParamsEncodingFormat(m.params.EncodingFormat)
+	}
+	body, err := m.requestBody(params)
+	if err != nil {
+		return nil, err
+	}
 	var vec []float32
-	err := m.call(ctx, func(ctx context.Context) (ModelUsage, error) {
-		var usage ModelUsage
-		var err error
-		vec, usage, err = m.embedOnce(ctx, text)
-		return usage, err
+	err = m.call(ctx, func(ctx context.Context) (func() (ModelUsage, error), error) {
+		hres, raw, err := m.post(ctx, "embeddings", body)
+		if err != nil {
+			return nil, err
+		}
+		return func() (ModelUsage, error) {
+			var usage ModelUsage
+			var err error
+			vec, usage, err = m.readEmbedding(hres, raw)
+			return usage, err
+		}, nil
 	})
 	return vec, err
 }
+
+// exchange sends one request; the read it returns turns the reply into the caller's result.
+type exchange func(context.Context) (read func() (ModelUsage, error), err error)
 
 // call runs attempt until it succeeds: each attempt admitted by the limiter and counted in
 // ctx's Usage; transient failures retried with backoff until ctx ends or the model has failed
 // for longer than the patience (*UnavailableError), bad replies BadReplyAttempts times in all.
 // The model's first failed attempt is logged at WARN, so that a misbehaving endpoint shows at
 // the default level at once; later ones at DEBUG.
-func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUsage, error)) error {
+//
+// A seat covers the HTTP exchange only: the request body is built before it is taken (by the
+// caller) and the reply is read after it is given back, so that the endpoint's seats wait on
+// the endpoint, not on this process's CPU. The limiter counts an exchange the endpoint answered
+// as a success (its rate signal is a 429); the observer is told the attempt's whole outcome.
+func (m *Model) call(ctx context.Context, attempt exchange) error {
 	usage := usageOf(ctx)
 	badReplies := 0
 	for n := 0; ; n++ {
@@ -291,8 +329,13 @@ func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUs
 			return err
 		}
 		m.opts.Observer.InFlight(m.alias, 1)
-		u, err := attempt(ctx)
+		read, err := attempt(ctx)
 		m.opts.Observer.InFlight(m.alias, -1)
+		var u ModelUsage
+		if err == nil {
+			release(Succeeded) // settle's release below is then a no-op
+			u, err = read()
+		}
 		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens})
 		settle := func(o Outcome) { // the limiter and the observer see the same outcome
 			release(o)
@@ -347,38 +390,21 @@ func (m *Model) call(ctx context.Context, attempt func(context.Context) (ModelUs
 	}
 }
 
-// embedOnce sends one embeddings request.
-func (m *Model) embedOnce(ctx context.Context, text string) ([]float32, ModelUsage, error) {
-	params := openai.EmbeddingNewParams{
-		Model: openai.EmbeddingModel(m.name),
-		Input: openai.EmbeddingNewParamsInputUnion{OfArrayOfStrings: []string{text}},
-	}
-	if m.params.Dimensions > 0 {
-		params.Dimensions = openai.Int(int64(m.params.Dimensions))
-	}
-	if m.params.EncodingFormat != "" {
-		params.EncodingFormat = openai.EmbeddingNewParamsEncodingFormat(m.params.EncodingFormat)
-	}
-	actx, cancel := m.withTimeout(ctx)
-	defer cancel()
-	var body []byte
-	var hres *http.Response
-	if _, err := m.client.Embeddings.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
-		return nil, ModelUsage{}, m.classify(ctx, err)
-	}
+// readEmbedding reads an embeddings reply.
+func (m *Model) readEmbedding(hres *http.Response, raw []byte) ([]float32, ModelUsage, error) {
 	var resp openai.CreateEmbeddingResponse
-	if err := m.decodeReply(hres, body, &resp, "an embeddings reply"); err != nil {
+	if err := m.decodeReply(hres, raw, &resp, "an embeddings reply"); err != nil {
 		return nil, ModelUsage{}, err
 	}
 	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens}
 	if len(resp.Data) != 1 {
-		return nil, usage, m.badReply(hres, body, fmt.Errorf("not an embeddings reply: %d embeddings for 1 input", len(resp.Data)))
+		return nil, usage, m.badReply(hres, raw, fmt.Errorf("not an embeddings reply: %d embeddings for 1 input", len(resp.Data)))
 	}
 	d := resp.Data[0]
-	if raw := d.JSON.Embedding.Raw(); strings.HasPrefix(raw, `"`) { // encoding_format base64
-		vec, err := decodeBase64Vector(raw)
+	if enc := d.JSON.Embedding.Raw(); strings.HasPrefix(enc, `"`) { // encoding_format base64
+		vec, err := decodeBase64Vector(enc)
 		if err != nil {
-			return nil, usage, m.badReply(hres, body, err)
+			return nil, usage, m.badReply(hres, raw, err)
 		}
 		return vec, usage, nil
 	}
@@ -456,25 +482,77 @@ func (m *Model) withTimeout(ctx context.Context) (context.Context, context.Cance
 	return ctx, func() {}
 }
 
-// attempt sends one request.
-func (m *Model) attempt(ctx context.Context, req Request) (Reply, error) {
-	params, user := m.chatParams(req)
-	actx, cancel := m.withTimeout(ctx)
-	defer cancel()
-	var body []byte
-	var hres *http.Response
-	if _, err := m.client.Chat.Completions.New(actx, params, option.WithResponseBodyInto(&body), option.WithResponseInto(&hres)); err != nil {
-		return Reply{}, m.classify(ctx, err)
+// requestBody is params as the endpoint receives them, the extra_body fields set in (each
+// key a path, as the SDK's option.WithJSONSet takes it). It is built once per call: a retry
+// sends the same request.
+func (m *Model) requestBody(params json.Marshaler) ([]byte, error) {
+	body, err := params.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("model %q: building the request: %w", m.alias, err)
 	}
-	var resp openai.ChatCompletion
-	if err := m.decodeReply(hres, body, &resp, "a chat completion"); err != nil {
+	for _, k := range sortedKeys(m.extraBody) {
+		if body, err = sjson.SetBytes(body, k, m.extraBody[k]); err != nil {
+			return nil, fmt.Errorf("model %q: extra_body field %q: %w", m.alias, k, err)
+		}
+	}
+	return body, nil
+}
+
+// post sends body to the endpoint's path and returns the reply's raw body, bounded by the
+// model's timeout. An HTTP error status comes back as the SDK's error, classified.
+func (m *Model) post(ctx context.Context, path string, body []byte) (*http.Response, []byte, error) {
+	pctx, cancel := m.withTimeout(ctx)
+	defer cancel()
+	var raw []byte
+	var hres *http.Response
+	err := m.client.Post(pctx, path, nil, &raw, option.WithRequestBody("application/json", body), option.WithResponseInto(&hres))
+	if err != nil {
+		return nil, nil, m.classify(ctx, err)
+	}
+	return hres, raw, nil
+}
+
+// readChat reads a chat completion into req's Reply.
+func (m *Model) readChat(hres *http.Response, raw []byte, req Request, user Message) (Reply, error) {
+	var resp chatCompletion
+	if err := m.decodeReply(hres, raw, &resp, "a chat completion"); err != nil {
 		return Reply{}, err
 	}
 	usage := ModelUsage{PromptTokens: resp.Usage.PromptTokens, CompletionTokens: resp.Usage.CompletionTokens}
 	if len(resp.Choices) == 0 {
-		return Reply{Usage: usage}, m.badReply(hres, body, errors.New("not a chat completion: it has no choices"))
+		return Reply{Usage: usage}, m.badReply(hres, raw, errors.New("not a chat completion: it has no choices"))
 	}
 	return chatReply(req, user, resp.Choices[0].Message, usage), nil
+}
+
+// chatCompletion is what rowforge reads of a chat completion. It is decoded with encoding/json
+// rather than into the SDK's type, whose reflective decoder of every field cost a worker about
+// a sixth of its CPU at thousands of replies a second. A field of the wrong type makes the
+// reply a bad one (the SDK's type would have left it empty).
+type chatCompletion struct {
+	Choices []struct {
+		Message chatMessage `json:"message"`
+	} `json:"choices"`
+	Usage struct {
+		PromptTokens     int64 `json:"prompt_tokens"`
+		CompletionTokens int64 `json:"completion_tokens"`
+	} `json:"usage"`
+}
+
+type chatMessage struct {
+	Content string `json:"content"`
+	// ReasoningContent is the field reasoning models served by vLLM, NIM and others add to the
+	// OpenAI message (Data Designer reads the same field); raw, so that a server that fills it
+	// with something other than text is not refused for it.
+	ReasoningContent json.RawMessage `json:"reasoning_content"`
+	ToolCalls        []struct {
+		ID       string `json:"id"`
+		Type     string `json:"type"`
+		Function struct {
+			Name      string `json:"name"`
+			Arguments string `json:"arguments"`
+		} `json:"function"`
+	} `json:"tool_calls"`
 }
 
 // chatParams builds the API request for req. It also returns the user message as the trace
@@ -536,7 +614,7 @@ func userMessage(req Request) (openai.ChatCompletionMessageParamUnion, Message) 
 // chatReply reads the model's answer into a Reply whose Trace is the whole conversation, as
 // Data Designer's trace column holds it. Calls of a type other than function are left out:
 // only functions are ever offered (Request.Tools), so nothing could answer them.
-func chatReply(req Request, user Message, msg openai.ChatCompletionMessage, usage ModelUsage) Reply {
+func chatReply(req Request, user Message, msg chatMessage, usage ModelUsage) Reply {
 	reply := Reply{Content: msg.Content, Reasoning: reasoningOf(msg), Usage: usage}
 	for _, tc := range msg.ToolCalls {
 		if tc.Type != "" && tc.Type != "function" {
@@ -604,16 +682,11 @@ func messageParam(m Message) openai.ChatCompletionMessageParamUnion {
 	return openai.UserMessage(m.text())
 }
 
-// reasoningOf reads a reply's reasoning_content, the field reasoning models served by vLLM,
-// NIM and others add to the OpenAI message (Data Designer reads the same field).
-func reasoningOf(msg openai.ChatCompletionMessage) string {
-	f, ok := msg.JSON.ExtraFields["reasoning_content"]
-	if !ok || f.Raw() == "" {
-		return ""
-	}
+// reasoningOf reads a reply's reasoning_content: empty when it is absent, null or not text.
+func reasoningOf(msg chatMessage) string {
 	var s string
-	if err := json.Unmarshal([]byte(f.Raw()), &s); err != nil {
-		return "" // null, or not text
+	if len(msg.ReasoningContent) == 0 || json.Unmarshal(msg.ReasoningContent, &s) != nil {
+		return ""
 	}
 	return s
 }
