@@ -20,9 +20,12 @@ const (
 // limit by 0.75 (once per burst), successes grow it back by one at a time.
 //
 // Requests that find no free slot wait in line, served by priority (see WithPriority), then
-// in arrival order: a worker passes a row group's index, so the oldest group's cells take the
-// freed seats and groups finish — and commit — in turn, while younger groups use what the
-// older ones cannot. A freed slot is handed to the first in line, never raced for.
+// by cell (see WithCell: the deeper cell first, then the lower row), then in arrival order: a
+// worker passes a row group's index, so the oldest group's cells take the freed seats and
+// groups finish — and commit — in turn, while younger groups use what the older ones cannot;
+// within a group, a row that is further along goes first, so that rows finish one after
+// another rather than all near the group's end. A freed slot is handed to the first in line,
+// never raced for.
 type Limiter struct {
 	mu           sync.Mutex
 	ceiling      int
@@ -62,6 +65,25 @@ func priorityOf(ctx context.Context) int {
 	return p
 }
 
+type cellKey struct{}
+
+// cell is where a request stands in its row group.
+type cell struct{ depth, row int }
+
+// WithCell returns a context whose requests wait ahead of those of the same priority with a
+// smaller depth, or the same depth and a larger row (the default is depth 0, row 0). The
+// worker passes each generator call's depth in the run's column graph and its row (-1 for a
+// full-column call), as the scheduler orders its own queue: a row that is further along goes
+// first, but never ahead of an older group.
+func WithCell(ctx context.Context, depth, row int) context.Context {
+	return context.WithValue(ctx, cellKey{}, cell{depth, row})
+}
+
+func cellOf(ctx context.Context) cell {
+	c, _ := ctx.Value(cellKey{}).(cell)
+	return c
+}
+
 // Acquire waits for a slot. The caller must call the returned release exactly once.
 func (l *Limiter) Acquire(ctx context.Context) (release func(Outcome), err error) {
 	l.mu.Lock()
@@ -71,7 +93,7 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(Outcome), err error
 		return l.releaser(), nil
 	}
 	l.arrivals++
-	w := &waiter{priority: priorityOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
+	w := &waiter{priority: priorityOf(ctx), cell: cellOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
 	heap.Push(&l.line, w)
 	l.mu.Unlock()
 
@@ -165,20 +187,29 @@ func (l *Limiter) State() LimiterState {
 // waiter is a request in line. index is its place in the heap, -1 once admitted.
 type waiter struct {
 	priority int
+	cell     cell
 	arrival  uint64
 	index    int
 	admitted chan struct{}
 }
 
-// waiters is a heap: lowest priority value first, then first come.
+// waiters is a heap: lowest priority value first, then deepest cell, then lowest row, then
+// first come.
 type waiters []*waiter
 
 func (q waiters) Len() int { return len(q) }
 func (q waiters) Less(i, j int) bool {
-	if q[i].priority != q[j].priority {
-		return q[i].priority < q[j].priority
+	a, b := q[i], q[j]
+	switch {
+	case a.priority != b.priority:
+		return a.priority < b.priority
+	case a.cell.depth != b.cell.depth:
+		return a.cell.depth > b.cell.depth
+	case a.cell.row != b.cell.row:
+		return a.cell.row < b.cell.row
+	default:
+		return a.arrival < b.arrival
 	}
-	return q[i].arrival < q[j].arrival
 }
 func (q waiters) Swap(i, j int) {
 	q[i], q[j] = q[j], q[i]

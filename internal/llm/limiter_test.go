@@ -183,3 +183,77 @@ func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	r3(Succeeded)
 	require.Zero(t, l.State().InFlight)
 }
+
+// Within one priority, a freed slot goes to the deepest cell, then the lowest row (a
+// full-column call, row -1, first), then the first come; a smaller priority, an older group,
+// beats any depth. A request without a cell is depth 0, row 0.
+func TestLimiterServesDeeperCellsFirst(t *testing.T) {
+	t.Parallel()
+	type request struct {
+		name                 string
+		priority, depth, row int
+		noCell               bool
+	}
+	for _, tc := range []struct {
+		name  string
+		line  []request // in arrival order
+		admit []string
+	}{{
+		name: "deepest, then lowest row, then first come",
+		line: []request{
+			{name: "depth 0 row 2", row: 2},
+			{name: "depth 2 row 5", depth: 2, row: 5},
+			{name: "depth 1 row 1", depth: 1, row: 1},
+			{name: "depth 2 row 3", depth: 2, row: 3},
+			{name: "depth 2 row 3 again", depth: 2, row: 3},
+			{name: "depth 1 column", depth: 1, row: -1},
+			{name: "no cell", noCell: true},
+		},
+		admit: []string{"depth 2 row 3", "depth 2 row 3 again", "depth 2 row 5", "depth 1 column", "depth 1 row 1", "no cell", "depth 0 row 2"},
+	}, {
+		name: "an older group beats a deeper cell",
+		line: []request{
+			{name: "group 1 depth 5", priority: 1, depth: 5},
+			{name: "group 0 depth 0 row 9", row: 9},
+			{name: "group 2 depth 9", priority: 2, depth: 9},
+			{name: "group 0 depth 1", depth: 1, row: 20},
+		},
+		admit: []string{"group 0 depth 1", "group 0 depth 0 row 9", "group 1 depth 5", "group 2 depth 9"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := NewLimiter(1)
+			hold, err := l.Acquire(context.Background())
+			require.NoError(t, err)
+			type grant struct {
+				name    string
+				release func(Outcome)
+			}
+			granted := make(chan grant)
+			for i, r := range tc.line {
+				ctx := WithPriority(context.Background(), r.priority)
+				if !r.noCell {
+					ctx = WithCell(ctx, r.depth, r.row)
+				}
+				go func() {
+					release, err := l.Acquire(ctx)
+					if err != nil {
+						panic(err)
+					}
+					granted <- grant{r.name, release}
+				}()
+				for l.State().Waiting != i+1 { // in line, in this order
+					runtime.Gosched()
+				}
+			}
+			hold(Succeeded)
+			var order []string
+			for range tc.line {
+				g := <-granted
+				order = append(order, g.name)
+				g.release(Succeeded)
+			}
+			require.Equal(t, tc.admit, order)
+		})
+	}
+}

@@ -13,6 +13,7 @@ type Graph struct {
 	byName map[string]*Generator
 	down   map[string][]*Generator // column → generators that read it
 	sideOf map[string]*Generator   // side column → the generator that writes it
+	depth  map[string]int          // generator → its Depth
 }
 
 // NewGraph checks that every input is a seed column or another generator and that there is no
@@ -85,8 +86,23 @@ func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
 			return nil, fmt.Errorf("dependency cycle among %s", strings.Join(left, ", "))
 		}
 	}
+	g.depth = make(map[string]int, len(g.gens))
+	for _, gen := range g.gens { // topological order: every input's depth is known
+		d := 0
+		for _, in := range gen.Inputs {
+			if up := g.resolve(in); !g.seeds[up] {
+				d = max(d, g.depth[up]+1)
+			}
+		}
+		g.depth[gen.Name] = d
+	}
 	return g, nil
 }
+
+// Depth is how far along a row is once column's cell is ready: the length of the longest chain
+// of generated columns leading to column (0 when it reads only seed columns). The scheduler
+// serves deeper tasks first.
+func (g *Graph) Depth(column string) int { return g.depth[column] }
 
 // Generators returns the generators in a dependency order.
 func (g *Graph) Generators() []*Generator { return g.gens }

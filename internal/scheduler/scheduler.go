@@ -44,6 +44,11 @@ type Options struct {
 	// MaxAttempts is how often a cell whose error is Retryable is tried before its row is
 	// dropped (default 3).
 	MaxAttempts int
+	// TaskContext, when set, derives the context of each generator call from the group's. The
+	// scheduler starts a group's deeper tasks first (see Graph.Depth); the worker passes a task's
+	// depth and row on to the model limiters, so that requests waiting for a model are served in
+	// that order too, after the group's own priority.
+	TaskContext func(ctx context.Context, task Task, depth int) context.Context
 }
 
 func (o *Options) setDefaults() {
@@ -139,8 +144,9 @@ func (s *Scheduler) RunCells(ctx context.Context, buf *frame.Frame, cells Cells)
 	n := buf.Len()
 	tr := NewTracker(s.graph, n)
 	r = &groupRun{s: s, ctx: ctx, cancel: cancel, buf: buf, n: n, cells: cells, tr: tr,
-		sk: newSkips(s.graph, n), stats: stats, queue: tr.Roots(),
+		sk: newSkips(s.graph, n), stats: stats, queue: readyQueue{graph: s.graph},
 		results: make(chan result, s.opts.Concurrency)} // never blocks: at most Concurrency in flight
+	r.queue.push(tr.Roots())
 	r.loop()
 	return r.outcome()
 }
@@ -186,7 +192,7 @@ type groupRun struct {
 	sk     *skips
 	stats  map[string]ColumnStats
 
-	queue    []Task
+	queue    readyQueue
 	results  chan result
 	inflight int
 	fatal    error
@@ -208,18 +214,17 @@ func (r *groupRun) loop() {
 // fill starts queued tasks while there is room and the group goes on. The queue may still
 // hold tasks of rows dropped after they were queued: they are discarded as they come up.
 func (r *groupRun) fill() {
-	for r.fatal == nil && r.ctx.Err() == nil && r.inflight < r.s.opts.Concurrency && len(r.queue) > 0 {
-		task := r.queue[0]
-		r.queue = r.queue[1:]
+	for r.fatal == nil && r.ctx.Err() == nil && r.inflight < r.s.opts.Concurrency && r.queue.Len() > 0 {
+		task, depth := r.queue.pop()
 		if task.Row >= 0 && r.tr.Dropped(task.Row) {
 			continue
 		}
 		// Counted once started, so that a start that panics (a skip expression) leaves the
 		// count exact for drain.
 		if task.Row >= 0 {
-			r.startCell(task)
+			r.startCell(task, depth)
 		} else {
-			r.startColumn(task)
+			r.startColumn(task, depth)
 		}
 		r.inflight++
 	}
@@ -236,7 +241,7 @@ func (r *groupRun) drain() {
 // startCell answers a cell from an earlier delivery or its skip rule when it can, so that only
 // a cell that needs its generator costs a call; the answer goes through results like any
 // other, so apply is the one place results are folded in.
-func (r *groupRun) startCell(task Task) {
+func (r *groupRun) startCell(task Task, depth int) {
 	if v, ok := r.cells.Done[task.Column][task.Row]; ok {
 		r.results <- result{task: task, value: v} // room: at most Concurrency in flight
 		return
@@ -250,18 +255,26 @@ func (r *groupRun) startCell(task Task) {
 		r.results <- result{task: task, skipped: []int{task.Row}}
 		return
 	}
-	go r.s.runCell(r.ctx, gen, task, row, r.cells.Keep, r.results)
+	go r.s.runCell(r.callContext(task, depth), gen, task, row, r.cells.Keep, r.results)
 }
 
 // startColumn runs a full-column generator over the live rows it does not skip.
-func (r *groupRun) startColumn(task Task) {
+func (r *groupRun) startColumn(task Task, depth int) {
 	gen := r.s.graph.byName[task.Column]
 	live, skipped := r.sk.split(gen, r.buf, r.tr.LiveRows())
 	if len(live) == 0 { // nothing to generate: no call, as in Data Designer
 		r.results <- result{task: task, col: frame.NewColumn(gen.Name, gen.Type, r.n), skipped: skipped}
 		return
 	}
-	go r.s.runColumn(r.ctx, gen, task, r.buf.Select(gen.Inputs), live, skipped, r.results)
+	go r.s.runColumn(r.callContext(task, depth), gen, task, r.buf.Select(gen.Inputs), live, skipped, r.results)
+}
+
+// callContext is the context of task's generator call: the group's, through Options.TaskContext.
+func (r *groupRun) callContext(task Task, depth int) context.Context {
+	if r.s.opts.TaskContext == nil {
+		return r.ctx
+	}
+	return r.s.opts.TaskContext(r.ctx, task, depth)
 }
 
 // collect waits for one result and folds it in, queueing what it made ready. A fatal result
@@ -279,7 +292,7 @@ func (r *groupRun) collect() {
 	if r.fatal != nil {
 		r.cancel(r.fatal)
 	}
-	r.queue = append(r.queue, ready...)
+	r.queue.push(ready)
 }
 
 // outcome decides the group's status once nothing is in flight. A fatal error wins over the

@@ -369,3 +369,122 @@ func TestRunCellsResumesAndKeeps(t *testing.T) {
 	require.Equal(t, map[int64]int{1: 1, 2: 1, 3: 1, 5: 1}, calls, "rows 0 and 4 are not generated again")
 	require.Equal(t, map[int]any{1: int64(10), 2: int64(20), 3: int64(30), 5: int64(50)}, kept)
 }
+
+// callLog records the generator calls of a group, in the order they are made, each as the
+// place Options.TaskContext put on its context: "column row @depth" ("c@1" for a full column).
+type callLog struct {
+	mu    sync.Mutex
+	calls []string
+}
+
+type placeKey struct{}
+
+func (l *callLog) opts() scheduler.Options {
+	return scheduler.Options{Concurrency: 1, MaxAttempts: 1,
+		TaskContext: func(ctx context.Context, t scheduler.Task, depth int) context.Context {
+			place := fmt.Sprintf("%s%d@%d", t.Column, t.Row, depth)
+			if t.Row < 0 {
+				place = fmt.Sprintf("%s@%d", t.Column, depth)
+			}
+			return context.WithValue(ctx, placeKey{}, place)
+		}}
+}
+
+func (l *callLog) add(ctx context.Context) string {
+	place := ctx.Value(placeKey{}).(string)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.calls = append(l.calls, place)
+	return place
+}
+
+// cell passes in on; the call placed at fail fails, dropping its row.
+func (l *callLog) cell(name, in, fail string) *scheduler.Generator {
+	return intCell(name, in, func(ctx context.Context, v int64) (any, error) {
+		if l.add(ctx) == fail {
+			return nil, errors.New("bad row")
+		}
+		return v, nil
+	})
+}
+
+// column passes in on.
+func (l *callLog) column(name, in string) *scheduler.Generator {
+	g := intColumn(name, in, func(v int64) (int64, error) { return v, nil })
+	column := g.Column
+	g.Column = func(ctx context.Context, f *frame.Frame, rows []int) (*frame.Column, map[int]error, error) {
+		l.add(ctx)
+		return column(ctx, f, rows)
+	}
+	return g
+}
+
+// One call at a time, a ready task of a row that is further along goes first: the deepest,
+// then the lowest row (a full column before the cells of its depth), then the first ready.
+// Breadth-first, the chain would run b0 b1 b2 c0 c1 c2 d0 d1 d2.
+func TestDeeperTasksGoFirst(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name string
+		rows int
+		gens func(l *callLog) []*scheduler.Generator
+		want []string
+	}{{
+		name: "a chain goes row by row",
+		rows: 3,
+		gens: func(l *callLog) []*scheduler.Generator {
+			return []*scheduler.Generator{l.cell("b", "a", ""), l.cell("c", "b", ""), l.cell("d", "c", "")}
+		},
+		want: []string{"b0@0", "c0@1", "d0@2", "b1@0", "c1@1", "d1@2", "b2@0", "c2@1", "d2@2"},
+	}, {
+		name: "a full column goes after deeper cells, before shallower ones",
+		rows: 2,
+		gens: func(l *callLog) []*scheduler.Generator {
+			return []*scheduler.Generator{l.cell("b", "a", ""), l.cell("x", "a", ""), l.column("c", "b"), l.cell("d", "c", "")}
+		},
+		// c is ready once b1 is done; x1, shallower, waits for it and its cells.
+		want: []string{"b0@0", "x0@0", "b1@0", "c@1", "d0@2", "d1@2", "x1@0"},
+	}, {
+		name: "a dropped row's queued tasks are discarded",
+		rows: 2,
+		gens: func(l *callLog) []*scheduler.Generator {
+			return []*scheduler.Generator{l.cell("b", "a", "b0@0"), l.cell("x", "a", ""), l.cell("c", "b", "")}
+		},
+		// x0 was queued when b0 failed: it never runs.
+		want: []string{"b0@0", "b1@0", "c1@1", "x1@0"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			l := &callLog{}
+			g, err := scheduler.NewGraph([]string{"a"}, tc.gens(l))
+			require.NoError(t, err)
+			out := scheduler.New(g, l.opts()).Run(context.Background(), seedFrame(tc.rows))
+			require.Equal(t, scheduler.Completed, out.Status, out.Err)
+			require.Equal(t, tc.want, l.calls)
+		})
+	}
+}
+
+// A column's depth is the longest chain of generated columns leading to it; a side column
+// counts as its generator.
+func TestGraphDepth(t *testing.T) {
+	t.Parallel()
+	node := func(name string, inputs ...string) *scheduler.Generator {
+		return &scheduler.Generator{Name: name, Type: frame.Int, Inputs: inputs,
+			Cell: func(context.Context, map[string]any) (any, error) { return nil, nil }}
+	}
+	traced := node("b", "a")
+	traced.Side = []string{"b_trace"}
+	g, err := scheduler.NewGraph([]string{"a"}, []*scheduler.Generator{
+		node("e", "a", "d"), // listed before its inputs
+		node("d", "b_trace"),
+		traced,
+		node("c", "b"),
+		node("f", "c", "e"),
+		node("x", "a"),
+	})
+	require.NoError(t, err)
+	for column, want := range map[string]int{"b": 0, "x": 0, "c": 1, "d": 1, "e": 2, "f": 3} {
+		require.Equal(t, want, g.Depth(column), column)
+	}
+}

@@ -1,6 +1,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 
 	"github.com/rowforge/rowforge/internal/generators"
@@ -117,7 +118,14 @@ func compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcur
 	if err != nil {
 		return nil, nil, err
 	}
-	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency}), caps, nil
+	return scheduler.New(graph, scheduler.Options{Concurrency: taskConcurrency, TaskContext: cellContext}), caps, nil
+}
+
+// cellContext puts a generator call's place in its group on the context its model and remote
+// validator requests carry: their limiters serve a row that is further along first, as the
+// scheduler does, within the group's priority (see execute).
+func cellContext(ctx context.Context, task scheduler.Task, depth int) context.Context {
+	return llm.WithCell(ctx, depth, task.Row)
 }
 
 // generator builds column c's generator, and, for a seated remote validator, the endpoint its
