@@ -117,7 +117,7 @@ type llmRun struct {
 
 func runLLMShape(b *testing.B, s llmShape) llmRun {
 	b.Helper()
-	opts := llmstub.Options{Latency: llmLatency}
+	opts := llmstub.Options{Latency: llmLatency, Forget: true}
 	var slow atomic.Int64
 	if s.heavy {
 		opts.Faults = func(_ int64, req *llmstub.ChatRequest) llmstub.Fault {

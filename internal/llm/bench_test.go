@@ -16,7 +16,7 @@ import (
 // once) in the same process. At a cap of hundreds of seats this cost, not the endpoint, bounds
 // how busy a worker keeps the endpoint.
 func BenchmarkComplete(b *testing.B) {
-	stub := llmstub.New(llmstub.Options{})
+	stub := llmstub.New(llmstub.Options{Forget: true})
 	url := stub.Start(b)
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 	b.Cleanup(client.CloseIdleConnections)

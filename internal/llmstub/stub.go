@@ -39,6 +39,9 @@ type Options struct {
 	// 1-based request number in arrival order. It is called concurrently, when the request
 	// arrives (before its delays).
 	Faults func(n int64, req *ChatRequest) Fault
+	// Forget keeps no copy of the requests: Requests returns none. A benchmark sends tens of
+	// thousands, and their copies would cost memory and CPU on the machine it measures.
+	Forget bool
 }
 
 // Fault describes how to misbehave on one request. The zero Fault is a normal reply.
@@ -232,7 +235,7 @@ func (s *Stub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, http.StatusBadRequest, "llmstub: request body is not a chat request: "+err.Error())
 		return
 	}
-	req.Header = r.Header.Clone()
+	req.Header = r.Header // valid while the request is handled; the record keeps its own copy
 	if len(req.Messages) == 0 {
 		s.reject(w, http.StatusBadRequest, "llmstub: messages must be a non-empty array")
 		return
@@ -424,11 +427,16 @@ func (s *Stub) wait(ctx context.Context, extra time.Duration) error {
 }
 
 func (s *Stub) begin(req *ChatRequest) int64 {
-	rec := req.clone()
+	var rec *ChatRequest
+	if !s.opts.Forget {
+		rec = req.clone()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stats.Requests++
-	s.requests = append(s.requests, rec)
+	if rec != nil {
+		s.requests = append(s.requests, rec)
+	}
 	s.stats.InFlight++
 	s.stats.PeakInFlight = max(s.stats.PeakInFlight, s.stats.InFlight)
 	s.sampleAndNotify()

@@ -663,3 +663,14 @@ func TestHandlerInProcess(t *testing.T) {
 	assert.Equal(t, "Reply to: x", c.Choices[0].Message.Content)
 	assert.NoError(t, stub.Wait(t.Context(), func(st llmstub.Stats) bool { return st.Completed == 1 }))
 }
+
+func TestForgetKeepsNoRequestsButCountsThem(t *testing.T) {
+	stub := llmstub.New(llmstub.Options{Forget: true})
+	url := stub.Start(t)
+	for range 3 {
+		decodeCompletion(t, post(t, url, `{"model": "m", "messages": [{"role": "user", "content": "hi"}]}`))
+	}
+	assert.Empty(t, stub.Requests())
+	assert.Equal(t, int64(3), stub.Stats().Completed)
+	assert.Len(t, stub.Concurrency(), 6, "every begin and end is still sampled")
+}
