@@ -3,6 +3,7 @@ package bench
 import (
 	"fmt"
 	"hash/fnv"
+	"math"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -157,8 +158,8 @@ func runLLMShape(b *testing.B, s llmShape) llmRun {
 		return r
 	}
 	r.span = samples[len(samples)-1].At.Sub(samples[0].At)
-	if os.Getenv("ROWFORGE_BENCH_TIMELINE") != "" { // the most requests in flight in each 50 ms of the span
-		fmt.Println("in flight:", timeline(samples, 50*time.Millisecond))
+	if os.Getenv("ROWFORGE_BENCH_TIMELINE") != "" { // the mean requests in flight in each 10 ms of the span
+		fmt.Println("in flight:", timeline(samples, 10*time.Millisecond))
 	}
 	r.whole = meanInFlight(samples, 0) / float64(s.cap)
 	if r.span > 3*llmSettling {
@@ -201,13 +202,22 @@ func meanInFlight(samples []llmstub.Sample, skip time.Duration) float64 {
 	return area / to.Sub(from).Seconds()
 }
 
-// timeline is the most requests in flight in each step of the span, to see a ramp or a tail.
+// timeline is the mean number of requests in flight in each step of the span, to see a ramp
+// or a tail.
 func timeline(samples []llmstub.Sample, step time.Duration) []int64 {
 	t0 := samples[0].At
-	out := make([]int64, samples[len(samples)-1].At.Sub(t0)/step+1)
-	for _, sm := range samples {
-		i := sm.At.Sub(t0) / step
-		out[i] = max(out[i], sm.InFlight)
+	area := make([]time.Duration, samples[len(samples)-1].At.Sub(t0)/step+1) // request-time per step
+	for i := 0; i+1 < len(samples); i++ {
+		a, b := samples[i].At.Sub(t0), samples[i+1].At.Sub(t0)
+		for a < b {
+			end := min(b, (a/step+1)*step)
+			area[a/step] += time.Duration(samples[i].InFlight) * (end - a)
+			a = end
+		}
+	}
+	out := make([]int64, len(area))
+	for i, x := range area {
+		out[i] = int64(math.Round(float64(x) / float64(step)))
 	}
 	return out
 }

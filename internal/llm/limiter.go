@@ -19,13 +19,12 @@ const (
 // its ceiling — this process's share of the model's max_parallel_requests. A 429 multiplies the
 // limit by 0.75 (once per burst), successes grow it back by one at a time.
 //
-// Requests that find no free slot wait in line, served by priority (see WithPriority), then
-// by cell (see WithCell: the deeper cell first, then the lower row), then in arrival order: a
-// worker passes a row group's index, so the oldest group's cells take the freed seats and
-// groups finish — and commit — in turn, while younger groups use what the older ones cannot;
-// within a group, a row that is further along goes first, so that rows finish one after
-// another rather than all near the group's end. A freed slot is handed to the first in line,
-// never raced for.
+// Requests that find no free slot wait in line, served by their row group's rank, then by cell
+// (see WithGroup and WithCell), then in arrival order. A worker ranks a run's groups by index,
+// so the oldest group's cells take the freed seats and groups finish — and commit — in turn,
+// while younger groups use what the older ones cannot; within a rank, the cell with the longest
+// chain still waiting on it goes first, as the scheduler starts them. A freed slot is handed to
+// the first in line, never raced for.
 type Limiter struct {
 	mu           sync.Mutex
 	ceiling      int
@@ -52,31 +51,35 @@ const (
 	Failed              // any other failure: neither shrink nor grow
 )
 
-type priorityKey struct{}
+type groupKey struct{}
 
-// WithPriority returns a context whose requests wait ahead of those with a larger p (the
-// default is 0). The worker passes each row group's index.
-func WithPriority(ctx context.Context, p int) context.Context {
-	return context.WithValue(ctx, priorityKey{}, p)
+// group is where a request's row group stands in line.
+type group struct{ rank, index int }
+
+// WithGroup returns a context whose requests wait ahead of those of a larger rank (the default
+// is rank 0, index 0). The worker passes each row group's rank — its index, but the run's last
+// groups share one — and its index, which orders the groups of one rank after the cell's
+// height.
+func WithGroup(ctx context.Context, rank, index int) context.Context {
+	return context.WithValue(ctx, groupKey{}, group{rank, index})
 }
 
-func priorityOf(ctx context.Context) int {
-	p, _ := ctx.Value(priorityKey{}).(int)
-	return p
+func groupOf(ctx context.Context) group {
+	g, _ := ctx.Value(groupKey{}).(group)
+	return g
 }
 
 type cellKey struct{}
 
 // cell is where a request stands in its row group.
-type cell struct{ depth, row int }
+type cell struct{ height, row int }
 
-// WithCell returns a context whose requests wait ahead of those of the same priority with a
-// smaller depth, or the same depth and a larger row (the default is depth 0, row 0). The
-// worker passes each generator call's depth in the run's column graph and its row (-1 for a
-// full-column call), as the scheduler orders its own queue: a row that is further along goes
-// first, but never ahead of an older group.
-func WithCell(ctx context.Context, depth, row int) context.Context {
-	return context.WithValue(ctx, cellKey{}, cell{depth, row})
+// WithCell returns a context whose requests wait, within their group's rank, ahead of those
+// with a smaller height, or the same height and a larger row (the default is height 0, row 0).
+// The worker passes each generator call's height in the run's column graph — how many columns
+// still wait on it, in the longest chain — and its row (-1 for a full-column call).
+func WithCell(ctx context.Context, height, row int) context.Context {
+	return context.WithValue(ctx, cellKey{}, cell{height, row})
 }
 
 func cellOf(ctx context.Context) cell {
@@ -93,7 +96,7 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(Outcome), err error
 		return l.releaser(), nil
 	}
 	l.arrivals++
-	w := &waiter{priority: priorityOf(ctx), cell: cellOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
+	w := &waiter{group: groupOf(ctx), cell: cellOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
 	heap.Push(&l.line, w)
 	l.mu.Unlock()
 
@@ -186,25 +189,27 @@ func (l *Limiter) State() LimiterState {
 
 // waiter is a request in line. index is its place in the heap, -1 once admitted.
 type waiter struct {
-	priority int
+	group    group
 	cell     cell
 	arrival  uint64
 	index    int
 	admitted chan struct{}
 }
 
-// waiters is a heap: lowest priority value first, then deepest cell, then lowest row, then
-// first come.
+// waiters is a heap: lowest rank first, then greatest height, then lowest group index, then
+// lowest row, then first come.
 type waiters []*waiter
 
 func (q waiters) Len() int { return len(q) }
 func (q waiters) Less(i, j int) bool {
 	a, b := q[i], q[j]
 	switch {
-	case a.priority != b.priority:
-		return a.priority < b.priority
-	case a.cell.depth != b.cell.depth:
-		return a.cell.depth > b.cell.depth
+	case a.group.rank != b.group.rank:
+		return a.group.rank < b.group.rank
+	case a.cell.height != b.cell.height:
+		return a.cell.height > b.cell.height
+	case a.group.index != b.group.index:
+		return a.group.index < b.group.index
 	case a.cell.row != b.cell.row:
 		return a.cell.row < b.cell.row
 	default:

@@ -133,13 +133,13 @@ func TestLimiterServesTheLineByPriority(t *testing.T) {
 			runtime.Gosched()
 		}
 	}
-	wait("group 3", WithPriority(context.Background(), 3))
+	wait("group 3", WithGroup(context.Background(), 3, 3))
 	inLine(1)
-	wait("group 1, first", WithPriority(context.Background(), 1))
+	wait("group 1, first", WithGroup(context.Background(), 1, 1))
 	inLine(2)
-	wait("group 1, second", WithPriority(context.Background(), 1))
+	wait("group 1, second", WithGroup(context.Background(), 1, 1))
 	inLine(3)
-	quit, cancel := context.WithCancel(WithPriority(context.Background(), 0))
+	quit, cancel := context.WithCancel(WithGroup(context.Background(), 0, 0))
 	wait("group 0", quit)
 	inLine(4)
 	cancel()
@@ -184,41 +184,52 @@ func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	require.Zero(t, l.State().InFlight)
 }
 
-// Within one priority, a freed slot goes to the deepest cell, then the lowest row (a
-// full-column call, row -1, first), then the first come; a smaller priority, an older group,
-// beats any depth. A request without a cell is depth 0, row 0.
-func TestLimiterServesDeeperCellsFirst(t *testing.T) {
+// Within one rank, a freed slot goes to the cell of greatest height, then the lowest group
+// index, then the lowest row (a full-column call, row -1, first), then the first come; a
+// smaller rank, an older group, beats any height. A request without a group or cell is rank 0,
+// index 0, height 0, row 0.
+func TestLimiterServesTheLongestChainFirst(t *testing.T) {
 	t.Parallel()
 	type request struct {
-		name                 string
-		priority, depth, row int
-		noCell               bool
+		name                     string
+		rank, index, height, row int
+		noCell                   bool
 	}
 	for _, tc := range []struct {
 		name  string
 		line  []request // in arrival order
 		admit []string
 	}{{
-		name: "deepest, then lowest row, then first come",
+		name: "greatest height, then lowest row, then first come",
 		line: []request{
-			{name: "depth 0 row 2", row: 2},
-			{name: "depth 2 row 5", depth: 2, row: 5},
-			{name: "depth 1 row 1", depth: 1, row: 1},
-			{name: "depth 2 row 3", depth: 2, row: 3},
-			{name: "depth 2 row 3 again", depth: 2, row: 3},
-			{name: "depth 1 column", depth: 1, row: -1},
+			{name: "height 0 row 2", row: 2},
+			{name: "height 2 row 5", height: 2, row: 5},
+			{name: "height 1 row 1", height: 1, row: 1},
+			{name: "height 2 row 3", height: 2, row: 3},
+			{name: "height 2 row 3 again", height: 2, row: 3},
+			{name: "height 1 column", height: 1, row: -1},
 			{name: "no cell", noCell: true},
 		},
-		admit: []string{"depth 2 row 3", "depth 2 row 3 again", "depth 2 row 5", "depth 1 column", "depth 1 row 1", "no cell", "depth 0 row 2"},
+		admit: []string{"height 2 row 3", "height 2 row 3 again", "height 2 row 5", "height 1 column", "height 1 row 1", "no cell", "height 0 row 2"},
 	}, {
-		name: "an older group beats a deeper cell",
+		name: "an older group beats a greater height",
 		line: []request{
-			{name: "group 1 depth 5", priority: 1, depth: 5},
-			{name: "group 0 depth 0 row 9", row: 9},
-			{name: "group 2 depth 9", priority: 2, depth: 9},
-			{name: "group 0 depth 1", depth: 1, row: 20},
+			{name: "group 1 height 5", rank: 1, index: 1, height: 5},
+			{name: "group 0 height 0 row 9", row: 9},
+			{name: "group 2 height 9", rank: 2, index: 2, height: 9},
+			{name: "group 0 height 1", height: 1, row: 20},
 		},
-		admit: []string{"group 0 depth 1", "group 0 depth 0 row 9", "group 1 depth 5", "group 2 depth 9"},
+		admit: []string{"group 0 height 1", "group 0 height 0 row 9", "group 1 height 5", "group 2 height 9"},
+	}, {
+		name: "groups of one rank share the seats column by column",
+		line: []request{
+			{name: "group 4 height 0", rank: 3, index: 4},
+			{name: "group 3 height 0", rank: 3, index: 3},
+			{name: "group 5 height 2", rank: 3, index: 5, height: 2},
+			{name: "group 3 height 1", rank: 3, index: 3, height: 1},
+			{name: "group 2 height 0", rank: 2, index: 2},
+		},
+		admit: []string{"group 2 height 0", "group 5 height 2", "group 3 height 1", "group 3 height 0", "group 4 height 0"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -231,9 +242,9 @@ func TestLimiterServesDeeperCellsFirst(t *testing.T) {
 			}
 			granted := make(chan grant)
 			for i, r := range tc.line {
-				ctx := WithPriority(context.Background(), r.priority)
+				ctx := WithGroup(context.Background(), r.rank, r.index)
 				if !r.noCell {
-					ctx = WithCell(ctx, r.depth, r.row)
+					ctx = WithCell(ctx, r.height, r.row)
 				}
 				go func() {
 					release, err := l.Acquire(ctx)

@@ -13,7 +13,7 @@ type Graph struct {
 	byName map[string]*Generator
 	down   map[string][]*Generator // column → generators that read it
 	sideOf map[string]*Generator   // side column → the generator that writes it
-	depth  map[string]int          // generator → its Depth
+	height map[string]int          // generator → its Height
 }
 
 // NewGraph checks that every input is a seed column or another generator and that there is no
@@ -86,23 +86,22 @@ func NewGraph(seedColumns []string, gens []*Generator) (*Graph, error) {
 			return nil, fmt.Errorf("dependency cycle among %s", strings.Join(left, ", "))
 		}
 	}
-	g.depth = make(map[string]int, len(g.gens))
-	for _, gen := range g.gens { // topological order: every input's depth is known
-		d := 0
-		for _, in := range gen.Inputs {
-			if up := g.resolve(in); !g.seeds[up] {
-				d = max(d, g.depth[up]+1)
-			}
+	g.height = make(map[string]int, len(g.gens))
+	for i := len(g.gens) - 1; i >= 0; i-- { // reverse topological order: every reader's height is known
+		gen := g.gens[i]
+		h := 0
+		for _, d := range g.down[gen.Name] {
+			h = max(h, g.height[d.Name]+1)
 		}
-		g.depth[gen.Name] = d
+		g.height[gen.Name] = h
 	}
 	return g, nil
 }
 
-// Depth is how far along a row is once column's cell is ready: the length of the longest chain
-// of generated columns leading to column (0 when it reads only seed columns). The scheduler
-// serves deeper tasks first.
-func (g *Graph) Depth(column string) int { return g.depth[column] }
+// Height is how much of a row still waits on column's cell: the length of the longest chain of
+// generated columns that read it, directly or not (0 when no column reads it). The scheduler
+// starts the tasks of greater height first (see readyQueue).
+func (g *Graph) Height(column string) int { return g.height[column] }
 
 // Generators returns the generators in a dependency order.
 func (g *Graph) Generators() []*Generator { return g.gens }

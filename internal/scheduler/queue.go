@@ -2,12 +2,14 @@ package scheduler
 
 import "container/heap"
 
-// readyQueue holds a group's ready tasks, deepest first (see Graph.Depth), then by row (a
-// full-column task, Row -1, before the cells of its depth), then first come. Served
-// breadth-first, every row would reach its last column only near the group's end; this way a
-// row that is further along goes first, so rows finish one after another from early on. The
-// model limiters order waiting requests the same way, but only among those of one group: an
-// older group still goes first (see Options.TaskContext).
+// readyQueue holds a group's ready tasks, the one with the longest chain still waiting on it
+// first (see Graph.Height), then by row (a full-column task, Row -1, before the cells of its
+// height), then first come: the critical path first. A group commits as a whole, so what
+// matters is that its last reply comes early; served the other way round — a row that is
+// further along first — a group ends with a few rows each working through its chain while the
+// rest of the seats wait (in a model of the 300-row shape, 0.94 of the seats used
+// against 0.99 this way; see the worker's ranks for the run's end). The model limiters order
+// waiting requests the same way, after the group's rank (see Options.TaskContext).
 type readyQueue struct {
 	graph    *Graph
 	tasks    taskHeap
@@ -20,19 +22,19 @@ func (q *readyQueue) Len() int { return len(q.tasks) }
 func (q *readyQueue) push(tasks []Task) {
 	for _, t := range tasks {
 		q.arrivals++
-		heap.Push(&q.tasks, queued{Task: t, depth: q.graph.Depth(t.Column), arrival: q.arrivals})
+		heap.Push(&q.tasks, queued{Task: t, height: q.graph.Height(t.Column), arrival: q.arrivals})
 	}
 }
 
-// pop takes the task to start next, and its depth.
+// pop takes the task to start next, and its height.
 func (q *readyQueue) pop() (Task, int) {
 	t := heap.Pop(&q.tasks).(queued)
-	return t.Task, t.depth
+	return t.Task, t.height
 }
 
 type queued struct {
 	Task
-	depth   int
+	height  int
 	arrival uint64
 }
 
@@ -43,8 +45,8 @@ func (h taskHeap) Len() int { return len(h) }
 func (h taskHeap) Less(i, j int) bool {
 	a, b := h[i], h[j]
 	switch {
-	case a.depth != b.depth:
-		return a.depth > b.depth
+	case a.height != b.height:
+		return a.height > b.height
 	case a.Row != b.Row:
 		return a.Row < b.Row
 	default:

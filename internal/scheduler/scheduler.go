@@ -45,10 +45,10 @@ type Options struct {
 	// dropped (default 3).
 	MaxAttempts int
 	// TaskContext, when set, derives the context of each generator call from the group's. The
-	// scheduler starts a group's deeper tasks first (see Graph.Depth); the worker passes a task's
-	// depth and row on to the model limiters, so that requests waiting for a model are served in
-	// that order too, after the group's own priority.
-	TaskContext func(ctx context.Context, task Task, depth int) context.Context
+	// scheduler starts the tasks with the longest chain still waiting on them first (see
+	// Graph.Height); the worker passes a task's height and row on to the model limiters, so that
+	// requests waiting for a model are served in that order too, after the group's rank.
+	TaskContext func(ctx context.Context, task Task, height int) context.Context
 }
 
 func (o *Options) setDefaults() {
@@ -215,16 +215,16 @@ func (r *groupRun) loop() {
 // hold tasks of rows dropped after they were queued: they are discarded as they come up.
 func (r *groupRun) fill() {
 	for r.fatal == nil && r.ctx.Err() == nil && r.inflight < r.s.opts.Concurrency && r.queue.Len() > 0 {
-		task, depth := r.queue.pop()
+		task, height := r.queue.pop()
 		if task.Row >= 0 && r.tr.Dropped(task.Row) {
 			continue
 		}
 		// Counted once started, so that a start that panics (a skip expression) leaves the
 		// count exact for drain.
 		if task.Row >= 0 {
-			r.startCell(task, depth)
+			r.startCell(task, height)
 		} else {
-			r.startColumn(task, depth)
+			r.startColumn(task, height)
 		}
 		r.inflight++
 	}
@@ -241,7 +241,7 @@ func (r *groupRun) drain() {
 // startCell answers a cell from an earlier delivery or its skip rule when it can, so that only
 // a cell that needs its generator costs a call; the answer goes through results like any
 // other, so apply is the one place results are folded in.
-func (r *groupRun) startCell(task Task, depth int) {
+func (r *groupRun) startCell(task Task, height int) {
 	if v, ok := r.cells.Done[task.Column][task.Row]; ok {
 		r.results <- result{task: task, value: v} // room: at most Concurrency in flight
 		return
@@ -255,26 +255,26 @@ func (r *groupRun) startCell(task Task, depth int) {
 		r.results <- result{task: task, skipped: []int{task.Row}}
 		return
 	}
-	go r.s.runCell(r.callContext(task, depth), gen, task, row, r.cells.Keep, r.results)
+	go r.s.runCell(r.callContext(task, height), gen, task, row, r.cells.Keep, r.results)
 }
 
 // startColumn runs a full-column generator over the live rows it does not skip.
-func (r *groupRun) startColumn(task Task, depth int) {
+func (r *groupRun) startColumn(task Task, height int) {
 	gen := r.s.graph.byName[task.Column]
 	live, skipped := r.sk.split(gen, r.buf, r.tr.LiveRows())
 	if len(live) == 0 { // nothing to generate: no call, as in Data Designer
 		r.results <- result{task: task, col: frame.NewColumn(gen.Name, gen.Type, r.n), skipped: skipped}
 		return
 	}
-	go r.s.runColumn(r.callContext(task, depth), gen, task, r.buf.Select(gen.Inputs), live, skipped, r.results)
+	go r.s.runColumn(r.callContext(task, height), gen, task, r.buf.Select(gen.Inputs), live, skipped, r.results)
 }
 
 // callContext is the context of task's generator call: the group's, through Options.TaskContext.
-func (r *groupRun) callContext(task Task, depth int) context.Context {
+func (r *groupRun) callContext(task Task, height int) context.Context {
 	if r.s.opts.TaskContext == nil {
 		return r.ctx
 	}
-	return r.s.opts.TaskContext(r.ctx, task, depth)
+	return r.s.opts.TaskContext(r.ctx, task, height)
 }
 
 // collect waits for one result and folds it in, queueing what it made ready. A fatal result

@@ -371,7 +371,7 @@ func TestRunCellsResumesAndKeeps(t *testing.T) {
 }
 
 // callLog records the generator calls of a group, in the order they are made, each as the
-// place Options.TaskContext put on its context: "column row @depth" ("c@1" for a full column).
+// place Options.TaskContext put on its context: "column row @height" ("c@1" for a full column).
 type callLog struct {
 	mu    sync.Mutex
 	calls []string
@@ -381,10 +381,10 @@ type placeKey struct{}
 
 func (l *callLog) opts() scheduler.Options {
 	return scheduler.Options{Concurrency: 1, MaxAttempts: 1,
-		TaskContext: func(ctx context.Context, t scheduler.Task, depth int) context.Context {
-			place := fmt.Sprintf("%s%d@%d", t.Column, t.Row, depth)
+		TaskContext: func(ctx context.Context, t scheduler.Task, height int) context.Context {
+			place := fmt.Sprintf("%s%d@%d", t.Column, t.Row, height)
 			if t.Row < 0 {
-				place = fmt.Sprintf("%s@%d", t.Column, depth)
+				place = fmt.Sprintf("%s@%d", t.Column, height)
 			}
 			return context.WithValue(ctx, placeKey{}, place)
 		}}
@@ -419,10 +419,11 @@ func (l *callLog) column(name, in string) *scheduler.Generator {
 	return g
 }
 
-// One call at a time, a ready task of a row that is further along goes first: the deepest,
-// then the lowest row (a full column before the cells of its depth), then the first ready.
-// Breadth-first, the chain would run b0 b1 b2 c0 c1 c2 d0 d1 d2.
-func TestDeeperTasksGoFirst(t *testing.T) {
+// One call at a time, the ready task with the longest chain still waiting on it goes first,
+// then the lowest row (a full column before the cells of its height), then the first ready:
+// the group's critical path first, so that its last rows do not each work through a chain
+// alone at its end. Row by row, the chain would run b0 c0 d0 b1 c1 d1 b2 c2 d2.
+func TestLongestChainsGoFirst(t *testing.T) {
 	t.Parallel()
 	for _, tc := range []struct {
 		name string
@@ -430,28 +431,29 @@ func TestDeeperTasksGoFirst(t *testing.T) {
 		gens func(l *callLog) []*scheduler.Generator
 		want []string
 	}{{
-		name: "a chain goes row by row",
+		name: "a chain goes column by column",
 		rows: 3,
 		gens: func(l *callLog) []*scheduler.Generator {
 			return []*scheduler.Generator{l.cell("b", "a", ""), l.cell("c", "b", ""), l.cell("d", "c", "")}
 		},
-		want: []string{"b0@0", "c0@1", "d0@2", "b1@0", "c1@1", "d1@2", "b2@0", "c2@1", "d2@2"},
+		want: []string{"b0@2", "b1@2", "b2@2", "c0@1", "c1@1", "c2@1", "d0@0", "d1@0", "d2@0"},
 	}, {
-		name: "a full column goes after deeper cells, before shallower ones",
+		name: "a cell nothing waits on goes after the chains",
 		rows: 2,
 		gens: func(l *callLog) []*scheduler.Generator {
 			return []*scheduler.Generator{l.cell("b", "a", ""), l.cell("x", "a", ""), l.column("c", "b"), l.cell("d", "c", "")}
 		},
-		// c is ready once b1 is done; x1, shallower, waits for it and its cells.
-		want: []string{"b0@0", "x0@0", "b1@0", "c@1", "d0@2", "d1@2", "x1@0"},
+		// x, which nothing reads, waits for the chain b → c → d to reach its end; within a
+		// height, the lower row first.
+		want: []string{"b0@2", "b1@2", "c@1", "x0@0", "d0@0", "x1@0", "d1@0"},
 	}, {
 		name: "a dropped row's queued tasks are discarded",
 		rows: 2,
 		gens: func(l *callLog) []*scheduler.Generator {
-			return []*scheduler.Generator{l.cell("b", "a", "b0@0"), l.cell("x", "a", ""), l.cell("c", "b", "")}
+			return []*scheduler.Generator{l.cell("b", "a", "b0@1"), l.cell("x", "a", ""), l.cell("c", "b", "")}
 		},
 		// x0 was queued when b0 failed: it never runs.
-		want: []string{"b0@0", "b1@0", "c1@1", "x1@0"},
+		want: []string{"b0@1", "b1@1", "x1@0", "c1@0"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -465,9 +467,9 @@ func TestDeeperTasksGoFirst(t *testing.T) {
 	}
 }
 
-// A column's depth is the longest chain of generated columns leading to it; a side column
-// counts as its generator.
-func TestGraphDepth(t *testing.T) {
+// A column's height is the longest chain of generated columns that read it, directly or not; a
+// side column counts as its generator.
+func TestGraphHeight(t *testing.T) {
 	t.Parallel()
 	node := func(name string, inputs ...string) *scheduler.Generator {
 		return &scheduler.Generator{Name: name, Type: frame.Int, Inputs: inputs,
@@ -484,7 +486,7 @@ func TestGraphDepth(t *testing.T) {
 		node("x", "a"),
 	})
 	require.NoError(t, err)
-	for column, want := range map[string]int{"b": 0, "x": 0, "c": 1, "d": 1, "e": 2, "f": 3} {
-		require.Equal(t, want, g.Depth(column), column)
+	for column, want := range map[string]int{"b": 3, "d": 2, "c": 1, "e": 1, "f": 0, "x": 0} {
+		require.Equal(t, want, g.Height(column), column)
 	}
 }

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"fmt"
+	"math"
 
 	"github.com/rowforge/rowforge/internal/generators"
 	"github.com/rowforge/rowforge/internal/llm"
@@ -31,7 +32,24 @@ func (w *Worker) compileEntry(id string, rec *wire.RunRecord) *runEntry {
 	for _, c := range caps {
 		e.seats = append(e.seats, newSeats(w.res.Seats, w.opts.ID, id, c.name, c.capacity, c.limiter, w.board))
 	}
+	e.lastRank = lastRank(rec, caps)
 	return e
+}
+
+// lastRank is the rank the run's last groups share in the lines for its seats (see
+// runEntry.rank): as many groups share it as it takes for their rows to fill the widest capped
+// endpoint's seats, and one more. Without a capped endpoint only the last group has it: groups
+// keep their own ranks.
+func lastRank(rec *wire.RunRecord, caps []capped) int {
+	if rec.BufferSize <= 0 {
+		return math.MaxInt
+	}
+	groups := (rec.NumRecords + rec.BufferSize - 1) / rec.BufferSize
+	widest := 0
+	for _, c := range caps {
+		widest = max(widest, c.capacity)
+	}
+	return max(0, groups-(widest+rec.BufferSize-1)/rec.BufferSize-1)
 }
 
 // compileRun builds the scheduler of a run from the config in its record, the run's models on
@@ -122,10 +140,10 @@ func compile(cfg *config.Config, pool *llm.Pool, reg *tools.Registry, taskConcur
 }
 
 // cellContext puts a generator call's place in its group on the context its model and remote
-// validator requests carry: their limiters serve a row that is further along first, as the
-// scheduler does, within the group's priority (see execute).
-func cellContext(ctx context.Context, task scheduler.Task, depth int) context.Context {
-	return llm.WithCell(ctx, depth, task.Row)
+// validator requests carry: their limiters serve the cell with the longest chain still waiting
+// on it first, as the scheduler does, within the group's rank (see execute).
+func cellContext(ctx context.Context, task scheduler.Task, height int) context.Context {
+	return llm.WithCell(ctx, height, task.Row)
 }
 
 // generator builds column c's generator, and, for a seated remote validator, the endpoint its

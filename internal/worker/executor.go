@@ -117,9 +117,10 @@ func (w *Worker) execute(ctx, gctx context.Context, gm groupMsg, entry *runEntry
 	defer func() { w.endTally(gm.run, tally, a.verb == handBack) }()
 	usage := &llm.Usage{}
 	// The older group's requests take the seats first: groups finish, and commit, in turn,
-	// while the younger ones use what the older cannot. Within the group, a row that is
-	// further along goes first (see cellContext).
-	out, err := w.generate(llm.WithPriority(llm.WithUsage(gctx, usage), gm.index), entry, gm.m, gm.run, gm.index, tally)
+	// while the younger ones use what the older cannot (see runEntry.rank for the run's end).
+	// Within the group, the cell with the longest chain still waiting on it goes first (see
+	// cellContext).
+	out, err := w.generate(llm.WithGroup(llm.WithUsage(gctx, usage), entry.rank(gm.index), gm.index), entry, gm.m, gm.run, gm.index, tally)
 	if err != nil { // the message itself is bad: no worker will do better
 		a = terminateFor(err.Error())
 		a.fault = metrics.ErrMalformedMessage
