@@ -8,15 +8,18 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/rowforge/rowforge/internal/processors"
+	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/frame"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
-// admit prepares and publishes groups in plan order, never more than the window at once, and
-// each once the one published before it was taken by a worker (see claims).
+// admit prepares and publishes groups in plan order, never more than the window at once, and,
+// after the first few (see eagerGroups), each once the one published before it was taken by a
+// worker (see claims).
 func (r *run) admit(ctx context.Context) {
 	defer r.wg.Done()
-	last := -1 // the group published last
+	last, published := -1, 0 // the group published last, and how many were
+	eager := eagerGroups(r.cfg, r.opts.BufferSize)
 	for g := range r.plan.Groups() {
 		if r.endedBefore[g] {
 			continue
@@ -31,7 +34,7 @@ func (r *run) admit(ctx context.Context) {
 			r.emit(ctx, event{kind: evFailed, group: g, err: err})
 			return
 		}
-		if last >= 0 && r.claims != nil {
+		if published >= eager && r.claims != nil {
 			r.claims.await(ctx, last)
 		}
 		// Registered before it is published: its outcome may come back at once.
@@ -44,7 +47,25 @@ func (r *run) admit(ctx context.Context) {
 			return
 		}
 		last = g
+		published++
 	}
+}
+
+// eagerGroups is how many groups a run publishes before it waits for workers to take them: as
+// many as it takes for their rows to fill the widest model's seats (at least one). Published
+// each after the one before was taken — a round trip to the workers apiece — a run whose groups
+// are small next to its cap would fill the seats only after several round trips: tens of
+// milliseconds of 300 rows at cap 256, a tenth of the run. More are never needed to fill the
+// seats, and the window (max_concurrent_row_groups) still bounds them.
+func eagerGroups(cfg *config.Config, bufferSize int) int {
+	widest := 0
+	for _, m := range cfg.Models {
+		widest = max(widest, m.Params.MaxParallelRequests)
+	}
+	if bufferSize <= 0 {
+		return 1
+	}
+	return max(1, (widest+bufferSize-1)/bufferSize)
 }
 
 // prepare materializes group g's seed columns and runs PRE_BATCH on them. The row count it

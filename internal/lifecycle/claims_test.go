@@ -11,6 +11,7 @@ import (
 
 	"github.com/rowforge/rowforge/internal/broker"
 	"github.com/rowforge/rowforge/internal/natstest"
+	"github.com/rowforge/rowforge/pkg/config"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -61,4 +62,31 @@ func TestClaimsFollowTheWorkersRecords(t *testing.T) {
 	aborted, cancelWait := context.WithCancel(ctx)
 	cancelWait()
 	c.await(aborted, 9) // returns when its context ends
+}
+
+// A run publishes as many groups at once as it takes for their rows to fill the widest model's
+// seats, then each after the one before was taken.
+func TestEagerGroupsFillTheWidestModel(t *testing.T) {
+	t.Parallel()
+	model := func(capacity int) *config.Model {
+		return &config.Model{Alias: "m", Params: config.InferenceParams{MaxParallelRequests: capacity}}
+	}
+	for _, tc := range []struct {
+		name   string
+		models []*config.Model
+		buffer int
+		want   int
+	}{
+		{name: "no model", buffer: 50, want: 1},
+		{name: "cap 32, groups of 50", models: []*config.Model{model(32)}, buffer: 50, want: 1},
+		{name: "cap 256, groups of 50", models: []*config.Model{model(256)}, buffer: 50, want: 6},
+		{name: "cap 100, groups of 50", models: []*config.Model{model(100)}, buffer: 50, want: 2},
+		{name: "the widest of two", models: []*config.Model{model(4), model(64)}, buffer: 10, want: 7},
+		{name: "cap 256, groups of 1,000", models: []*config.Model{model(256)}, buffer: 1000, want: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			require.Equal(t, tc.want, eagerGroups(&config.Config{Models: tc.models}, tc.buffer))
+		})
+	}
 }

@@ -172,6 +172,21 @@ func (l *Limiter) SetCeiling(n int) {
 	l.admit()
 }
 
+// RaiseCeiling is SetCeiling(n) when n is above the current ceiling, and nothing otherwise:
+// seats claimed one by one, concurrently, raise it in whatever order their claims return.
+func (l *Limiter) RaiseCeiling(n int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n <= l.ceiling {
+		return
+	}
+	if l.limit >= float64(l.ceiling) {
+		l.limit = float64(n)
+	}
+	l.ceiling = n
+	l.admit()
+}
+
 // LimiterState is a snapshot for logs, tests, metrics and the seats' sharing.
 type LimiterState struct {
 	Ceiling, InFlight int

@@ -184,6 +184,37 @@ func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	require.Zero(t, l.State().InFlight)
 }
 
+// RaiseCeiling admits the line as seats are claimed one by one, and ignores a claim that
+// returns after a later one; a limit that a 429 lowered is not raised by it.
+func TestLimiterRaiseCeilingOnlyRaises(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(0)
+	got := make(chan func(Outcome), 3)
+	for range 3 {
+		go func() {
+			r, err := l.Acquire(context.Background())
+			if err == nil {
+				got <- r
+			}
+		}()
+	}
+	for l.State().Waiting != 3 {
+		runtime.Gosched()
+	}
+	l.RaiseCeiling(1)
+	r1 := <-got
+	l.RaiseCeiling(3)
+	r2, r3 := <-got, <-got
+	l.RaiseCeiling(2) // a claim that returned late
+	require.Equal(t, LimiterState{Ceiling: 3, InFlight: 3, Limit: 3}, l.State())
+
+	r1(RateLimited) // the limit shrinks to 2.25
+	l.RaiseCeiling(4)
+	require.Equal(t, LimiterState{Ceiling: 4, InFlight: 2, Limit: 2.25}, l.State())
+	r2(Succeeded)
+	r3(Succeeded)
+}
+
 // Within one rank, a freed slot goes to the cell of greatest height, then the lowest group
 // index, then the lowest row (a full-column call, row -1, first), then the first come; a
 // smaller rank, an older group, beats any height. A request without a group or cell is rank 0,

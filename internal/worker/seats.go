@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -89,8 +90,14 @@ func (s *seats) adjust(ctx context.Context, want int) {
 				try = append(try, next)
 			}
 		}
+		held := int32(len(s.held))
 		s.each(try, func(i int, _ uint64) (bool, uint64) {
 			rev, err := s.kv.Create(ctx, s.key(i), []byte(s.owner))
+			if err == nil {
+				// A seat is used the moment it is claimed, not once the last of a hundred is:
+				// the ceiling never passes the seats claimed, so the cap holds.
+				s.limiter.RaiseCeiling(min(want, int(atomic.AddInt32(&held, 1))))
+			}
 			return err == nil, rev // taken: the watch tells the board
 		})
 	}
