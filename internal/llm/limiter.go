@@ -51,8 +51,6 @@ const (
 	Failed              // any other failure: neither shrink nor grow
 )
 
-type groupKey struct{}
-
 // group is where a request's row group stands in line.
 type group struct{ rank, index int }
 
@@ -61,15 +59,8 @@ type group struct{ rank, index int }
 // groups share one — and its index, which orders the groups of one rank after the cell's
 // height.
 func WithGroup(ctx context.Context, rank, index int) context.Context {
-	return context.WithValue(ctx, groupKey{}, group{rank, index})
+	return withValue(ctx, group{rank, index})
 }
-
-func groupOf(ctx context.Context) group {
-	g, _ := ctx.Value(groupKey{}).(group)
-	return g
-}
-
-type cellKey struct{}
 
 // cell is where a request stands in its row group.
 type cell struct{ height, row int }
@@ -79,12 +70,7 @@ type cell struct{ height, row int }
 // The worker passes each generator call's height in the run's column graph — how many columns
 // still wait on it, in the longest chain — and its row (-1 for a full-column call).
 func WithCell(ctx context.Context, height, row int) context.Context {
-	return context.WithValue(ctx, cellKey{}, cell{height, row})
-}
-
-func cellOf(ctx context.Context) cell {
-	c, _ := ctx.Value(cellKey{}).(cell)
-	return c
+	return withValue(ctx, cell{height, row})
 }
 
 // Acquire waits for a slot. The caller must call the returned release exactly once.
@@ -96,7 +82,7 @@ func (l *Limiter) Acquire(ctx context.Context) (release func(Outcome), err error
 		return l.releaser(), nil
 	}
 	l.arrivals++
-	w := &waiter{group: groupOf(ctx), cell: cellOf(ctx), arrival: l.arrivals, admitted: make(chan struct{})}
+	w := &waiter{group: valueOf[group](ctx), cell: valueOf[cell](ctx), arrival: l.arrivals, admitted: make(chan struct{})}
 	heap.Push(&l.line, w)
 	l.mu.Unlock()
 

@@ -162,18 +162,7 @@ func TestLimiterServesTheLineByPriority(t *testing.T) {
 func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	t.Parallel()
 	l := NewLimiter(0)
-	got := make(chan func(Outcome), 3)
-	for range 3 {
-		go func() {
-			r, err := l.Acquire(context.Background())
-			if err == nil {
-				got <- r
-			}
-		}()
-	}
-	for l.State().Waiting != 3 {
-		runtime.Gosched()
-	}
+	got := inLine(l, 3)
 	l.SetCeiling(2)
 	r1, r2 := <-got, <-got
 	require.Equal(t, LimiterState{Ceiling: 2, InFlight: 2, Waiting: 1, Limit: 2}, l.State())
@@ -184,23 +173,30 @@ func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	require.Zero(t, l.State().InFlight)
 }
 
-// RaiseCeiling admits the line as seats are claimed one by one, and ignores a claim that
-// returns after a later one; a limit that a 429 lowered is not raised by it.
-func TestLimiterRaiseCeilingOnlyRaises(t *testing.T) {
-	t.Parallel()
-	l := NewLimiter(0)
-	got := make(chan func(Outcome), 3)
-	for range 3 {
+// inLine puts n requests in l's line, one after another, and returns where their releases
+// arrive as they are admitted.
+func inLine(l *Limiter, n int) <-chan func(Outcome) {
+	got := make(chan func(Outcome), n)
+	for i := range n {
 		go func() {
 			r, err := l.Acquire(context.Background())
 			if err == nil {
 				got <- r
 			}
 		}()
+		for l.State().Waiting != i+1 {
+			runtime.Gosched()
+		}
 	}
-	for l.State().Waiting != 3 {
-		runtime.Gosched()
-	}
+	return got
+}
+
+// RaiseCeiling admits the line as seats are claimed one by one, and ignores a claim that
+// returns after a later one; a limit that a 429 lowered is not raised by it.
+func TestLimiterRaiseCeilingOnlyRaises(t *testing.T) {
+	t.Parallel()
+	l := NewLimiter(0)
+	got := inLine(l, 3)
 	l.RaiseCeiling(1)
 	r1 := <-got
 	l.RaiseCeiling(3)

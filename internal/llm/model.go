@@ -321,7 +321,7 @@ type exchange func(context.Context) (read func() (ModelUsage, error), err error)
 // the endpoint, not on this process's CPU. The limiter counts an exchange the endpoint answered
 // as a success (its rate signal is a 429); the observer is told the attempt's whole outcome.
 func (m *Model) call(ctx context.Context, attempt exchange) error {
-	usage := usageOf(ctx)
+	usage := valueOf[*Usage](ctx)
 	badReplies := 0
 	for n := 0; ; n++ {
 		release, err := m.limiter.Acquire(ctx)

@@ -29,16 +29,9 @@ type Usage struct {
 	byModel map[string]ModelUsage
 }
 
-type usageKey struct{}
-
 // WithUsage returns ctx carrying u: every request made under it is counted in u.
 func WithUsage(ctx context.Context, u *Usage) context.Context {
-	return context.WithValue(ctx, usageKey{}, u)
-}
-
-func usageOf(ctx context.Context) *Usage {
-	u, _ := ctx.Value(usageKey{}).(*Usage)
-	return u
+	return withValue(ctx, u)
 }
 
 func (u *Usage) add(model string, d ModelUsage) {
