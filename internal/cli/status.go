@@ -3,6 +3,8 @@ package cli
 import (
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -24,8 +26,8 @@ func WriteStatus(w io.Writer, runs []*wire.RunRecord, workers []*wire.WorkerReco
 	fmt.Fprintln(tw, "WORKER\tLAST HEARTBEAT\tIN FLIGHT")
 	for _, wk := range workers {
 		var groups []string
-		for run, gs := range wk.InFlight {
-			groups = append(groups, fmt.Sprintf("%s:%v", run, gs))
+		for _, run := range slices.Sorted(maps.Keys(wk.InFlight)) { // the same order at every call
+			groups = append(groups, fmt.Sprintf("%s:%v", run, wk.InFlight[run]))
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", wk.ID, wk.Updated.Local().Format(time.TimeOnly), strings.Join(groups, " "))
 	}

@@ -13,13 +13,13 @@ import (
 )
 
 // The status tables are what an operator reads: one row per run, newest as given, and one per
-// live worker with its groups in flight by run.
+// live worker with its groups in flight by run, runs in name order.
 func TestWriteStatus(t *testing.T) {
 	t.Parallel()
 	at := time.Date(2026, 12, 7, 1, 2, 3, 0, time.Local)
 	runs := []*wire.RunRecord{{ID: "r1", State: wire.RunAborting, Mode: wire.ModeBuild, NumRecords: 40,
 		Reason: "enough", CreatedAt: at, Progress: wire.RunProgress{Groups: 4, GroupsDone: 1, Rows: 10}}}
-	workers := []*wire.WorkerRecord{{ID: "w1", InFlight: map[string][]int{"r1": {2, 3}}, Updated: at}}
+	workers := []*wire.WorkerRecord{{ID: "w1", InFlight: map[string][]int{"r3": {0}, "r1": {2, 3}, "r2": {7}}, Updated: at}}
 	var out strings.Builder
 	require.NoError(t, cli.WriteStatus(&out, runs, workers))
 	require.Equal(t, strings.Join([]string{
@@ -27,7 +27,7 @@ func TestWriteStatus(t *testing.T) {
 		"r1   aborting  build  1/4     10/40  2026-12-07 01:02:03  enough",
 		"",
 		"WORKER  LAST HEARTBEAT  IN FLIGHT",
-		"w1      01:02:03        r1:[2 3]",
+		"w1      01:02:03        r1:[2 3] r2:[7] r3:[0]",
 		"",
 	}, "\n"), out.String())
 }
