@@ -114,24 +114,19 @@ func (o *Operator) broadcastAbort(run, reason string) error {
 	return o.nc.Flush()
 }
 
-// waitEnded returns run's state once it has ended, or at deadline whatever it is then. It
-// reads the record again and again: the controller is draining the workers, which takes as
-// long as their groups in hand.
+// waitEnded returns run's state once it has ended, or at deadline whatever it is then: the
+// controller is draining the workers, which takes as long as their groups in hand.
 func waitEnded(ctx context.Context, runs *runstore.Store, run string, deadline time.Time) (wire.RunState, error) {
-	for {
-		rec, err := runs.Get(ctx, run)
-		if err != nil {
-			return "", err
-		}
-		if rec.State.Ended() || !time.Now().Before(deadline) {
-			return rec.State, nil
-		}
-		select {
-		case <-ctx.Done():
-			return rec.State, ctx.Err()
-		case <-time.After(200 * time.Millisecond): // the controller is draining the workers
-		}
+	wctx, cancel := context.WithDeadline(ctx, deadline)
+	defer cancel()
+	rec, err := runs.Await(wctx, run, func(rec *wire.RunRecord) bool { return rec.State.Ended() })
+	if err != nil && ctx.Err() == nil && wctx.Err() != nil { // the deadline: the state it is in now
+		rec, err = runs.Get(ctx, run)
 	}
+	if err != nil {
+		return "", err
+	}
+	return rec.State, nil
 }
 
 // Status returns the runs (newest first, or just run when given) and the live workers.

@@ -102,6 +102,41 @@ func (s *Store) Update(ctx context.Context, id string, change func(*wire.RunReco
 	}
 }
 
+// Await returns the run's record once done(record) is true, from a watch of its key: the
+// current record first, then each write. When ctx ends first it returns the last record seen
+// with ctx's error (nil and the error if none was seen).
+func (s *Store) Await(ctx context.Context, id string, done func(*wire.RunRecord) bool) (*wire.RunRecord, error) {
+	w, err := s.kv.Watch(ctx, id)
+	if err != nil {
+		return nil, fmt.Errorf("watch run %s: %w", id, err)
+	}
+	defer func() { _ = w.Stop() }()
+	var last *wire.RunRecord
+	for {
+		select {
+		case <-ctx.Done():
+			return last, ctx.Err()
+		case e, ok := <-w.Updates():
+			switch {
+			case !ok:
+				return last, fmt.Errorf("watch run %s: stopped", id)
+			case e == nil: // the key's history is replayed: nothing to replay is ErrNotFound
+				if last == nil {
+					return nil, fmt.Errorf("run %s: %w", id, ErrNotFound)
+				}
+			case e.Operation() == jetstream.KeyValuePut:
+				rec, err := wire.DecodeRunRecord(e.Value())
+				if err != nil {
+					return last, err
+				}
+				if last = rec; done(rec) {
+					return rec, nil
+				}
+			}
+		}
+	}
+}
+
 // List reads every run's record. A record that cannot be read or decoded is skipped: a reader
 // of the bucket can do nothing about it, and the other runs are still worth listing.
 func (s *Store) List(ctx context.Context) ([]*wire.RunRecord, error) {

@@ -114,3 +114,48 @@ func TestOpenFindsNoBucket(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, ok)
 }
+
+// Await returns the first record, current or written later, that it is waiting for; an
+// unknown run is ErrNotFound; when its context ends first it returns the last record seen.
+func TestAwait(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	ctx := t.Context()
+	require.NoError(t, s.Create(ctx, record("r")))
+	ended := func(rec *wire.RunRecord) bool { return rec.State.Ended() }
+
+	type awaited struct {
+		rec *wire.RunRecord
+		err error
+	}
+	done := make(chan awaited, 1)
+	go func() {
+		rec, err := s.Await(ctx, "r", func(rec *wire.RunRecord) bool { return rec.Progress.GroupsDone == 2 })
+		done <- awaited{rec, err}
+	}()
+	for range 2 {
+		_, err := s.Update(ctx, "r", func(rec *wire.RunRecord) error { rec.Progress.GroupsDone++; return nil })
+		require.NoError(t, err)
+	}
+	got := <-done
+	require.NoError(t, got.err)
+	require.Equal(t, 2, got.rec.Progress.GroupsDone, "the write it waited for")
+
+	_, err := s.Update(ctx, "r", func(rec *wire.RunRecord) error { rec.State = wire.RunAborted; return nil })
+	require.NoError(t, err)
+	rec, err := s.Await(ctx, "r", ended)
+	require.NoError(t, err, "the current record already is")
+	require.Equal(t, wire.RunAborted, rec.State)
+
+	_, err = s.Await(ctx, "nope", ended)
+	require.ErrorIs(t, err, runstore.ErrNotFound)
+
+	require.NoError(t, s.Create(ctx, record("running")))
+	short, cancel := context.WithCancel(ctx)
+	cancel()
+	rec, err = s.Await(short, "running", ended)
+	require.ErrorIs(t, err, context.Canceled)
+	if rec != nil { // the watch may have delivered the record before the cancellation was seen
+		require.Equal(t, wire.RunRunning, rec.State)
+	}
+}
