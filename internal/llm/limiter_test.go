@@ -2,6 +2,7 @@ package llm
 
 import (
 	"context"
+	"fmt"
 	"runtime"
 	"testing"
 	"time"
@@ -113,43 +114,20 @@ func TestLimiterServesTheLineByPriority(t *testing.T) {
 	hold, err := l.Acquire(context.Background())
 	require.NoError(t, err)
 
-	type grant struct {
-		name    string
-		release func(Outcome)
-	}
-	granted := make(chan grant)
-	wait := func(name string, ctx context.Context) {
-		go func() {
-			r, err := l.Acquire(ctx)
-			if err != nil {
-				granted <- grant{name: name + " gave up"}
-				return
-			}
-			granted <- grant{name, r}
-		}()
-	}
-	inLine := func(n int) { // the goroutines above are in line once Waiting says so
-		for l.State().Waiting != n {
-			runtime.Gosched()
-		}
-	}
-	wait("group 3", WithGroup(context.Background(), 3, 3))
-	inLine(1)
-	wait("group 1, first", WithGroup(context.Background(), 1, 1))
-	inLine(2)
-	wait("group 1, second", WithGroup(context.Background(), 1, 1))
-	inLine(3)
+	q := newLine(l)
+	q.add("group 3", WithGroup(context.Background(), 3, 3))
+	q.add("group 1, first", WithGroup(context.Background(), 1, 1))
+	q.add("group 1, second", WithGroup(context.Background(), 1, 1))
 	quit, cancel := context.WithCancel(WithGroup(context.Background(), 0, 0))
-	wait("group 0", quit)
-	inLine(4)
+	q.add("group 0", quit)
 	cancel()
-	require.Equal(t, "group 0 gave up", (<-granted).name)
+	require.Equal(t, "group 0 gave up", q.next().name)
 	require.Equal(t, 3, l.State().Waiting)
 
 	hold(Succeeded)
 	var order []string
 	for range 3 {
-		g := <-granted
+		g := q.next()
 		order = append(order, g.name)
 		require.Equal(t, 1, l.State().InFlight)
 		g.release(Succeeded)
@@ -164,31 +142,58 @@ func TestLimiterSetCeilingAdmitsTheLine(t *testing.T) {
 	l := NewLimiter(0)
 	got := inLine(l, 3)
 	l.SetCeiling(2)
-	r1, r2 := <-got, <-got
+	r1, r2 := got.release(), got.release()
 	require.Equal(t, LimiterState{Ceiling: 2, InFlight: 2, Waiting: 1, Limit: 2}, l.State())
 	r1(Succeeded)
-	r3 := <-got
+	r3 := got.release()
 	r2(Succeeded)
 	r3(Succeeded)
 	require.Zero(t, l.State().InFlight)
 }
 
-// inLine puts n requests in l's line, one after another, and returns where their releases
-// arrive as they are admitted.
-func inLine(l *Limiter, n int) <-chan func(Outcome) {
-	got := make(chan func(Outcome), n)
-	for i := range n {
-		go func() {
-			r, err := l.Acquire(context.Background())
-			if err == nil {
-				got <- r
-			}
-		}()
-		for l.State().Waiting != i+1 {
-			runtime.Gosched()
+// line puts requests in a limiter's line, one after another in the order add is called, and
+// hands out each one's grant as it is admitted, or gives up.
+type line struct {
+	l       *Limiter
+	granted chan grant
+}
+
+type grant struct {
+	name    string
+	release func(Outcome) // nil when the request gave up
+}
+
+func newLine(l *Limiter) *line { return &line{l: l, granted: make(chan grant, 16)} }
+
+// add makes a request under ctx and returns once it is in line.
+func (q *line) add(name string, ctx context.Context) {
+	waiting := q.l.State().Waiting
+	go func() {
+		r, err := q.l.Acquire(ctx)
+		if err != nil {
+			q.granted <- grant{name: name + " gave up"}
+			return
 		}
+		q.granted <- grant{name, r}
+	}()
+	for q.l.State().Waiting != waiting+1 {
+		runtime.Gosched()
 	}
-	return got
+}
+
+// next is the next grant.
+func (q *line) next() grant { return <-q.granted }
+
+// release is the next grant's release.
+func (q *line) release() func(Outcome) { return q.next().release }
+
+// inLine puts n requests in l's line.
+func inLine(l *Limiter, n int) *line {
+	q := newLine(l)
+	for i := range n {
+		q.add(fmt.Sprint(i), context.Background())
+	}
+	return q
 }
 
 // RaiseCeiling admits the line as seats are claimed one by one, and ignores a claim that
@@ -198,9 +203,9 @@ func TestLimiterRaiseCeilingOnlyRaises(t *testing.T) {
 	l := NewLimiter(0)
 	got := inLine(l, 3)
 	l.RaiseCeiling(1)
-	r1 := <-got
+	r1 := got.release()
 	l.RaiseCeiling(3)
-	r2, r3 := <-got, <-got
+	r2, r3 := got.release(), got.release()
 	l.RaiseCeiling(2) // a claim that returned late
 	require.Equal(t, LimiterState{Ceiling: 3, InFlight: 3, Limit: 3}, l.State())
 
@@ -263,31 +268,18 @@ func TestLimiterServesTheLongestChainFirst(t *testing.T) {
 			l := NewLimiter(1)
 			hold, err := l.Acquire(context.Background())
 			require.NoError(t, err)
-			type grant struct {
-				name    string
-				release func(Outcome)
-			}
-			granted := make(chan grant)
-			for i, r := range tc.line {
+			q := newLine(l)
+			for _, r := range tc.line {
 				ctx := WithGroup(context.Background(), r.rank, r.index)
 				if !r.noCell {
 					ctx = WithCell(ctx, r.height, r.row)
 				}
-				go func() {
-					release, err := l.Acquire(ctx)
-					if err != nil {
-						panic(err)
-					}
-					granted <- grant{r.name, release}
-				}()
-				for l.State().Waiting != i+1 { // in line, in this order
-					runtime.Gosched()
-				}
+				q.add(r.name, ctx)
 			}
 			hold(Succeeded)
 			var order []string
 			for range tc.line {
-				g := <-granted
+				g := q.next()
 				order = append(order, g.name)
 				g.release(Succeeded)
 			}
