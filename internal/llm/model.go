@@ -337,7 +337,7 @@ func (m *Model) call(ctx context.Context, attempt exchange) error {
 			u, err = read()
 		}
 		usage.add(m.alias, ModelUsage{Requests: 1, PromptTokens: u.PromptTokens, CompletionTokens: u.CompletionTokens})
-		settle := func(o Outcome) { // the limiter and the observer see the same outcome
+		settle := func(o Outcome) { // the observer sees the attempt's outcome; the limiter too, unless the exchange gave the seat back
 			release(o)
 			m.opts.Observer.Request(m.alias, o, u.PromptTokens, u.CompletionTokens)
 		}
