@@ -56,10 +56,7 @@ func (s *seats) demand() int {
 func (s *seats) adjust(ctx context.Context, want int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	// Renewing is also when seats the board shows taken are tried: one whose worker died
-	// expires without a word to the watch.
-	sweep := time.Since(s.renewed) >= wire.SeatTTL/3
-	if sweep {
+	if time.Since(s.renewed) >= wire.SeatTTL/3 {
 		s.renew(ctx)
 	}
 	s.limiter.SetCeiling(min(want, len(s.held)))
@@ -86,7 +83,7 @@ func (s *seats) adjust(ctx context.Context, want int) {
 	for len(s.held) < want && next < s.capacity {
 		var try []int
 		for ; next < s.capacity && len(try) < want-len(s.held); next++ {
-			if _, ok := s.held[next]; !ok && (sweep || !s.board.taken(s.key(next))) {
+			if _, ok := s.held[next]; !ok && !s.board.taken(s.key(next)) {
 				try = append(try, next)
 			}
 		}
@@ -139,6 +136,13 @@ func (s *seats) each(seats []int, fn func(i int, rev uint64) (held bool, next ui
 }
 
 // renew rewrites each seat held, so that it does not expire while this worker lives.
+//
+// A seat whose key is gone without a trace — rf_seats lives in memory, and a single server's
+// restart empties it while this worker's requests still use its seats — is claimed again, at
+// once: until it is, another worker could take it and the cap would not hold (the other
+// workers' boards still show it taken meanwhile; see board). So is one that expired while this
+// worker was cut off from the server and that no one took, and one purged with its run while
+// its requests were still in flight; it is given back once they end.
 func (s *seats) renew(ctx context.Context) {
 	s.renewed = time.Now()
 	s.each(s.sortedHeld(), func(i int, rev uint64) (bool, uint64) {
@@ -147,7 +151,11 @@ func (s *seats) renew(ctx context.Context) {
 		case err == nil:
 			return true, next
 		case errors.Is(err, jetstream.ErrKeyExists), errors.Is(err, jetstream.ErrKeyNotFound):
-			return false, 0 // expired (and perhaps taken) or purged with the run: not ours
+			// Revision 0: only if the key has no entry at all, not even a delete or purge marker.
+			if next, err := s.kv.Update(ctx, s.key(i), []byte(s.owner), 0); err == nil {
+				return true, next // lost with the server's memory, or expired: ours again
+			}
+			return false, 0 // taken by another worker, or deleted: not ours
 		}
 		return true, rev // another error: keep it and try again next time
 	})
@@ -172,24 +180,67 @@ func (s *seats) count() int {
 }
 
 // board is what this worker knows of rf_seats from a watch: which seats are taken, so that
-// claiming a seat costs a round trip only when it is likely free.
+// claiming a seat costs a round trip only when it is likely free, and so that a seat is not
+// claimed from under a worker that still uses it.
+//
+// A seat counts as taken for SeatTTL after the watch last delivered it (its holder renews it
+// every SeatTTL/3), or until it is given back. One whose worker died expires without a word to
+// the watch; the board lets it go when the bucket does. After a reconnect, every seat on the
+// board counts as taken for SeatTTL again: a single server's restart empties rf_seats (memory
+// storage), and a free key then does not mean a free seat — its holder's requests are still in
+// flight, and it claims the seat again at its next renewal (see seats.renew), within SeatTTL/3.
 type board struct {
 	mu   sync.Mutex
-	held map[string]bool
+	seen map[string]time.Time // seat key → when the watch last delivered it taken
 }
 
-func newBoard() *board { return &board{held: map[string]bool{}} }
+func newBoard() *board { return &board{seen: map[string]time.Time{}} }
 
 // watch keeps the board current until ctx ends or stop is called, calling freed when a seat is
 // given back.
 func (b *board) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
-	return jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
+	ctx, cancel := context.WithCancel(ctx)
+	reconnected := nc.StatusChanged(nats.CONNECTED)
+	stopWatch, err := jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
 		taken := e.Operation() == jetstream.KeyValuePut
 		b.set(e.Key(), taken)
 		if !taken {
 			freed()
 		}
 	})
+	if err != nil {
+		nc.RemoveStatusListener(reconnected)
+		cancel()
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		defer nc.RemoveStatusListener(reconnected)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-reconnected:
+				b.hold()
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+		stopWatch()
+	}, nil
+}
+
+// hold counts every seat on the board as taken for SeatTTL from now.
+func (b *board) hold() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	now := time.Now()
+	for key := range b.seen {
+		b.seen[key] = now
+	}
 }
 
 func (b *board) taken(key string) bool {
@@ -198,7 +249,8 @@ func (b *board) taken(key string) bool {
 	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	return b.held[key]
+	at, ok := b.seen[key]
+	return ok && time.Since(at) < wire.SeatTTL // else expired: its worker stopped renewing it
 }
 
 // forget drops what the board knows of a run's seats, once the run left this worker's cache:
@@ -206,9 +258,9 @@ func (b *board) taken(key string) bool {
 func (b *board) forget(run string) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for key := range b.held {
+	for key := range b.seen {
 		if strings.HasPrefix(key, run+".") {
-			delete(b.held, key)
+			delete(b.seen, key)
 		}
 	}
 }
@@ -220,8 +272,8 @@ func (b *board) set(key string, taken bool) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if taken {
-		b.held[key] = true
+		b.seen[key] = time.Now()
 	} else {
-		delete(b.held, key)
+		delete(b.seen, key)
 	}
 }

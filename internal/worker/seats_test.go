@@ -3,7 +3,9 @@ package worker
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -77,7 +79,8 @@ func TestSeatsNeverAddUpPastTheCap(t *testing.T) {
 	require.Len(t, held, 2)
 }
 
-// A seat purged with its run is not the worker's any more.
+// A seat purged with a marker (kv.Purge) is not the worker's any more. (The run's end purges its
+// seats without markers; a worker still using one then claims it again, see seats.renew.)
 func TestSeatsPurgedWithTheRunAreDropped(t *testing.T) {
 	t.Parallel()
 	kv := seatsBucket(t)
@@ -166,7 +169,7 @@ func TestBoardTracksTheSeatsTaken(t *testing.T) {
 	require.Equal(t, 3, other.count())
 
 	mine := newSeats(kv, "a", "run1", "writer", 4, llm.NewLimiter(0), b)
-	mine.adjust(ctx, 4) // the first adjust renews, and tries every seat
+	mine.adjust(ctx, 4)
 	require.Equal(t, 1, mine.count(), "one seat is free")
 
 	other.adjust(ctx, 1) // b gives two back
@@ -182,4 +185,149 @@ func TestBoardTracksTheSeatsTaken(t *testing.T) {
 	mine.adjust(ctx, 4)
 	require.Equal(t, 3, mine.count(), "a takes the seats given back, between renewals")
 	require.Equal(t, 1, other.count())
+}
+
+// A single server's restart empties rf_seats (memory storage) while the workers' requests are
+// in flight on their seats, and each learns it only at its next renewal. Meanwhile a free key
+// is not a free seat: a worker that renews first claims its own seats again, and not those
+// another still uses; the other claims its own at its renewal; the shares move on from there.
+func TestSeatsLostInARestartAreNotTakenFromTheirHolder(t *testing.T) {
+	t.Parallel()
+	s, restart := natstest.RunRestartable(t)
+	nc := natstest.Connect(t, s, natstest.ReconnectOptions...)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second) // a guard, not a timing assertion
+	defer cancel()
+	res, err := broker.Ensure(ctx, js, wire.DefaultLayout())
+	require.NoError(t, err)
+	const capacity = 8
+	boards := map[string]*board{"a": newBoard(), "b": newBoard()}
+	for _, b := range boards {
+		stop, err := b.watch(ctx, nc, res.Seats, func() {})
+		require.NoError(t, err)
+		defer stop() // before ctx ends
+	}
+	la, lb := llm.NewLimiter(0), llm.NewLimiter(0)
+	a := newSeats(res.Seats, "a", "run1", "writer", capacity, la, boards["a"])
+	b := newSeats(res.Seats, "b", "run1", "writer", capacity, lb, boards["b"])
+	a.adjust(ctx, 4)
+	b.adjust(ctx, 4)
+	var releaseB []func(llm.Outcome)
+	for _, l := range []*llm.Limiter{la, lb} {
+		for range 4 {
+			r, err := l.Acquire(ctx)
+			require.NoError(t, err)
+			if l == lb {
+				releaseB = append(releaseB, r)
+			}
+		}
+	}
+	// The shares move toward a: b keeps its four seats while their requests last.
+	b.adjust(ctx, 2)
+	a.adjust(ctx, 6)
+	require.Equal(t, 4, a.count())
+	require.Equal(t, 4, b.count())
+	out := func(l *llm.Limiter) int { st := l.State(); return max(st.InFlight, st.Ceiling) }
+	require.Equal(t, capacity, out(la)+out(lb))
+	allTaken := func(b *board) bool {
+		for i := range capacity {
+			if !b.taken(wire.SeatKey("run1", "writer", i)) {
+				return false
+			}
+		}
+		return true
+	}
+	require.Eventually(t, func() bool { return allTaken(boards["a"]) }, 20*time.Second, 10*time.Millisecond)
+	// The server stays down long enough for the seats' last renewals to age out of the board.
+	boards["a"].mu.Lock()
+	for key := range boards["a"].seen {
+		boards["a"].seen[key] = time.Now().Add(-wire.SeatTTL)
+	}
+	boards["a"].mu.Unlock()
+	require.False(t, allTaken(boards["a"]))
+
+	restart()
+	require.Eventually(t, func() bool { // what the controller's EnsureOnReconnect does
+		_, err := broker.Ensure(ctx, js, wire.DefaultLayout())
+		return err == nil
+	}, 20*time.Second, 20*time.Millisecond)
+	require.Eventually(t, func() bool { return allTaken(boards["a"]) }, 20*time.Second, 10*time.Millisecond,
+		"after the reconnect the board holds the seats it knew")
+	keys := func() int {
+		lister, err := res.Seats.ListKeys(ctx)
+		require.NoError(t, err)
+		n := 0
+		for range lister.Keys() {
+			n++
+		}
+		return n
+	}
+	require.Zero(t, keys(), "the restart emptied rf_seats")
+
+	a.renewed = time.Time{} // a renews first; b has not noticed the loss yet
+	a.adjust(ctx, 6)
+	require.Equal(t, 4, a.count(), "a claims its own seats again, not b's")
+	require.LessOrEqual(t, out(la)+out(lb), capacity,
+		"a: %+v (%d seats), b: %+v (%d seats)", la.State(), a.count(), lb.State(), b.count())
+	b.renewed = time.Time{}
+	b.adjust(ctx, 2)
+	require.Equal(t, 4, b.count(), "b claims its seats in use again")
+	require.Equal(t, capacity, keys())
+
+	for _, r := range releaseB {
+		r(llm.Succeeded)
+	}
+	b.adjust(ctx, 2)
+	require.Equal(t, 2, b.count(), "b gives its idle surplus back")
+	require.Eventually(t, func() bool { // once the watch, made again after the reconnect, tells
+		n := 0
+		for i := range capacity {
+			if boards["a"].taken(wire.SeatKey("run1", "writer", i)) {
+				n++
+			}
+		}
+		return n == capacity-2
+	}, 20*time.Second, 10*time.Millisecond)
+	a.adjust(ctx, 6)
+	require.Equal(t, 6, a.count(), "a takes them")
+	require.LessOrEqual(t, out(la)+out(lb), capacity)
+}
+
+// A worker that dies leaves its seats to expire without a word to the watch: the board lets
+// them go when rf_seats does (SeatTTL after their last renewal), and they are claimed again.
+func TestSeatsOfADeadWorkerAreClaimedOnceExpired(t *testing.T) {
+	t.Parallel()
+	nc, _, kv := workersBucket(t)
+	ctx := t.Context()
+	bd := newBoard()
+	stop, err := bd.watch(ctx, nc, kv, func() {})
+	require.NoError(t, err)
+	t.Cleanup(stop)
+	dead := newSeats(kv, "dead", "run1", "writer", 4, llm.NewLimiter(0), nil)
+	dead.adjust(ctx, 3)
+	require.Eventually(t, func() bool { return bd.taken(wire.SeatKey("run1", "writer", 2)) }, 10*time.Second, 10*time.Millisecond)
+
+	mine := newSeats(kv, "a", "run1", "writer", 4, llm.NewLimiter(0), bd)
+	mine.adjust(ctx, 4)
+	require.Equal(t, 1, mine.count(), "the dead worker's seats are not expired yet")
+
+	// SeatTTL later: the entries are gone from the bucket (its TTL leaves no marker) and the
+	// board's sightings have aged.
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	stream, err := js.Stream(ctx, "KV_"+wire.DefaultLayout().SeatsBucket())
+	require.NoError(t, err)
+	for i := range 3 {
+		require.NoError(t, stream.Purge(ctx, jetstream.WithPurgeSubject("$KV."+wire.DefaultLayout().SeatsBucket()+"."+wire.SeatKey("run1", "writer", i))))
+	}
+	bd.mu.Lock()
+	for key := range bd.seen {
+		if !strings.HasSuffix(key, ".3") {
+			bd.seen[key] = time.Now().Add(-wire.SeatTTL)
+		}
+	}
+	bd.mu.Unlock()
+	mine.adjust(ctx, 4)
+	require.Equal(t, 4, mine.count())
 }
