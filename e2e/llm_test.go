@@ -106,16 +106,7 @@ func TestKill9WorkerKeepsCompletedCells(t *testing.T) {
 	t.Parallel()
 	const n, capacity = 300, 8
 	stub := llmstub.New(llmstub.Options{Latency: 5 * time.Millisecond})
-	cfg := writeConfig(t, fmt.Sprintf(`
-model_providers:
-  - {name: stub, endpoint: "%s"}
-model_configs:
-  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d}}
-columns:
-  - {name: id, column_type: sampler, sampler_type: uuid}
-  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask {{ id }}"}
-  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Answer {{ id }}: {{ question }}"}
-`, stub.Start(t), capacity))
+	cfg := chainConfig(t, stub.Start(t), capacity, 2)
 	srv := testbin.StartNATSServer(t)
 	out := t.TempDir()
 	ws, sinkd := startServices(t, srv.URL, out, 1)
@@ -145,4 +136,24 @@ columns:
 	ds := readDataset(t, filepath.Join(out, "kept"))
 	require.Equal(t, n, ds.rows())
 	stopGracefully(t, ws[0], sinkd)
+}
+
+// chainConfig writes a config of an id and columns (2 or 3) llm-text columns, each reading the
+// one before — question, answer, critique — on one model of endpoint capped at capacity.
+func chainConfig(t *testing.T, endpoint string, capacity, columns int) string {
+	t.Helper()
+	chain := []string{
+		`  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask {{ id }}"}`,
+		`  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Answer {{ id }}: {{ question }}"}`,
+		`  - {name: critique, column_type: llm-text, model_alias: writer, prompt: "Critique {{ answer }}"}`,
+	}
+	return writeConfig(t, fmt.Sprintf(`
+model_providers:
+  - {name: stub, endpoint: "%s"}
+model_configs:
+  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d}}
+columns:
+  - {name: id, column_type: sampler, sampler_type: uuid}
+%s
+`, endpoint, capacity, strings.Join(chain[:columns], "\n")))
 }

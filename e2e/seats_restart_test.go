@@ -85,17 +85,7 @@ func TestNATSServerKill9DuringCappedLLMRun(t *testing.T) {
 	const n, buffer, capacity = 300, 20, 8
 	v := newValve(t)
 	stub := llmstub.New(llmstub.Options{Gate: v.gate, Latency: 20 * time.Millisecond})
-	cfg := writeConfig(t, fmt.Sprintf(`
-model_providers:
-  - {name: stub, endpoint: "%s"}
-model_configs:
-  - {alias: writer, model: w, provider: stub, skip_health_check: true, inference_parameters: {max_parallel_requests: %d}}
-columns:
-  - {name: id, column_type: sampler, sampler_type: uuid}
-  - {name: question, column_type: llm-text, model_alias: writer, prompt: "Ask {{ id }}"}
-  - {name: answer, column_type: llm-text, model_alias: writer, prompt: "Answer {{ id }}: {{ question }}"}
-  - {name: critique, column_type: llm-text, model_alias: writer, prompt: "Critique {{ answer }}"}
-`, stub.Start(t), capacity))
+	cfg := chainConfig(t, stub.Start(t), capacity, 3)
 	srv := testbin.StartNATSServer(t)
 	out := t.TempDir()
 	// Two workers, each serving /metrics: its requests sent and not yet answered.

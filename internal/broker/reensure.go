@@ -7,6 +7,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/rowforge/rowforge/internal/jsx"
 	"github.com/rowforge/rowforge/pkg/wire"
 )
 
@@ -16,29 +17,13 @@ import (
 // bucket no worker could send a capped model request again. A failure is logged: the run goes
 // on, and the next reconnect tries again.
 func EnsureOnReconnect(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, l wire.Layout, log *slog.Logger) (stop func()) {
-	ctx, cancel := context.WithCancel(ctx)
-	reconnected := nc.StatusChanged(nats.CONNECTED)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer nc.RemoveStatusListener(reconnected)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-reconnected:
-				if _, err := Ensure(ctx, js, l); err != nil {
-					if ctx.Err() == nil {
-						log.Warn("could not re-create the deployment's resources after a reconnect", "err", err)
-					}
-					continue
-				}
-				log.Info("deployment's resources ensured after a reconnect")
+	return jsx.OnReconnect(ctx, nc, func(ctx context.Context) {
+		if _, err := Ensure(ctx, js, l); err != nil {
+			if ctx.Err() == nil {
+				log.Warn("could not re-create the deployment's resources after a reconnect", "err", err)
 			}
+			return
 		}
-	}()
-	return func() {
-		cancel()
-		<-done
-	}
+		log.Info("deployment's resources ensured after a reconnect")
+	})
 }

@@ -199,8 +199,8 @@ func newBoard() *board { return &board{seen: map[string]time.Time{}} }
 // watch keeps the board current until ctx ends or stop is called, calling freed when a seat is
 // given back.
 func (b *board) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue, freed func()) (stop func(), err error) {
-	ctx, cancel := context.WithCancel(ctx)
-	reconnected := nc.StatusChanged(nats.CONNECTED)
+	// Listening before the watch starts: a reconnect while it starts is not missed.
+	stopHold := jsx.OnReconnect(ctx, nc, func(context.Context) { b.hold() })
 	stopWatch, err := jsx.Watch(ctx, nc, kv, func(e jetstream.KeyValueEntry) {
 		taken := e.Operation() == jetstream.KeyValuePut
 		b.set(e.Key(), taken)
@@ -209,26 +209,11 @@ func (b *board) watch(ctx context.Context, nc *nats.Conn, kv jetstream.KeyValue,
 		}
 	})
 	if err != nil {
-		nc.RemoveStatusListener(reconnected)
-		cancel()
+		stopHold()
 		return nil, err
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		defer nc.RemoveStatusListener(reconnected)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-reconnected:
-				b.hold()
-			}
-		}
-	}()
 	return func() {
-		cancel()
-		<-done
+		stopHold()
 		stopWatch()
 	}, nil
 }
