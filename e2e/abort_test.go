@@ -64,7 +64,8 @@ func startRun(t *testing.T, url string, args ...string) (*testbin.Process, strin
 // worker lists a group of the run in flight.
 func requireAborted(t *testing.T, ctrl *testbin.Process, url, out, run string) {
 	t.Helper()
-	err := ctrl.Wait()
+	js := connect(t, url)
+	err := waitExit(t, ctrl, runTimeout, js)
 	var exit *exec.ExitError
 	require.True(t, errors.As(err, &exit), "controller: %v\n%s", err, ctrl.Output.String())
 	require.Equal(t, 3, exit.ExitCode(), ctrl.Output.String())
@@ -72,7 +73,6 @@ func requireAborted(t *testing.T, ctrl *testbin.Process, url, out, run string) {
 	matches, _ := filepath.Glob(filepath.Join(out, "long*", "metadata.json"))
 	require.Empty(t, matches, "an aborted run never writes metadata.json")
 
-	js := connect(t, url)
 	kv, err := js.KeyValue(t.Context(), "rf_workers")
 	require.NoError(t, err)
 	lister, err := kv.ListKeys(t.Context())

@@ -108,7 +108,7 @@ func TestClusterNodeKilledMidRun(t *testing.T) {
 	}
 	require.True(t, killed, "no node is the leader %q", leader)
 
-	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	require.NoError(t, waitExit(t, ctrl, runTimeout, connect(t, url)), ctrl.Output.String())
 	outLocal := t.TempDir()
 	requireCode(t, 0, controller(t, "", append(args, "--out", outLocal)...), "local run")
 	requireIdentical(t, readDataset(t, filepath.Join(out, "clustered")), readDataset(t, filepath.Join(outLocal, "clustered")), n)

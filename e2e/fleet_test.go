@@ -53,7 +53,7 @@ func faultRun(t *testing.T, fault func(f *fleet)) {
 	ctrl, _ := startRun(t, srv.URL, append(args, "--nats-url", srv.URL)...)
 	f := &fleet{srv: srv, workers: ws, sinkd: sinkd}
 	fault(f)
-	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	require.NoError(t, waitExit(t, ctrl, runTimeout, connect(t, srv.URL)), ctrl.Output.String())
 	require.False(t, ws[1].Exited(), ws[1].Output.String())
 
 	outLocal := t.TempDir()
@@ -69,7 +69,7 @@ func TestSIGTERMOneOfTwoWorkers(t *testing.T) {
 	faultRun(t, func(f *fleet) {
 		w := f.workers[0]
 		require.NoError(t, w.Signal(syscall.SIGTERM))
-		require.NoError(t, w.Wait(), "a worker stopped with SIGTERM exits 0:\n%s", w.Output.String())
+		require.NoError(t, waitExit(t, w, runTimeout, nil), "a worker stopped with SIGTERM exits 0:\n%s", w.Output.String())
 	})
 }
 

@@ -41,6 +41,10 @@ const (
 	cmdTimeout = 90 * time.Second
 	// waitTimeout bounds waiting for a service to be ready or to log something.
 	waitTimeout = 30 * time.Second
+	// runTimeout bounds a run started in the background, a fault test's included: 60,000 rows
+	// with a process killed, which may wait out an AckWait of a minute. Like cmdTimeout, it
+	// turns a hang into a failure of the test that hung, with every process's output.
+	runTimeout = 5 * time.Minute
 )
 
 // result is what a command that ran to its end left behind.
@@ -403,5 +407,50 @@ func stopGracefully(t *testing.T, procs ...*testbin.Process) {
 	t.Helper()
 	for _, p := range procs {
 		require.NoErrorf(t, p.Stop(), "exit status after SIGTERM of %s; output:\n%s", p.Cmd.Path, p.Output.String())
+	}
+}
+
+// waitExit waits up to timeout for p, a process expected to exit by itself, and returns its
+// exit result (see testbin.Process.Wait). If p is still running then, the test fails, after
+// logging what the deployment js reaches still holds (when js is not nil): which messages a
+// hang left pending, unacknowledged or redelivered, and where.
+func waitExit(t *testing.T, p *testbin.Process, timeout time.Duration, js jetstream.JetStream) error {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), timeout)
+	defer cancel()
+	err := p.WaitContext(ctx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		if js != nil {
+			logConsumers(t, js)
+		}
+		t.Fatalf("%v after %v; its output:\n%s", err, timeout, p.Output.String())
+	}
+	return err
+}
+
+// logConsumers logs the state of every stream and consumer js reaches, as far as it answers.
+func logConsumers(t *testing.T, js jetstream.JetStream) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(t.Context()), waitTimeout)
+	defer cancel()
+	streams := js.ListStreams(ctx)
+	for info := range streams.Info() {
+		t.Logf("stream %s: %d messages, seq %d..%d", info.Config.Name, info.State.Msgs, info.State.FirstSeq, info.State.LastSeq)
+		s, err := js.Stream(ctx, info.Config.Name)
+		if err != nil {
+			t.Logf("  %v", err)
+			continue
+		}
+		consumers := s.ListConsumers(ctx)
+		for c := range consumers.Info() {
+			t.Logf("  consumer %s: delivered %d, ack floor %d, pending %d, ack pending %d, redelivered %d, waiting %d",
+				c.Name, c.Delivered.Stream, c.AckFloor.Stream, c.NumPending, c.NumAckPending, c.NumRedelivered, c.NumWaiting)
+		}
+		if err := consumers.Err(); err != nil {
+			t.Logf("  list consumers: %v", err)
+		}
+	}
+	if err := streams.Err(); err != nil {
+		t.Logf("list streams: %v", err)
 	}
 }

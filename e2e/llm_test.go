@@ -120,7 +120,7 @@ func TestKill9WorkerKeepsCompletedCells(t *testing.T) {
 	before := stub.Stats().Completed
 	require.Less(t, before, int64(2*n), "killed mid-group")
 	ws[0].Restart(t)
-	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	require.NoError(t, waitExit(t, ctrl, runTimeout, connect(t, srv.URL)), ctrl.Output.String())
 
 	asked := map[string]int{}
 	for _, r := range stub.Requests() {

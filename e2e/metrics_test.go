@@ -61,7 +61,7 @@ func TestMetricsMoveDuringARun(t *testing.T) {
 	mid := scrape(t, wm, completed)
 	require.Positive(t, mid, "groups are counted as they complete")
 	require.Positive(t, scrape(t, wm, cells))
-	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	require.NoError(t, waitExit(t, ctrl, runTimeout, connect(t, srv.URL)), ctrl.Output.String())
 
 	require.Equal(t, float64(groups), scrape(t, wm, completed))
 	require.Equal(t, float64(groups*1000), scrape(t, wm, cells), "one cell per row of the expression column")

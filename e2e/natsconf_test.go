@@ -597,7 +597,7 @@ func TestNatsConfRolesRunRowforge(t *testing.T) {
 	requireCode(t, 0, abort, "abort as the operator")
 	require.Contains(t, abort.Stdout, "run "+id+": aborted")
 	var exit *exec.ExitError
-	require.True(t, errors.As(resumed.Wait(), &exit), resumed.Output.String())
+	require.True(t, errors.As(waitExit(t, resumed, runTimeout, nil), &exit), resumed.Output.String())
 	require.Equal(t, 3, exit.ExitCode(), resumed.Output.String())
 
 	stopGracefully(t, services...)

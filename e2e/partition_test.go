@@ -113,7 +113,7 @@ func TestWorkerCutOffMidGroup(t *testing.T) {
 		}
 	}
 	docker(t, "network", "connect", net, workers[0])
-	require.NoError(t, ctrl.Wait(), ctrl.Output.String())
+	require.NoError(t, waitExit(t, ctrl, runTimeout, js), ctrl.Output.String())
 
 	outLocal := t.TempDir()
 	requireCode(t, 0, controller(t, "", append(args, "--out", outLocal)...), "local run")

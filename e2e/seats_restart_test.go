@@ -170,14 +170,7 @@ func TestNATSServerKill9DuringCappedLLMRun(t *testing.T) {
 	}
 
 	v.set(t, false)
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- ctrl.Wait() }()
-	select {
-	case err := <-waitErr:
-		require.NoError(t, err, ctrl.Output.String())
-	case <-ctx.Done():
-		t.Fatalf("the run did not complete after the restart; stub %+v; controller:\n%s", stub.Stats(), ctrl.Output.String())
-	}
+	require.NoError(t, waitExit(t, ctrl, runTimeout, connect(t, srv.URL)), "the run after the restart; stub %+v; controller:\n%s", stub.Stats(), ctrl.Output.String())
 
 	st := stub.Stats()
 	require.LessOrEqual(t, st.PeakInFlight, int64(capacity), "the cap was exceeded: %+v", st)

@@ -119,6 +119,29 @@ func Term(log *slog.Logger, m jetstream.Msg, reason string) {
 	_ = m.TermWithReason(reason)
 }
 
+// Retry hands m back for another delivery later, and later again after each delivery that
+// failed: 1 s after the first, doubling up to RetryMaxDelay. A message handed back at once while
+// what it needs is away (a server restarting, a stream electing a leader) would be redelivered
+// at once too, and spend every delivery its consumer allows in a burst.
+func Retry(m jetstream.Msg) {
+	_ = m.NakWithDelay(RetryDelay(m))
+}
+
+// RetryMaxDelay bounds Retry's delay.
+const RetryMaxDelay = 30 * time.Second
+
+// RetryDelay is how long Retry holds m back.
+func RetryDelay(m jetstream.Msg) time.Duration {
+	n := uint64(1)
+	if md, err := m.Metadata(); err == nil && md.NumDelivered > 0 {
+		n = md.NumDelivered
+	}
+	if n > 6 { // 1 s << 5 already exceeds the bound
+		return RetryMaxDelay
+	}
+	return min(time.Second<<(n-1), RetryMaxDelay)
+}
+
 // Every calls fn every d until ctx ends, in a goroutine of its own; the returned channel is
 // closed once that goroutine has returned, so its owner can wait for it.
 func Every(ctx context.Context, d time.Duration, fn func(context.Context)) <-chan struct{} {

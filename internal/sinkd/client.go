@@ -30,9 +30,12 @@ type Client struct {
 	pub    *broker.Publisher
 	log    *slog.Logger
 	cc     jetstream.ConsumeContext
+	// gaveUp follows sinkd's consumer giving up on a message: a group or finalize of this run
+	// that exhausted its deliveries would otherwise leave its waiter waiting forever.
+	gaveUp *nats.Subscription
 
 	mu      sync.Mutex
-	waiters map[int]chan wire.SinkCommit // group, or finalKey
+	waiters map[int]chan answer // group, or finalKey
 	// committed holds the successful commits received, by the same key. A repeated write of a
 	// group returns its commit from here: its message would carry the same Nats-Msg-Id, which
 	// the sink stream drops as a duplicate, so sinkd would never answer it.
@@ -47,12 +50,18 @@ var _ lifecycle.Sink = (*Client)(nil)
 
 const finalKey = -1
 
+// answer ends a wait: sinkd's commit, or err when there will be none.
+type answer struct {
+	commit wire.SinkCommit
+	err    error
+}
+
 // NewClient opens the run's commit consumer. Close stops it.
 func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layout wire.Layout, res *broker.Resources, run string, log *slog.Logger) (*Client, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	c := &Client{js: js, layout: layout, run: run, log: log, waiters: map[int]chan wire.SinkCommit{},
+	c := &Client{js: js, layout: layout, run: run, log: log, waiters: map[int]chan answer{},
 		committed: map[int]wire.SinkCommit{}, pub: broker.NewPublisher(js, res.Payloads, nc.MaxPayload()),
 		incarnation: uuid.NewString()[:8]}
 	// A consumer a stopped controller left holds the commits it had in hand until their AckWait;
@@ -73,10 +82,66 @@ func NewClient(ctx context.Context, nc *nats.Conn, js jetstream.JetStream, layou
 	if err != nil {
 		return nil, fmt.Errorf("sink commit consumer: %w", err)
 	}
+	if c.gaveUp, err = nc.Subscribe(layout.SinkMaxDeliveriesSubject(), c.onMaxDeliveries(ctx)); err != nil {
+		return nil, fmt.Errorf("subscribe to sinkd's max-deliveries advisories: %w", err)
+	}
 	if c.cc, err = cons.Consume(c.receive); err != nil {
+		_ = c.gaveUp.Unsubscribe()
 		return nil, fmt.Errorf("consume sink commits: %w", err)
 	}
 	return c, nil
+}
+
+// DeliveriesExhaustedError is a group (or the finalize, Group -1) sinkd did not manage to
+// handle in as many deliveries as its consumer allows; sinkd's log says why.
+type DeliveriesExhaustedError struct {
+	Group      int
+	Deliveries uint64
+}
+
+func (e *DeliveriesExhaustedError) Error() string {
+	what := fmt.Sprintf("group %d", e.Group)
+	if e.Group == finalKey {
+		what = "the finalize message"
+	}
+	return fmt.Sprintf("sinkd gave up on %s after %d deliveries (see its log)", what, e.Deliveries)
+}
+
+// onMaxDeliveries fails the waiter of a message of this run that sinkd's consumer gave up on.
+// The message stays in the work-queue stream, so its subject says whose it is.
+func (c *Client) onMaxDeliveries(ctx context.Context) nats.MsgHandler {
+	return func(m *nats.Msg) {
+		a, err := wire.DecodeMaxDeliveries(m.Data)
+		if err != nil {
+			c.log.Warn("ignored an advisory", "err", err)
+			return
+		}
+		stream, err := c.js.Stream(ctx, c.layout.SinkStream())
+		if err != nil {
+			c.log.Warn("cannot read back a message sinkd gave up on", "seq", a.StreamSeq, "err", err)
+			return
+		}
+		msg, err := stream.GetMsg(ctx, a.StreamSeq)
+		if err != nil {
+			c.log.Warn("cannot read back a message sinkd gave up on", "seq", a.StreamSeq, "err", err)
+			return
+		}
+		subj, err := c.layout.ParseSubject("sink", msg.Subject)
+		if err != nil || subj.Run != c.run {
+			return
+		}
+		key := finalKey
+		switch subj.Kind {
+		case wire.SinkGroup:
+			if key, err = wire.GroupIndex(subj.ID); err != nil {
+				return
+			}
+		case wire.SinkFinalize:
+		default:
+			return // a discard: nobody waits for it
+		}
+		c.fail(key, &DeliveriesExhaustedError{Group: key, Deliveries: a.Deliveries})
+	}
 }
 
 // Dir is where sinkd put the dataset, known once a commit has arrived.
@@ -115,13 +180,24 @@ func (c *Client) receive(m jetstream.Msg) {
 	delete(c.waiters, key)
 	c.mu.Unlock()
 	if w != nil {
-		w <- *commit // buffered: never blocks
+		w <- answer{commit: *commit} // buffered: never blocks
 	} // else a duplicate of a commit already taken
 	_ = m.Ack()
 }
 
+// fail ends the wait for key with err, if anyone waits for it.
+func (c *Client) fail(key int, err error) {
+	c.mu.Lock()
+	w := c.waiters[key]
+	delete(c.waiters, key)
+	c.mu.Unlock()
+	if w != nil {
+		w <- answer{err: err} // buffered: never blocks
+	}
+}
+
 func (c *Client) wait(ctx context.Context, key int, publish func() error) (wire.SinkCommit, error) {
-	ch := make(chan wire.SinkCommit, 1)
+	ch := make(chan answer, 1)
 	c.mu.Lock()
 	if commit, ok := c.committed[key]; ok { // already durable: publishing again would be deduplicated
 		c.mu.Unlock()
@@ -138,11 +214,14 @@ func (c *Client) wait(ctx context.Context, key int, publish func() error) (wire.
 		return wire.SinkCommit{}, err
 	}
 	select {
-	case commit := <-ch:
-		if commit.Error != "" {
-			return commit, errors.New(commit.Error)
+	case a := <-ch:
+		if a.err != nil {
+			return wire.SinkCommit{}, a.err
 		}
-		return commit, nil
+		if a.commit.Error != "" {
+			return a.commit, errors.New(a.commit.Error)
+		}
+		return a.commit, nil
 	case <-ctx.Done():
 		return wire.SinkCommit{}, context.Cause(ctx)
 	}
@@ -196,6 +275,7 @@ func (c *Client) Discard(ctx context.Context) error {
 
 // Close stops consuming commits and deletes the run's commit consumer.
 func (c *Client) Close(ctx context.Context) {
+	_ = c.gaveUp.Unsubscribe()
 	c.cc.Stop()
 	<-c.cc.Closed()
 	if err := c.js.DeleteConsumer(ctx, c.layout.OutcomesStream(), wire.CommitConsumer(c.run)); err != nil &&

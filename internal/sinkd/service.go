@@ -123,7 +123,7 @@ func (s *Service) handle(ctx context.Context, m jetstream.Msg) {
 	if err != nil {
 		s.log.Warn("cannot read the run record; retrying later", "run", subj.Run, "err", err)
 		s.opts.Metrics.Error(metrics.ErrRunRecord)
-		_ = m.Nak()
+		jsx.Retry(m)
 		return
 	}
 	rs := s.sinkFor(rec)
@@ -217,7 +217,7 @@ func (s *Service) commit(ctx context.Context, m jetstream.Msg, subj wire.Subject
 		wire.ReplyID(m, kind, fmt.Sprintf("%s/%s/%s", subj.Run, id, kind)), nil, body); err != nil {
 		s.log.Warn("could not publish the commit; the message will be redelivered", "err", err)
 		s.opts.Metrics.Error(metrics.ErrPublish)
-		_ = m.Nak()
+		jsx.Retry(m)
 		return
 	}
 	_ = m.Ack()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/binary"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -670,6 +671,36 @@ func TestSinkErrorReturnsToWriteGroup(t *testing.T) {
 	err = c.Finalize(ctx, metadata(run, "ds", nil))
 	require.Error(t, err)
 	require.NotErrorIs(t, err, context.DeadlineExceeded)
+}
+
+// A group, and a finalize, that sinkd's consumer gives up on — every delivery handed back, as
+// by a sinkd that cannot read the run's record — fail their wait with an error naming them,
+// instead of leaving the controller waiting for a commit that will never come.
+func TestWriteGroupFailsWhenSinkdGivesUp(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	const run = "given-up"
+	b.putRun(t, run, wire.ModeBuild, wire.RunRunning, "ds")
+	c := b.newClient(t, run)
+	ctx := waitCtx(t)
+
+	cons, err := b.js.Consumer(ctx, b.layout.SinkStream(), wire.SinkdConsumer)
+	require.NoError(t, err)
+	cc, err := cons.Consume(func(m jetstream.Msg) { _ = m.Nak() })
+	require.NoError(t, err)
+	t.Cleanup(func() { cc.Stop(); <-cc.Closed() })
+
+	_, err = c.WriteGroup(ctx, lifecycle.Group{Index: 4, Main: record(t, groupFrame(4, 3))})
+	exhausted, ok := errors.AsType[*sinkd.DeliveriesExhaustedError](err)
+	require.Truef(t, ok, "%v", err)
+	require.Equal(t, 4, exhausted.Group)
+	require.Positive(t, exhausted.Deliveries)
+	require.ErrorContains(t, err, "group 4")
+
+	err = c.Finalize(ctx, metadata(run, "ds", nil))
+	exhausted, ok = errors.AsType[*sinkd.DeliveriesExhaustedError](err)
+	require.Truef(t, ok, "%v", err)
+	require.ErrorContains(t, err, "finalize")
 }
 
 // Messages on the sink subjects that cannot be handled are terminated, and sinkd goes on.

@@ -143,6 +143,20 @@ func (p *Process) Wait() error {
 	return r.err
 }
 
+// WaitContext is Wait bounded by ctx: once ctx is done it returns an error wrapping ctx's
+// cause and leaves the process running (the test's cleanup stops it and, on failure, logs its
+// output). Tests wait with it for a process expected to exit by itself, so that a hang fails
+// that test with every process's output instead of the whole package at -timeout with none.
+func (p *Process) WaitContext(ctx context.Context) error {
+	r := p.current()
+	select {
+	case <-r.done:
+		return r.err
+	case <-ctx.Done():
+		return fmt.Errorf("%s has not exited: %w", p.describe(), context.Cause(ctx))
+	}
+}
+
 // Exited reports whether the current run has exited.
 func (p *Process) Exited() bool {
 	select {

@@ -78,6 +78,18 @@ func TestStopEscalatesToKill(t *testing.T) {
 	require.Equal(t, syscall.SIGKILL, ws.Signal())
 }
 
+func TestWaitContextGivesUpButLeavesTheProcess(t *testing.T) {
+	t.Parallel()
+	p := startHelper(t, "graceful")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.ErrorIs(t, p.WaitContext(ctx), context.Canceled)
+	require.False(t, p.Exited(), "a wait that gives up does not stop the process")
+
+	require.NoError(t, p.Signal(syscall.SIGTERM))
+	require.NoError(t, p.WaitContext(t.Context()), "exit status after SIGTERM")
+}
+
 func TestBufferWaitForHonoursContext(t *testing.T) {
 	t.Parallel()
 	var b testbin.Buffer

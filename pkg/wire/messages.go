@@ -260,6 +260,12 @@ func (l Layout) MaxDeliveriesSubject() string {
 	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + l.GroupsStream() + "." + WorkersConsumer
 }
 
+// SinkMaxDeliveriesSubject is where the server announces a finalized group (or a finalize)
+// that exhausted its deliveries on sinkd's consumer.
+func (l Layout) SinkMaxDeliveriesSubject() string {
+	return "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + l.SinkStream() + "." + SinkdConsumer
+}
+
 // MaxDeliveries is the part of the server's max-deliveries advisory rowforge reads.
 type MaxDeliveries struct {
 	StreamSeq  uint64 `json:"stream_seq"`
