@@ -3,8 +3,6 @@
 package main
 
 import (
-	"context"
-
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
@@ -27,21 +25,16 @@ metadata.json — each through a temp file, fsync and rename, so a file is whole
 When <out>/<dataset> holds another run's dataset, the run goes to <out>/<dataset>_<run>.`,
 		Args: cli.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return deploy.Serve(cmd.Context(), &client, deploy.RoleSinkd, func(ctx context.Context, d deploy.Deployment) error {
-				reg := prometheus.NewRegistry()
-				svc := sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
-					sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log, Metrics: metrics.NewSinkd(reg)})
-				stop, err := deploy.Observe(ctx, metricsAddr, reg, svc.Ready, d.Log)
-				if err != nil {
-					return err
-				}
-				defer stop()
-				return svc.Run(ctx)
-			})
+			reg := prometheus.NewRegistry()
+			return deploy.Serve(cmd.Context(), &client, deploy.RoleSinkd, deploy.Observation{Addr: metricsAddr, Registry: reg},
+				func(d deploy.Deployment) deploy.Service {
+					return sinkd.NewService(d.NC, d.JS, d.Layout, d.Res,
+						sinkd.Options{Out: out, Concurrency: concurrency, Logger: d.Log, Metrics: metrics.NewSinkd(reg)})
+				})
 		},
 	}
 	client.Bind(cmd.Flags(), "info")
-	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9465; default: off)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz (ready: consuming) and /livez on this address (e.g. :9465; default: off)")
 	cmd.Flags().StringVar(&out, "out", "artifacts", "folder datasets are written under")
 	cmd.Flags().IntVar(&concurrency, "concurrency", 2, "row groups written at once")
 	cli.Main(cmd)

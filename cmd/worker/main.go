@@ -3,7 +3,6 @@
 package main
 
 import (
-	"context"
 	"os"
 	"runtime/debug"
 	"time"
@@ -46,19 +45,14 @@ back the groups in hand (another worker takes them) and exits 0.`,
 			if err != nil {
 				return err
 			}
-			return deploy.Serve(cmd.Context(), &client, deploy.RoleWorker, func(ctx context.Context, d deploy.Deployment) error {
-				reg := prometheus.NewRegistry()
-				w := worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
-					ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
-					LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg),
-					Secrets: keys})
-				stop, err := deploy.Observe(ctx, metricsAddr, reg, w.Ready, d.Log)
-				if err != nil {
-					return err
-				}
-				defer stop()
-				return w.Run(ctx)
-			})
+			reg := prometheus.NewRegistry()
+			return deploy.Serve(cmd.Context(), &client, deploy.RoleWorker, deploy.Observation{Addr: metricsAddr, Registry: reg},
+				func(d deploy.Deployment) deploy.Service {
+					return worker.New(d.NC, d.JS, d.Layout, d.Res, worker.Options{
+						ID: id, Concurrency: concurrency, MaxConcurrency: maxConcurrency, TaskConcurrency: tasks, Logger: d.Log,
+						LLM: llm.Options{Patience: patience}, Metrics: metrics.NewWorker(reg),
+						Secrets: keys})
+				})
 		},
 	}
 	client.Bind(cmd.Flags(), "info")
@@ -66,7 +60,7 @@ back the groups in hand (another worker takes them) and exits 0.`,
 	cmd.Flags().IntVar(&maxConcurrency, "max-concurrency", 16, "row groups generated at once while the model seats have room for more requests than the groups in hand make (a group's tail, small groups)")
 	cmd.Flags().IntVar(&tasks, "task-concurrency", 256, "generator calls in flight within one row group (LLM cells wait for their model's seats, not here)")
 	cmd.Flags().DurationVar(&patience, "model-patience", 5*time.Minute, "fail the run when a model has answered only errors for this long")
-	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics and /healthz on this address (e.g. :9464; default: off)")
+	cmd.Flags().StringVar(&metricsAddr, "metrics-addr", "", "serve Prometheus /metrics, /healthz (ready: consuming) and /livez on this address (e.g. :9464; default: off)")
 	cmd.Flags().StringVar(&secretsFile, "secrets", "", "file of the API keys a config gave literally (they reach workers as redacted:<name> markers); "+
 		secrets.FileFormat+". Without it, or for a name it lacks, the worker reads RF_SECRET_<NAME> (the name in capitals, other characters as _)")
 	cmd.Flags().StringVar(&id, "id", "", "worker id in outcomes and logs (default host-pid-random)")

@@ -61,7 +61,7 @@ func TestConnectServiceWaitsForSetup(t *testing.T) {
 	}
 	done := make(chan conn, 1)
 	go func() {
-		nc, _, res, err := connectService(ctx, c, RoleWorker, log)
+		nc, _, res, err := connectService(ctx, c, RoleWorker, log, func(error) {})
 		if err == nil {
 			nc.Close()
 		}
@@ -167,19 +167,19 @@ func TestServeWaitsStopsAndFailsOnARefusal(t *testing.T) {
 		}
 	})
 	url := func(user string) string { return strings.Replace(s.ClientURL(), "nats://", "nats://"+user+":pw@", 1) }
-	serve := func(context.Context, Deployment) error {
+	serve := func(Deployment) Service {
 		t.Error("served without a deployment")
 		return nil
 	}
 
 	stopped, cancel := context.WithCancel(t.Context())
 	cancel() // SIGTERM while nothing is set up
-	require.NoError(t, Serve(stopped, &Client{URL: url("worker"), Replicas: 1}, RoleWorker, serve))
+	require.NoError(t, Serve(stopped, &Client{URL: url("worker"), Replicas: 1}, RoleWorker, Observation{}, serve))
 
 	ctx, cancelGuard := context.WithTimeout(t.Context(), time.Minute) // a guard against a hang only
 	defer cancelGuard()
 	for _, user := range []string{"reader", "deaf"} {
-		err := Serve(ctx, &Client{URL: url(user), Replicas: 1}, RoleWorker, serve)
+		err := Serve(ctx, &Client{URL: url(user), Replicas: 1}, RoleWorker, Observation{}, serve)
 		denied, ok := errors.AsType[*broker.DeniedError](err)
 		require.True(t, ok, "%s: %v", user, err)
 		require.ErrorContains(t, err, `the server refused "`+denied.Subject+`" to this user`, user)

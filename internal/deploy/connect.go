@@ -55,8 +55,9 @@ var errStoppedWaiting = errors.New("stopped while waiting for the deployment")
 // needs no JetStream administration rights.
 //
 // A user the server refuses a lookup (or its replies) is an error at once: waiting would not
-// change it. A stop (ctx ended) while waiting returns errStoppedWaiting.
-func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
+// change it. A stop (ctx ended) while waiting returns errStoppedWaiting. Each failed lookup is
+// told to waiting, for the service's /healthz.
+func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger, waiting func(error)) (*nats.Conn, jetstream.JetStream, *broker.Resources, error) {
 	nc, js, denials, err := dial(c.URL, c.Options(role, "rowforge-"+string(role), true))
 	if err != nil {
 		return nil, nil, nil, err
@@ -87,6 +88,7 @@ func connectService(ctx context.Context, c *Client, role Role, log *slog.Logger)
 			nc.Close()
 			return nil, nil, nil, fmt.Errorf("%w: %w", errStoppedWaiting, err)
 		}
+		waiting(err)
 		if missing, ok := errors.AsType[*broker.MissingError](err); ok {
 			log.Warn(fmt.Sprintf("waiting for the deployment: %s; run \"controller setup\"", missing), "url", Redact(c.URL))
 		} else {

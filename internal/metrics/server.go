@@ -15,16 +15,17 @@ import (
 // is quick, and a process that is stopping must not wait on a slow scraper.
 const shutdownGrace = 5 * time.Second
 
-// Server serves /metrics and /healthz until its context ends.
+// Server serves /metrics, /healthz and /livez until its context ends.
 type Server struct {
 	ln   net.Listener
 	done chan struct{}
 	err  error // set before done is closed
 }
 
-// Serve listens on addr (":0" picks a free port; see Addr) and serves reg on /metrics and
-// ready on /healthz: 200 "ok" while ready returns nil (or ready is nil), 503 with its error
-// otherwise. It returns once the listener is bound, so that a bad address fails the process at
+// Serve listens on addr (":0" picks a free port; see Addr) and serves reg on /metrics, ready
+// on /healthz — 200 "ok" while ready returns nil (or ready is nil), 503 with its error
+// otherwise — and /livez, 200 "ok" whenever the process answers at all: a liveness probe must
+// not restart a service that is only not ready yet (waiting for `controller setup`, say). It returns once the listener is bound, so that a bad address fails the process at
 // start rather than in the background. The server stops when ctx ends; Wait waits for that.
 func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready func() error) (*Server, error) {
 	ln, err := (&net.ListenConfig{}).Listen(ctx, "tcp", addr)
@@ -40,9 +41,9 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready fun
 				return
 			}
 		}
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		_, _ = w.Write([]byte("ok"))
+		ok(w)
 	})
+	mux.HandleFunc("GET /livez", func(w http.ResponseWriter, _ *http.Request) { ok(w) })
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	s := &Server{ln: ln, done: make(chan struct{})}
 	go func() {
@@ -66,6 +67,11 @@ func Serve(ctx context.Context, addr string, reg *prometheus.Registry, ready fun
 		}
 	}()
 	return s, nil
+}
+
+func ok(w http.ResponseWriter) {
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	_, _ = w.Write([]byte("ok"))
 }
 
 // Addr is the host:port the server listens on, with the port it was given for ":0".

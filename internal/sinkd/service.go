@@ -97,8 +97,8 @@ func (s *Service) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("sinkd: open consumer %s: %w", wire.SinkdConsumer, err)
 	}
+	s.life.Start() // ready by the time the log says so
 	s.log.Info("sinkd started", "out", s.opts.Out)
-	s.life.Start()
 	// Writes in hand finish even when ctx ends: a half-handled message would only be redone.
 	jsx.PullEach(ctx, cons, s.opts.Concurrency, s.log, func(_ context.Context, m jetstream.Msg) {
 		s.handle(context.WithoutCancel(ctx), m)

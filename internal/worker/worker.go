@@ -160,8 +160,8 @@ func (w *Worker) Run(ctx context.Context) error {
 	beating := jsx.Every(beat, w.opts.Heartbeat, w.publishRecord)
 	balancing := w.balance(beat)
 	w.prog.Start(ctx)
+	w.life.Start() // ready by the time the log says so
 	w.log.Info("worker started", "concurrency", w.opts.Concurrency, "max_concurrency", w.opts.MaxConcurrency)
-	w.life.Start()
 	w.produce(ctx, cons)
 	w.life.Stop()
 	stopBeat()
